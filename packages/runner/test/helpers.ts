@@ -1,0 +1,48 @@
+import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import sharp from "sharp";
+
+export async function tempDir(prefix = "runner-test-"): Promise<string> {
+  return mkdtemp(path.join(os.tmpdir(), prefix));
+}
+
+/** A small PNG whose pixels depend on `seed` (distinct bytes per seed, so distinct content hashes). */
+export async function pngImage(seed: number, size = 32, tint: [number, number, number] = [128, 128, 128]) {
+  const data = Buffer.alloc(size * size * 3);
+  for (let i = 0; i < size * size; i++) {
+    const v = (i * 7 + seed * 131) % 64;
+    data[i * 3] = Math.min(255, tint[0] + v);
+    data[i * 3 + 1] = Math.min(255, tint[1] + v);
+    data[i * 3 + 2] = Math.min(255, tint[2] + v);
+  }
+  return sharp(data, { raw: { width: size, height: size, channels: 3 } })
+    .png()
+    .toBuffer();
+}
+
+const TINTS: Record<string, [number, number, number]> = {
+  benign: [40, 120, 40],
+  malignant: [150, 30, 30],
+  normal: [30, 30, 150],
+};
+
+/** A tiny BUSI-like folder: `perClass` images per class plus a mask per image. Returns the root. */
+export async function makeDataset(
+  root: string,
+  perClass: Record<string, number> = { benign: 8, malignant: 8, normal: 8 },
+): Promise<string> {
+  let seed = 1;
+  for (const [className, count] of Object.entries(perClass)) {
+    const dir = path.join(root, className);
+    await mkdir(dir, { recursive: true });
+    for (let i = 1; i <= count; i++) {
+      await writeFile(
+        path.join(dir, `${className} (${i}).png`),
+        await pngImage(seed++, 32, TINTS[className]),
+      );
+      await writeFile(path.join(dir, `${className} (${i})_mask.png`), await pngImage(1000 + seed, 32));
+    }
+  }
+  return root;
+}
