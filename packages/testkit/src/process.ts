@@ -1,0 +1,61 @@
+import { type ChildProcess, spawn } from "node:child_process";
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+export interface RunOptions {
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+  /** Kill (SIGKILL) after this long; the result then has signal SIGKILL. Default 120 s. */
+  timeoutMs?: number;
+  input?: string;
+}
+
+/** Runs a command to completion, capturing its output; never throws for a non-zero exit. */
+export function runProcess(
+  command: string,
+  args: readonly string[],
+  options: RunOptions = {},
+): Promise<RunResult> {
+  const started = Date.now();
+  const child = spawn(command, args, {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env } as NodeJS.ProcessEnv,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  return collect(child, started, options);
+}
+
+function collect(child: ChildProcess, started: number, options: RunOptions): Promise<RunResult> {
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.setEncoding("utf8").on("data", (d: string) => {
+    stdout += d;
+  });
+  child.stderr?.setEncoding("utf8").on("data", (d: string) => {
+    stderr += d;
+  });
+  if (options.input !== undefined) child.stdin?.end(options.input);
+  else child.stdin?.end();
+  const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 120_000);
+  return new Promise((resolve, reject) => {
+    child.once("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.once("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, durationMs: Date.now() - started });
+    });
+  });
+}
+
+/** Signs a stack trace leaves in output: a user mistake must never show one. */
+export function looksLikeStackTrace(text: string): boolean {
+  return /^\s+at .+(\(|:\d+:\d+)/m.test(text) || /node:internal\//.test(text);
+}
