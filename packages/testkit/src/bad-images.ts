@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import { crc32, deflateSync } from "node:zlib";
 import sharp from "sharp";
 import { seededRandom } from "./rng.js";
-import { writeZip } from "./zip-writer.js";
+import { writeZip, ZIP_SYMLINK } from "./zip-writer.js";
 
 export async function makeTempDir(
   prefix = "rescale-run-test-",
@@ -170,6 +170,10 @@ export interface BadInputs {
   zipSlip: string;
   /** The file names the zip-slip entries would create if followed (relative to the extraction dir's parent). */
   zipSlipEscapes: string[];
+  /** A zip with a symlink entry pointing outside (`../outside-dir`), then a file written through that link. */
+  zipSymlinkSlip: string;
+  /** The directory `zipSymlinkSlip` tries to write into (absolute; created empty). */
+  zipSymlinkTargetDir: string;
   /** How many valid images each class of `dataset` holds (not counting the unusual-but-valid ones). */
   validPerClass: Record<string, number>;
 }
@@ -190,6 +194,13 @@ export async function writeBadInputs(root: string, validPerClass = 6): Promise<B
     { name: "data/ok.txt", data: "fine\n" },
     { name: "../zip-slip-escaped.txt", data: "escaped\n" },
     { name: "data/../../zip-slip-escaped.txt", data: "escaped\n" },
+  ]);
+
+  const zipSymlinkTargetDir = join(root, "symlink-target");
+  await mkdir(zipSymlinkTargetDir, { recursive: true });
+  const zipSymlinkSlip = await writeZip(join(root, "zip-symlink-slip.zip"), [
+    { name: "escape", data: zipSymlinkTargetDir, mode: ZIP_SYMLINK },
+    { name: "escape/planted.txt", data: "planted through a symlink\n" },
   ]);
 
   let seed = 3000;
@@ -216,6 +227,8 @@ export async function writeBadInputs(root: string, validPerClass = 6): Promise<B
     oneClassDataset,
     zipSlip,
     zipSlipEscapes,
+    zipSymlinkSlip,
+    zipSymlinkTargetDir,
     validPerClass: { ...Object.fromEntries(Object.keys(classes).map((c) => [c, validPerClass])) },
   };
 }

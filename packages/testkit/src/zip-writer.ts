@@ -5,7 +5,12 @@ export interface ZipEntry {
   /** Written verbatim: this writer does NOT sanitise names, so it can produce `../` and absolute entries. */
   name: string;
   data: Buffer | string;
+  /** Unix mode including the file type; default a regular file 0644. Use `ZIP_SYMLINK` for a symlink whose data is its target. */
+  mode?: number;
 }
+
+export const ZIP_REGULAR_FILE = 0o100644;
+export const ZIP_SYMLINK = 0o120777;
 
 const UTF8_NAMES = 0x0800;
 
@@ -46,7 +51,7 @@ export function buildZip(entries: readonly ZipEntry[]): Buffer {
     central.writeUInt32LE(data.length, 20);
     central.writeUInt32LE(data.length, 24);
     central.writeUInt16LE(name.length, 28);
-    central.writeUInt32LE((0o100644 << 16) >>> 0, 38); // external attrs: regular file 0644
+    central.writeUInt32LE(((entry.mode ?? ZIP_REGULAR_FILE) << 16) >>> 0, 38); // external attrs: unix mode
     central.writeUInt32LE(offset, 42);
     centrals.push(central, name);
 

@@ -74,6 +74,20 @@ describe("bad-input generators produce what they claim", () => {
     expect(names).toContain("../zip-slip-escaped.txt");
     expect(names.filter((n) => n.includes(".."))).toHaveLength(2);
     expect(buildZip([]).length).toBe(22);
+    const symlinkEntries = await new Promise<{ name: string; mode: number }[]>((resolve, reject) => {
+      yauzl.open(bad.zipSymlinkSlip, { lazyEntries: false }, (err, zip) => {
+        if (err) return reject(err);
+        const out: { name: string; mode: number }[] = [];
+        zip.on("entry", (e: yauzl.Entry) =>
+          out.push({ name: e.fileName, mode: e.externalFileAttributes >>> 16 }),
+        );
+        zip.on("end", () => resolve(out));
+      });
+    });
+    expect(symlinkEntries.map((e) => [e.name, (e.mode & 0o170000).toString(8)])).toEqual([
+      ["escape", "120000"],
+      ["escape/planted.txt", "100000"],
+    ]);
   });
 });
 
