@@ -10,9 +10,15 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import sharp from "sharp";
+import { UserInputError } from "./errors.js";
+import { Rng } from "./rng.js";
 
-export class SyntheticDatasetError extends Error {
-  override readonly name = "SyntheticDatasetError";
+/** Invalid options for {@link generateSyntheticDataset}. */
+export class SyntheticDatasetError extends UserInputError {
+  constructor(message: string) {
+    super(message);
+    this.name = "SyntheticDatasetError";
+  }
 }
 
 export interface SyntheticDatasetOptions {
@@ -54,16 +60,9 @@ function lesionKindOf(className: string): LesionKind {
   return "oval";
 }
 
-/** mulberry32: a tiny, fast, well-mixed 32-bit PRNG; deterministic across platforms. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+function randomStream(seed: number): () => number {
+  const rng = new Rng(seed);
+  return () => rng.next();
 }
 
 /** Seed of one image, from the dataset seed, class and index, so image i does not depend on `perClass`. */
@@ -325,7 +324,7 @@ export async function generateSyntheticDataset(
     await mkdir(classDir, { recursive: true });
     const kind = lesionKindOf(className);
     for (let index = 1; index <= perClass; index++) {
-      const { image, mask } = renderImage(kind, size, mulberry32(imageSeed(seed, className, index)));
+      const { image, mask } = renderImage(kind, size, randomStream(imageSeed(seed, className, index)));
       const base = join(classDir, `${className} (${index})`);
       const entry: SyntheticImage = {
         className,
