@@ -3,6 +3,7 @@ export * from "./fault-proxy.js";
 export * from "./files.js";
 export * from "./loopback.js";
 export * from "./process.js";
+export * from "./raw-api.js";
 export * from "./rng.js";
 export * from "./sandbox.js";
 export * from "./secret-scan.js";
