@@ -1,0 +1,235 @@
+/**
+ * The run's artifacts on disk: history and predictions as CSV, and `artifacts.zip` of the output folder.
+ */
+import { createHash } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { lstat, mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { pipeline } from "node:stream/promises";
+import archiver from "archiver";
+import { UserInputError } from "./errors.js";
+import { argmax } from "./metrics.js";
+
+/** One epoch of training history (Keras `History.history`, one row per epoch). */
+export interface HistoryEntry {
+  epoch: number;
+  loss: number;
+  accuracy: number;
+  valLoss: number;
+  valAccuracy: number;
+}
+
+/** One test-split prediction. */
+export interface PredictionRow {
+  /** Image path or name as the user should see it, e.g. "benign/benign (1).png". */
+  file: string;
+  /** True class index into `classNames`. */
+  trueClass: number;
+  /** Probability per class, in `classNames` order. */
+  probs: number[];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// CSV
+
+/** Formats one CSV field (RFC 4180): quoted when it holds a comma, quote, CR/LF or edge whitespace. */
+export function csvField(value: string | number): string {
+  if (typeof value === "number")
+    return Number.isFinite(value) ? String(value) : Number.isNaN(value) ? "NaN" : value > 0 ? "inf" : "-inf";
+  return /[",\r\n]|^\s|\s$/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+}
+
+/** Renders a header and rows as CSV text, one record per line, `\n` line ends. */
+export function toCsv(header: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
+  return [header, ...rows].map((row) => `${row.map(csvField).join(",")}\n`).join("");
+}
+
+/** Writes `text` to `file` through a temporary sibling and a rename, so readers never see half a file. */
+async function writeFileAtomic(file: string, text: string): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, text);
+  await rename(tmp, file);
+}
+
+/**
+ * Writes the training history as CSV with Keras column names: `epoch,loss,accuracy,val_loss,val_accuracy`.
+ */
+export async function writeHistoryCsv(history: readonly HistoryEntry[], file: string): Promise<void> {
+  const rows = history.map((h) => [h.epoch, h.loss, h.accuracy, h.valLoss, h.valAccuracy]);
+  await writeFileAtomic(file, toCsv(["epoch", "loss", "accuracy", "val_loss", "val_accuracy"], rows));
+}
+
+/**
+ * Writes predictions as CSV: `file,true_class,predicted_class,prob_<class>...`, classes by name, the predicted class
+ * being the most probable one (first wins ties, as in {@link computeMetrics}).
+ *
+ * @throws {RangeError} when a row's class index or probability count does not match `classNames`.
+ */
+export async function writePredictionsCsv(
+  rows: readonly PredictionRow[],
+  classNames: readonly string[],
+  file: string,
+): Promise<void> {
+  const records = rows.map((row, i) => {
+    const trueName = classNames[row.trueClass];
+    if (trueName === undefined) {
+      throw new RangeError(
+        `prediction ${i} (${row.file}): true class ${row.trueClass} is not in 0..${classNames.length - 1}`,
+      );
+    }
+    if (row.probs.length !== classNames.length) {
+      throw new RangeError(
+        `prediction ${i} (${row.file}): ${row.probs.length} probabilities for ${classNames.length} classes`,
+      );
+    }
+    return [row.file, trueName, classNames[argmax(row.probs)]!, ...row.probs];
+  });
+  const header = ["file", "true_class", "predicted_class", ...classNames.map((c) => `prob_${c}`)];
+  await writeFileAtomic(file, toCsv(header, records));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Zip
+
+/**
+ * Left out of `artifacts.zip` unless named in `include`: folder names anywhere in the tree, and file-name suffixes
+ * of temporary files. The zip itself and `uploaded.json` (written after the zip is uploaded) are always left out.
+ */
+export const DEFAULT_EXCLUDED_DIRS: readonly string[] = [
+  "cache",
+  ".cache",
+  "checkpoint",
+  "checkpoints",
+  "tmp",
+  ".tmp",
+];
+export const DEFAULT_EXCLUDED_SUFFIXES: readonly string[] = [".tmp", ".part", ".partial", ".swp", "~"];
+const ALWAYS_EXCLUDED = ["uploaded.json"];
+
+export interface PackageArtifactsOptions {
+  /** Name of the zip, written inside `outDir` (default "artifacts.zip"). */
+  zipName?: string;
+  /**
+   * Paths relative to `outDir` (files or folders) to zip instead of the default selection; use it to ship a
+   * checkpoint or cache folder on purpose. Symbolic links are never followed.
+   */
+  include?: string[];
+}
+
+export interface ZipEntry {
+  /** Path inside the zip, `/`-separated. */
+  name: string;
+  size: number;
+}
+
+export interface PackagedArtifacts {
+  path: string;
+  size: number;
+  /** Hex SHA-256 of the zip file. */
+  sha256: string;
+  entries: ZipEntry[];
+}
+
+/** Regular files under `dir`, sorted, as `/`-separated paths relative to `root`; symbolic links are skipped. */
+async function listFiles(root: string, dir: string, skipDir: (name: string) => boolean): Promise<string[]> {
+  const found: string[] = [];
+  const entries = await readdir(dir, { withFileTypes: true });
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const entry of entries) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      if (!skipDir(entry.name)) found.push(...(await listFiles(root, full, skipDir)));
+    } else if (entry.isFile()) {
+      found.push(path.relative(root, full).split(path.sep).join("/"));
+    }
+  }
+  return found;
+}
+
+async function selectFiles(
+  outDir: string,
+  zipName: string,
+  include: string[] | undefined,
+): Promise<string[]> {
+  const isZip = (rel: string) => rel === zipName || rel === `${zipName}.tmp`;
+  if (include === undefined) {
+    const files = await listFiles(outDir, outDir, (name) => DEFAULT_EXCLUDED_DIRS.includes(name));
+    return files.filter(
+      (rel) =>
+        !isZip(rel) &&
+        !ALWAYS_EXCLUDED.includes(rel) &&
+        !DEFAULT_EXCLUDED_SUFFIXES.some((s) => rel.endsWith(s)),
+    );
+  }
+  const selected = new Set<string>();
+  for (const item of include) {
+    const full = path.resolve(outDir, item);
+    const rel = path.relative(outDir, full);
+    if (rel === "" || rel.startsWith("..") || path.isAbsolute(rel)) {
+      throw new UserInputError(`cannot include ${JSON.stringify(item)}: it is not inside ${outDir}`);
+    }
+    const info = await lstat(full).catch(() => null);
+    if (info === null)
+      throw new UserInputError(`cannot include ${JSON.stringify(item)}: no such file in ${outDir}`);
+    if (info.isDirectory()) {
+      for (const f of await listFiles(outDir, full, () => false)) selected.add(f);
+    } else if (info.isFile()) {
+      selected.add(rel.split(path.sep).join("/"));
+    }
+  }
+  return [...selected].filter((rel) => !isZip(rel)).sort();
+}
+
+/** Hex SHA-256 of a file, streamed. */
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash("sha256");
+  await pipeline(createReadStream(file), hash);
+  return hash.digest("hex");
+}
+
+/**
+ * Zips the artifacts in `outDir` into `outDir/<zipName>` (written to a temporary name, then renamed) and returns
+ * the zip's path, size, SHA-256 and entries. By default every regular file is included except the zip itself,
+ * `uploaded.json`, temporary files and cache / checkpoint folders ({@link DEFAULT_EXCLUDED_DIRS},
+ * {@link DEFAULT_EXCLUDED_SUFFIXES}); `include` selects paths explicitly instead.
+ *
+ * @throws {UserInputError} when `outDir` is missing, nothing is left to zip, or an `include` path is outside it.
+ */
+export async function packageArtifacts(
+  outDir: string,
+  options: PackageArtifactsOptions = {},
+): Promise<PackagedArtifacts> {
+  const { zipName = "artifacts.zip", include } = options;
+  if (zipName.includes("/") || zipName.includes(path.sep) || zipName.startsWith(".")) {
+    throw new UserInputError(`zip name ${JSON.stringify(zipName)} must be a plain file name`);
+  }
+  const dirInfo = await stat(outDir).catch(() => null);
+  if (!dirInfo?.isDirectory()) throw new UserInputError(`output folder ${outDir} does not exist`);
+
+  const files = await selectFiles(outDir, zipName, include);
+  if (files.length === 0) throw new UserInputError(`no artifacts to package in ${outDir}`);
+
+  const zipPath = path.join(outDir, zipName);
+  const tmpPath = `${zipPath}.tmp`;
+  const archive = archiver("zip", { zlib: { level: 6 } });
+  const entries: ZipEntry[] = [];
+  try {
+    const written = pipeline(archive, createWriteStream(tmpPath));
+    for (const name of files) {
+      const full = path.join(outDir, ...name.split("/"));
+      const info = await stat(full);
+      archive.file(full, { name, date: info.mtime });
+      entries.push({ name, size: info.size });
+    }
+    await archive.finalize();
+    await written;
+    await rename(tmpPath, zipPath);
+  } catch (error) {
+    archive.abort();
+    await rm(tmpPath, { force: true });
+    throw error;
+  }
+  const { size } = await stat(zipPath);
+  return { path: zipPath, size, sha256: await sha256File(zipPath), entries };
+}
