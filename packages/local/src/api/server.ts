@@ -1,0 +1,61 @@
+import { timingSafeEqual } from "node:crypto";
+import multipart from "@fastify/multipart";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { hashKey } from "../store/db.js";
+import { catalogRoutes } from "./catalog-routes.js";
+import type { PlatformContext } from "./context.js";
+import { ApiError } from "./errors.js";
+import { fileRoutes } from "./file-routes.js";
+import { jobRoutes } from "./job-routes.js";
+
+const UNAUTHENTICATED = { detail: "Authentication credentials were not provided." };
+const INVALID_TOKEN = { detail: "Invalid token." };
+const INACTIVE_KEY = { detail: "API key is no longer active" };
+
+function sameKey(a: string, b: string): boolean {
+  return timingSafeEqual(Buffer.from(hashKey(a), "hex"), Buffer.from(hashKey(b), "hex"));
+}
+
+/** The HTTP face of the platform: auth, Rescale's error shapes, and the routes. */
+export async function buildServer(
+  ctx: PlatformContext,
+  apiKey: string,
+  logger: FastifyBaseLogger | boolean,
+): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: typeof logger === "object" ? logger : undefined,
+    logger: typeof logger === "boolean" ? logger && { redact: ["req.headers.authorization"] } : undefined,
+    bodyLimit: 10 * 2 ** 20,
+  });
+  await app.register(multipart, { limits: { fileSize: Number.MAX_SAFE_INTEGER, files: 1, fields: 10 } });
+
+  app.addHook("onRequest", async (req) => {
+    const header = req.headers.authorization;
+    if (!header) throw new ApiError(401, UNAUTHENTICATED);
+    const m = /^(Token|Bearer)\s+(\S+)$/.exec(header);
+    if (!m) throw new ApiError(401, INVALID_TOKEN);
+    const key = m[2]!;
+    if (sameKey(key, apiKey)) return;
+    const jobKey = ctx.store.jobKey(key);
+    if (!jobKey) throw new ApiError(401, INVALID_TOKEN);
+    if (!jobKey.active) throw new ApiError(401, INACTIVE_KEY);
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    if (err instanceof ApiError) return reply.code(err.statusCode).send(err.body);
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status && status >= 400 && status < 500) {
+      // fastify's own client errors (bad JSON, wrong content type, ...) in DRF's shape
+      return reply.code(status).send({ detail: (err as Error).message });
+    }
+    req.log.error({ err }, "request failed");
+    return reply.code(500).send({ detail: "A server error occurred." });
+  });
+
+  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ detail: "Not found." }));
+
+  catalogRoutes(app, ctx);
+  fileRoutes(app, ctx);
+  jobRoutes(app, ctx);
+  return app;
+}

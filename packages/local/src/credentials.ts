@@ -1,0 +1,53 @@
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { configDir } from "./paths.js";
+
+/** What `local-platform.json` holds. The key is a secret: the file is written mode 0600. */
+export interface LocalPlatformConfig {
+  apiKey: string;
+}
+
+export function localPlatformConfigPath(): string {
+  return path.join(configDir(), "local-platform.json");
+}
+
+/** Reads the stored local key, or undefined when none was created yet. */
+export function readLocalPlatformConfig(file = localPlatformConfigPath()): LocalPlatformConfig | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+  const parsed = JSON.parse(text) as Partial<LocalPlatformConfig>;
+  if (typeof parsed.apiKey !== "string" || parsed.apiKey.length < 20) {
+    throw new Error(`${file} has no valid "apiKey"; delete the file to have a new key created`);
+  }
+  return { apiKey: parsed.apiKey };
+}
+
+export function writeLocalPlatformConfig(
+  config: LocalPlatformConfig,
+  file = localPlatformConfigPath(),
+): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+  fs.chmodSync(tmp, 0o600);
+  fs.renameSync(tmp, file);
+}
+
+export function newApiKey(): string {
+  return randomBytes(24).toString("hex");
+}
+
+/** The stored key, created (and stored 0600) on first use. */
+export function ensureLocalApiKey(file = localPlatformConfigPath()): string {
+  const existing = readLocalPlatformConfig(file);
+  if (existing) return existing.apiKey;
+  const apiKey = newApiKey();
+  writeLocalPlatformConfig({ apiKey }, file);
+  return apiKey;
+}
