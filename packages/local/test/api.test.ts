@@ -1,0 +1,283 @@
+import crypto from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildZip, jobBody } from "../../testkit/src/index.js";
+import { startTestPlatform, type TestPlatform } from "./helpers.js";
+
+// HTTP-level behaviour of the local platform: catalog, files, validation, pagination (plain fetch, no SDK).
+
+let t: TestPlatform;
+const CATALOG = path.resolve(import.meta.dirname, "../../../../shared/docs/coretypes-2017-jp.json");
+
+beforeAll(async () => {
+  t = await startTestPlatform({ catalogFile: CATALOG });
+});
+afterAll(() => t?.close());
+
+type Page<T> = { count: number; next: string | null; previous: string | null; results: T[] };
+
+describe("auth", () => {
+  it("refuses requests without a key or with a wrong key, in DRF's shape", async () => {
+    const none = await t.api.withKey(undefined).request("GET", "/api/v2/coretypes/");
+    expect(none).toMatchObject({
+      status: 401,
+      body: { detail: "Authentication credentials were not provided." },
+    });
+    const wrong = await t.api.withKey("not-the-key").request("GET", "/api/v2/files/");
+    expect(wrong).toMatchObject({ status: 401, body: { detail: "Invalid token." } });
+  });
+
+  it("answers 404 {detail} for paths without the trailing slash", async () => {
+    const res = await t.api.request("GET", "/api/v2/coretypes");
+    expect(res).toMatchObject({ status: 404, body: { detail: "Not found." } });
+  });
+});
+
+describe("catalog", () => {
+  it("describes this machine truthfully, price 0, and lists catalog types as emulated", async () => {
+    const page = (
+      await t.api.request<Page<Record<string, unknown>>>("GET", "/api/v2/coretypes/?page_size=100")
+    ).body;
+    const local = page.results.find((c) => c.code === "local")!;
+    const cpus = os.cpus().length;
+    expect(local.cores).toContain(cpus);
+    expect(Math.max(...(local.cores as number[]))).toBe(cpus);
+    expect(local.memory).toBe(Math.floor(os.totalmem() / 2 ** 20 / cpus));
+    expect(local.price).toBe(0);
+    expect(local.isEmulated).toBe(false);
+    const jade = page.results.find((c) => c.code === "gpu-kepler")!;
+    expect(jade.isEmulated).toBe(true);
+    expect(String(jade.description)).toMatch(/^\[emulated on this machine\]/);
+    expect(page.count).toBe(1 + 18);
+  });
+
+  it("paginates with absolute next/previous links until the last page", async () => {
+    const seen: string[] = [];
+    let url: string | null = `${t.platform.url}/api/v2/coretypes/?page_size=5`;
+    let pages = 0;
+    while (url) {
+      const res = await fetch(url, { headers: { authorization: `Token ${t.platform.apiKey}` } });
+      const page = (await res.json()) as Page<{ code: string }>;
+      expect(page.count).toBe(19);
+      if (pages > 0) expect(page.previous).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/api\/v2\/coretypes\//);
+      seen.push(...page.results.map((r) => r.code));
+      url = page.next;
+      if (url) expect(new URL(url).searchParams.get("page_size")).toBe("5");
+      pages++;
+    }
+    expect(pages).toBe(4);
+    expect(new Set(seen).size).toBe(19);
+    const beyond = await t.api.request("GET", "/api/v2/coretypes/?page=9&page_size=5");
+    expect(beyond).toMatchObject({ status: 404, body: { detail: "Invalid page." } });
+  });
+
+  it("offers user_included, a Node runner entry and the emulated miniconda_e2e", async () => {
+    const page = (
+      await t.api.request<Page<{ code: string; versions: { versionCode: string }[]; isEmulated: boolean }>>(
+        "GET",
+        "/api/v2/analyses/",
+      )
+    ).body;
+    const byCode = new Map(page.results.map((a) => [a.code, a]));
+    expect(byCode.get("user_included")?.versions[0]?.versionCode).toBe("0");
+    expect(byCode.get("node")?.versions[0]?.versionCode).toBe(process.versions.node.split(".")[0]);
+    expect(byCode.get("miniconda_e2e")).toMatchObject({
+      isEmulated: true,
+      versions: [{ versionCode: "4.8.4_e2ed" }],
+    });
+  });
+});
+
+describe("files", () => {
+  it("uploads (201), checksums, lists, serves Range requests, renames and deletes", async () => {
+    const file = path.join(t.sandbox.root, "data.bin");
+    const bytes = crypto.randomBytes(300_001);
+    fs.writeFileSync(file, bytes);
+    const form = new FormData();
+    form.set("file", await fs.openAsBlob(file), "data.bin");
+    const up = await t.api.request<Record<string, unknown>>("POST", "/api/v2/files/contents/", form);
+    expect(up.status).toBe(201);
+    const id = up.body.id as string;
+    expect(up.body).toMatchObject({
+      name: "data.bin",
+      typeId: 1,
+      decryptedSize: bytes.length,
+      md5: crypto.createHash("md5").update(bytes).digest("hex"),
+      isUploaded: true,
+      isDeleted: false,
+      downloadUrl: `${t.platform.url}/api/v2/files/${id}/contents/`,
+    });
+    expect(up.body.fileChecksums).toContainEqual({
+      hashFunction: "sha256",
+      fileHash: crypto.createHash("sha256").update(bytes).digest("hex"),
+    });
+
+    const listed = (await t.api.request<Page<{ id: string }>>("GET", "/api/v2/files/?search=DATA")).body;
+    expect(listed.results.map((f) => f.id)).toContain(id);
+    expect(
+      (await t.api.request<Page<unknown>>("GET", "/api/v2/files/?search=nothing-like-it")).body.count,
+    ).toBe(0);
+
+    const auth = { authorization: `Token ${t.platform.apiKey}` };
+    const ranged = await fetch(`${t.platform.url}/api/v2/files/${id}/contents/`, {
+      headers: { ...auth, range: "bytes=100-199" },
+    });
+    expect(ranged.status).toBe(206);
+    expect(ranged.headers.get("content-range")).toBe(`bytes 100-199/${bytes.length}`);
+    expect(Buffer.from(await ranged.arrayBuffer())).toEqual(bytes.subarray(100, 200));
+    const open = await fetch(`${t.platform.url}/api/v2/files/${id}/contents/`, {
+      headers: { ...auth, range: "bytes=300000-" },
+    });
+    expect(Buffer.from(await open.arrayBuffer())).toEqual(bytes.subarray(300_000));
+    const bad = await fetch(`${t.platform.url}/api/v2/files/${id}/contents/`, {
+      headers: { ...auth, range: "bytes=999999-" },
+    });
+    expect(bad.status).toBe(416);
+    await bad.arrayBuffer();
+    expect(await t.api.download(id)).toEqual(bytes);
+
+    const renamed = await t.api.request<{ name: string }>("PATCH", `/api/v2/files/${id}/`, {
+      name: "renamed.bin",
+    });
+    expect(renamed.body.name).toBe("renamed.bin");
+    expect((await t.api.request("DELETE", `/api/v2/files/${id}/`)).status).toBe(204);
+    expect((await t.api.request("GET", `/api/v2/files/${id}/`)).status).toBe(404);
+  });
+
+  it('refuses an upload without the multipart field "file"', async () => {
+    const form = new FormData();
+    form.set("other", new Blob(["x"]), "x.txt");
+    const res = await t.api.request("POST", "/api/v2/files/contents/", form);
+    expect(res.status).toBe(400);
+    expect(res.body).toHaveProperty("file");
+  });
+});
+
+describe("job validation (400 in Rescale's nested shape)", () => {
+  const job = (hardware: Record<string, unknown>, analysis = { code: "user_included", version: "0" }) => ({
+    name: "v",
+    jobanalyses: [
+      {
+        analysis,
+        command: "true",
+        hardware: { coreType: "local", coresPerSlot: 1, slots: 1, walltime: 1, type: "compute", ...hardware },
+      },
+    ],
+  });
+
+  it("coresPerSlot not among the core type's cores", async () => {
+    const res = await t.api.request("POST", "/api/v2/jobs/", job({ coresPerSlot: 3 }));
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({
+      jobanalyses: [{ hardware: { coresPerSlot: [expect.stringMatching(/^Must be one of/)] } }],
+    });
+  });
+
+  it("a display version instead of a versionCode", async () => {
+    const res = await t.api.request(
+      "POST",
+      "/api/v2/jobs/",
+      job({}, { code: "miniconda_e2e", version: "Miniconda 4.8.4" }),
+    );
+    expect(res.body).toEqual({
+      jobanalyses: [{ analysis: { version: ["The specified version is not available."] } }],
+    });
+  });
+
+  it("a walltime that is not whole hours, unknown core type, emulated type larger than this machine", async () => {
+    const frac = await t.api.request("POST", "/api/v2/jobs/", job({ walltime: 0.5 }));
+    expect(frac.body).toEqual({
+      jobanalyses: [{ hardware: { walltime: [expect.stringContaining("whole hours")] } }],
+    });
+    const unknown = await t.api.request("POST", "/api/v2/jobs/", job({ coreType: "nope" }));
+    expect(unknown.body).toEqual({
+      jobanalyses: [{ hardware: { coreType: ['Unknown core type "nope".'] } }],
+    });
+    const big = await t.api.request("POST", "/api/v2/jobs/", job({ coreType: "bronze", coresPerSlot: 28 }));
+    expect(big.status).toBe(400);
+    expect(JSON.stringify(big.body)).toContain("emulated core type");
+  });
+
+  it("an input file that does not exist, and a missing name", async () => {
+    const res = await t.api.request(
+      "POST",
+      "/api/v2/jobs/",
+      jobBody({ name: "x", command: "true", inputFiles: [{ id: "nope00" }] }),
+    );
+    expect(res.body).toEqual({ jobanalyses: [{ inputFiles: ['Invalid file id "nope00": no such file.'] }] });
+    const noName = await t.api.request("POST", "/api/v2/jobs/", { jobanalyses: [] });
+    expect(noName.body).toEqual({ name: ["This field is required."] });
+  });
+});
+
+describe("jobs list", () => {
+  it("lists newest first, paginates and filters by state", async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++)
+      ids.push((await t.api.createJob(jobBody({ name: `list-${i}`, command: "true" }))).id);
+    const page1 = (await t.api.request<Page<{ id: string }>>("GET", "/api/v2/jobs/?page_size=2")).body;
+    expect(page1.results.map((j) => j.id)).toEqual([ids[2], ids[1]]);
+    expect(page1.next).toMatch(/page=2/);
+    const page2 = (await (
+      await fetch(page1.next!, { headers: { authorization: `Token ${t.platform.apiKey}` } })
+    ).json()) as Page<{ id: string }>;
+    expect(page2.results[0]?.id).toBe(ids[0]);
+    const completed = (await t.api.request<Page<unknown>>("GET", "/api/v2/jobs/?state=completed")).body;
+    expect(completed.count).toBe(0);
+    const notCompleted = (await t.api.request<Page<unknown>>("GET", "/api/v2/jobs/?state=not_completed"))
+      .body;
+    expect(notCompleted.count).toBeGreaterThanOrEqual(3);
+    // Never submitted: no statuses yet, deletable at once.
+    expect((await t.api.statuses(ids[0]!)).length).toBe(0);
+    expect((await t.api.request("DELETE", `/api/v2/jobs/${ids[0]}/`)).status).toBe(204);
+  });
+});
+
+describe("zip inputs", () => {
+  it("extracts nested entries and keeps unchanged inputs out of the outputs", async () => {
+    const zip = path.join(t.sandbox.root, "inputs.zip");
+    fs.writeFileSync(
+      zip,
+      buildZip([
+        { name: "data/a.txt", data: "alpha\n" },
+        { name: "data/sub/b.txt", data: "beta\n" },
+      ]),
+    );
+    const file = await t.api.upload(zip);
+    const job = await t.api.createJob(
+      jobBody({
+        name: "zip",
+        command: "cat data/a.txt data/sub/b.txt > joined.txt",
+        inputFiles: [{ id: file.id }],
+      }),
+    );
+    await t.api.submit(job.id);
+    expect((await t.api.waitForStatus(job.id)).statusReason).toBe("Completed successfully");
+    const outputs = await t.api.jobFiles(job.id);
+    expect(outputs.map((f) => f.relativePath).sort()).toEqual(["joined.txt", "process_output.log"]);
+    const joined = outputs.find((f) => f.relativePath === "joined.txt")!;
+    expect((await t.api.download(joined.id)).toString()).toBe("alpha\nbeta\n");
+  });
+
+  it("refuses a zip with a ../ entry and says why", async () => {
+    const zip = path.join(t.sandbox.root, "slip.zip");
+    fs.writeFileSync(
+      zip,
+      buildZip([
+        { name: "ok.txt", data: "ok" },
+        { name: "../../escaped.txt", data: "pwned" },
+      ]),
+    );
+    const file = await t.api.upload(zip);
+    const job = await t.api.createJob(
+      jobBody({ name: "slip", command: "true", inputFiles: [{ id: file.id }] }),
+    );
+    await t.api.submit(job.id);
+    const final = await t.api.waitForStatus(job.id);
+    expect(final.statusReason).toMatch(/^Input file staging failed: slip\.zip: .*\.\.\/\.\.\/escaped\.txt/);
+    expect(fs.existsSync(path.join(t.dataDir, "escaped.txt"))).toBe(false);
+    expect(fs.existsSync(path.join(t.dataDir, "jobs", "escaped.txt"))).toBe(false);
+  });
+});

@@ -1,0 +1,165 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { jobBody } from "../../testkit/src/index.js";
+import { eventually, sleep, startTestPlatform, type TestPlatform } from "./helpers.js";
+
+// The executor end to end through the API: statuses, environment, queueing, walltime, stop, failures.
+// One walltime hour lasts 400 ms here (the documented msPerWalltimeHour test hook); the API still takes hours.
+
+let t: TestPlatform;
+
+beforeAll(async () => {
+  t = await startTestPlatform({ maxCores: 2, msPerWalltimeHour: 400, killGraceMs: 300 });
+});
+afterAll(() => t?.close());
+
+const newest = async (jobId: string) => (await t.api.statuses(jobId))[0];
+const clusterStatuses = async (jobId: string) =>
+  (
+    await t.api.request<{ results: { status: string }[] }>("GET", `/api/v2/jobs/${jobId}/cluster_statuses/`)
+  ).body.results.map((s) => s.status);
+async function run(body: unknown): Promise<string> {
+  const { id } = await t.api.createJob(body);
+  await t.api.submit(id);
+  return id;
+}
+const waitFor = (jobId: string, status: string) => t.api.waitForStatus(jobId, [status], 20_000);
+
+describe("a successful job", () => {
+  it("goes Pending -> Queued -> Started -> Validated -> Executing -> Completed, newest first", async () => {
+    const id = await run(
+      jobBody({
+        name: "ok",
+        command:
+          'echo "threads=$OMP_NUM_THREADS url=$RESCALE_API_URL job=$RESCALE_JOB_ID mine=$MY_VAR"; echo err >&2; echo result > out.txt',
+        cores: 2,
+        envVars: { MY_VAR: "hello" },
+      }),
+    );
+    const final = await t.api.waitForStatus(id);
+    expect(final.statusReason).toBe("Completed successfully");
+    const statuses = (await t.api.statuses(id)).map((s) => s.status);
+    expect(statuses).toEqual(["Completed", "Executing", "Validated", "Started", "Queued", "Pending"]);
+    expect(await clusterStatuses(id)).toEqual(["Stopped", "Stopping", "Started", "Starting", "Not Started"]);
+    const files = await t.api.jobFiles(id);
+    const log = files.find((f) => f.relativePath === "process_output.log")!;
+    const text = (await t.api.download(log.id)).toString();
+    expect(text).toContain(`threads=2 url=${t.platform.url} job=${id} mine=hello`);
+    expect(text).toContain("err");
+    const out = await t.api.request<{ results: { typeId: number; name: string }[] }>(
+      "GET",
+      `/api/v2/jobs/${id}/files/?search=out.txt`,
+    );
+    expect(out.body.results).toMatchObject([{ name: "out.txt", typeId: 5 }]);
+    // A finished job cannot be started again.
+    const again = await t.api.request("POST", `/api/v2/jobs/${id}/submit/`);
+    expect(again.status).toBe(400);
+    expect(JSON.stringify(again.body)).toContain("cannot be restarted");
+  });
+
+  it("does not hand the host's Rescale credentials to the job", async () => {
+    process.env.RESCALE_API_KEY = "host-secret-key";
+    try {
+      const id = await run(jobBody({ name: "env", command: 'test "$RESCALE_API_KEY" != host-secret-key' }));
+      expect((await t.api.waitForStatus(id)).statusReason).toBe("Completed successfully");
+    } finally {
+      delete process.env.RESCALE_API_KEY;
+    }
+  });
+});
+
+describe("failures", () => {
+  it("a non-zero exit is Completed with 'A run failed' and the code", async () => {
+    const id = await run(jobBody({ name: "fail", command: "echo partial > partial.txt; exit 3" }));
+    expect((await t.api.waitForStatus(id)).statusReason).toBe("A run failed: the command exited with code 3");
+    expect((await t.api.jobFiles(id)).map((f) => f.relativePath)).toContain("partial.txt");
+  });
+});
+
+describe("queueing", () => {
+  it("waits in Queued while the requested cores are busy, then runs", async () => {
+    const big = await run(
+      jobBody({ name: "holds-2", command: "sleep 1.5; echo done", cores: 2, walltimeHours: 20 }),
+    );
+    await waitFor(big, "Executing");
+    const small = await run(jobBody({ name: "needs-1", command: "echo ran", cores: 1 }));
+    await sleep(600);
+    expect((await newest(small))?.status).toBe("Queued");
+    expect((await newest(big))?.status).toBe("Executing");
+    await t.api.waitForStatus(big);
+    expect((await t.api.waitForStatus(small)).statusReason).toBe("Completed successfully");
+    const bigDone = (await t.api.statuses(big))[0]!.statusDate;
+    const smallStarted = (await t.api.statuses(small)).find((s) => s.status === "Started")!.statusDate;
+    expect(Date.parse(smallStarted)).toBeGreaterThanOrEqual(Date.parse(bigDone) - 5);
+  });
+});
+
+describe("walltime and stop", () => {
+  it("terminates a job that exceeds its walltime (SIGTERM, then SIGKILL when ignored)", async () => {
+    const started = Date.now();
+    const id = await run(
+      jobBody({ name: "too-long", command: "trap '' TERM; echo begin; sleep 60", walltimeHours: 1 }),
+    );
+    const final = await t.api.waitForStatus(id);
+    expect(final.statusReason).toMatch(/^Exceeded the walltime of 1 hour/);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    const log = (await t.api.jobFiles(id)).find((f) => f.relativePath === "process_output.log")!;
+    expect((await t.api.download(log.id)).toString()).toContain("begin");
+  });
+
+  it("stop ends a running job (Stopping, then Completed 'Stopped by user'); delete waits for it", async () => {
+    const id = await run(jobBody({ name: "stop-me", command: "echo up; sleep 60", walltimeHours: 100 }));
+    await waitFor(id, "Executing");
+    const busy = await t.api.request("DELETE", `/api/v2/jobs/${id}/`);
+    expect(busy.status).toBe(400);
+    const tail = await eventually(async () => {
+      const res = await t.api.request<{ fileType: string; lines: string[] }>(
+        "GET",
+        `/api/v2/jobs/${id}/runs/1/tail/process_output.log?lines=5`,
+      );
+      return res.body.lines?.includes("up") ? res.body : undefined;
+    });
+    expect(tail.fileType).toBe("text");
+    const instances = await t.api.request<{ results: { publicIp: string; sshPort: null }[] }>(
+      "GET",
+      `/api/v2/jobs/${id}/instances/`,
+    );
+    expect(instances.body.results).toMatchObject([{ publicIp: "127.0.0.1", sshPort: null }]);
+
+    expect((await t.api.request("POST", `/api/v2/jobs/${id}/stop/`)).status).toBe(202);
+    const final = await t.api.waitForStatus(id);
+    expect(final.statusReason).toBe("Stopped by user");
+    expect((await t.api.statuses(id)).map((s) => s.status)).toContain("Stopping");
+    expect((await clusterStatuses(id))[0]).toBe("Stopped");
+    expect((await t.api.request("POST", `/api/v2/jobs/${id}/submit/`)).status).toBe(400);
+    expect(
+      (await t.api.request<{ results: unknown[] }>("GET", `/api/v2/jobs/${id}/instances/`)).body.results,
+    ).toEqual([]);
+    expect((await t.api.request("DELETE", `/api/v2/jobs/${id}/`)).status).toBe(204);
+    expect((await t.api.request("GET", `/api/v2/jobs/${id}/`)).status).toBe(404);
+  });
+
+  it("an interactive job without a command idles like a workstation until stopped", async () => {
+    const body = jobBody({ name: "ws", command: "", walltimeHours: 100 }) as {
+      jobanalyses: { hardware: { type: string } }[];
+    };
+    body.jobanalyses[0]!.hardware.type = "interactive";
+    const id = await run(body);
+    await waitFor(id, "Executing");
+    await sleep(300);
+    expect((await newest(id))?.status).toBe("Executing");
+    await t.api.request("POST", `/api/v2/jobs/${id}/stop/`);
+    expect((await t.api.waitForStatus(id)).statusReason).toBe("Stopped by user");
+  });
+
+  it("stopping a queued job completes it without running it", async () => {
+    const holder = await run(jobBody({ name: "holder", command: "sleep 60", cores: 2, walltimeHours: 100 }));
+    await waitFor(holder, "Executing");
+    const queued = await run(jobBody({ name: "never", command: "echo ran > ran.txt" }));
+    await waitFor(queued, "Queued");
+    await t.api.request("POST", `/api/v2/jobs/${queued}/stop/`);
+    expect((await t.api.waitForStatus(queued)).statusReason).toBe("Stopped by user before the job started");
+    expect(await t.api.jobFiles(queued)).toEqual([]);
+    await t.api.request("POST", `/api/v2/jobs/${holder}/stop/`);
+    await t.api.waitForStatus(holder);
+  });
+});
