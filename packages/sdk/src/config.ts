@@ -1,0 +1,146 @@
+/**
+ * Where the API key and base URL come from: explicit options, the environment, or the INI profiles file
+ * that Rescale's own tools use (`$XDG_CONFIG_HOME/rescale/apiconfig`, default `~/.config/rescale/apiconfig`).
+ */
+import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { dirname, join } from "node:path";
+import { parse as parseIni, stringify as stringifyIni } from "ini";
+import { ConfigurationError } from "./errors.js";
+
+export const DEFAULT_BASE_URL = "https://platform.rescale.com";
+
+export const REGIONAL_BASE_URLS = {
+  na: "https://platform.rescale.com",
+  eu: "https://eu.rescale.com",
+  jp: "https://platform.rescale.jp",
+  kr: "https://kr.rescale.com",
+  itar: "https://itar.rescale.com",
+  itarGov: "https://itar.rescale-gov.com",
+} as const;
+
+export interface Profile {
+  apiKey: string;
+  apiBaseUrl: string;
+}
+
+export interface ResolvedConfig extends Profile {
+  /** Where the values came from, for messages (never the key itself). */
+  source: "environment" | `profile:${string}`;
+}
+
+type Env = Record<string, string | undefined>;
+
+/** `$XDG_CONFIG_HOME/rescale/apiconfig`, default `~/.config/rescale/apiconfig`. */
+export function apiConfigPath(env: Env = process.env): string {
+  const configHome = env.XDG_CONFIG_HOME || join(env.HOME || homedir(), ".config");
+  return join(configHome, "rescale", "apiconfig");
+}
+
+/** Reads every profile of the apiconfig file; an absent file gives `{}`. Incomplete sections are skipped. */
+export async function readProfiles(file: string = apiConfigPath()): Promise<Record<string, Profile>> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return {};
+    throw new ConfigurationError(
+      `Cannot read the Rescale profiles file ${file}: ${(error as Error).message}`,
+    );
+  }
+  const parsed = parseIni(text) as Record<string, unknown>;
+  const profiles: Record<string, Profile> = {};
+  for (const [name, section] of Object.entries(parsed)) {
+    if (section === null || typeof section !== "object") continue;
+    const values = section as Record<string, unknown>;
+    const apiKey = typeof values.apikey === "string" ? values.apikey.trim() : "";
+    if (!apiKey) continue;
+    const apiBaseUrl = typeof values.apibaseurl === "string" && values.apibaseurl.trim();
+    profiles[name] = { apiKey, apiBaseUrl: apiBaseUrl || DEFAULT_BASE_URL };
+  }
+  return profiles;
+}
+
+/**
+ * Adds or replaces one profile, keeping the others. The file is written with mode 0600 (it holds keys),
+ * atomically (temp file + rename), and its directory is created if needed.
+ */
+export async function writeProfile(
+  name: string,
+  profile: Profile,
+  file: string = apiConfigPath(),
+): Promise<string> {
+  if (!/^[\w.-]+$/.test(name)) {
+    throw new ConfigurationError(`Profile name "${name}" must use letters, digits, "_", "-" or "." only.`);
+  }
+  if (!profile.apiKey) throw new ConfigurationError("Cannot save a profile without an API key.");
+  const apiBaseUrl = normalizeBaseUrl(profile.apiBaseUrl);
+  let existing: Record<string, unknown> = {};
+  try {
+    existing = parseIni(await readFile(file, "utf8")) as Record<string, unknown>;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+  existing[name] = { apibaseurl: apiBaseUrl, apikey: profile.apiKey };
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  const temp = `${file}.${process.pid}.tmp`;
+  await writeFile(temp, stringifyIni(existing), { mode: 0o600 });
+  await chmod(temp, 0o600);
+  await rename(temp, file);
+  return file;
+}
+
+/** Validates a base URL and strips trailing slashes and a trailing `/api[/vN]`. */
+export function normalizeBaseUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw new ConfigurationError(
+      `"${raw}" is not a valid Rescale base URL; expected something like ${DEFAULT_BASE_URL}.`,
+    );
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw new ConfigurationError(`Rescale base URL must be http(s), got "${url.protocol}".`);
+  }
+  const path = url.pathname.replace(/\/+$/, "").replace(/\/api(\/v\d+)?$/, "");
+  return `${url.origin}${path}`;
+}
+
+export interface ResolveConfigOptions {
+  /** Profile name; when given it wins over the environment. Default: `$RESCALE_PROFILE` or `default`. */
+  profile?: string;
+  env?: Env;
+  /** Profiles file; default `apiConfigPath(env)`. */
+  file?: string;
+}
+
+/**
+ * Explicit profile > `RESCALE_API_KEY` (+ `RESCALE_API_URL` | `RESCALE_BASE_URL`) > profile
+ * `$RESCALE_PROFILE` or `default`. Throws a ConfigurationError that says what to set when nothing is found.
+ */
+export async function resolveConfig(options: ResolveConfigOptions = {}): Promise<ResolvedConfig> {
+  const env = options.env ?? process.env;
+  const file = options.file ?? apiConfigPath(env);
+  if (!options.profile && env.RESCALE_API_KEY) {
+    const baseUrl = env.RESCALE_API_URL || env.RESCALE_BASE_URL || DEFAULT_BASE_URL;
+    return { apiKey: env.RESCALE_API_KEY, apiBaseUrl: normalizeBaseUrl(baseUrl), source: "environment" };
+  }
+  const name = options.profile || env.RESCALE_PROFILE || "default";
+  const profiles = await readProfiles(file);
+  const profile = profiles[name];
+  if (profile) {
+    return {
+      apiKey: profile.apiKey,
+      apiBaseUrl: normalizeBaseUrl(profile.apiBaseUrl),
+      source: `profile:${name}`,
+    };
+  }
+  const known = Object.keys(profiles);
+  const hint = known.length ? ` Known profiles: ${known.join(", ")}.` : "";
+  throw new ConfigurationError(
+    options.profile
+      ? `No Rescale profile named "${name}" in ${file}.${hint}`
+      : `No Rescale API key configured: set RESCALE_API_KEY (and RESCALE_API_URL for a region other than ${DEFAULT_BASE_URL}), or add a [${name}] profile with apikey and apibaseurl to ${file}.${hint}`,
+  );
+}

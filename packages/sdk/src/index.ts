@@ -1,0 +1,95 @@
+export { type FromEnvironmentOptions, RescaleClient, type RescaleClientOptions } from "./client.js";
+export {
+  BILLING_PRIORITY_VALUE,
+  type CompareOptions,
+  type CompareSortKey,
+  type CoreTypeComparison,
+  type CoreTypeComparisonRow,
+  chooseNodeShape,
+  compareCoreType,
+  compareCoreTypes,
+  gpusPerNode,
+  type PriorityTier,
+  type TierPrice,
+} from "./compare.js";
+export {
+  apiConfigPath,
+  DEFAULT_BASE_URL,
+  normalizeBaseUrl,
+  type Profile,
+  REGIONAL_BASE_URLS,
+  type ResolveConfigOptions,
+  type ResolvedConfig,
+  readProfiles,
+  resolveConfig,
+  writeProfile,
+} from "./config.js";
+export {
+  AuthenticationError,
+  ConfigurationError,
+  ConflictError,
+  ConnectionError,
+  errorFromResponse,
+  type FieldError,
+  flattenFieldErrors,
+  JobFailedError,
+  NotFoundError,
+  PermissionError,
+  parseRetryAfter,
+  RateLimitError,
+  RescaleError,
+  type RescaleErrorDetails,
+  ResponseShapeError,
+  ServerError,
+  TimeoutError,
+  ValidationError,
+  WalltimeError,
+} from "./errors.js";
+export { contentDisposition, multipartBody, type ProgressEvent } from "./multipart.js";
+export { collect, fetchPage, type Page, type PageOptions, paginate } from "./paginate.js";
+export { REDACTED, redactText, redactValue } from "./redact.js";
+export { AnalysesResource, type ResolvedVersion } from "./resources/analyses.js";
+export { type CoreTypeListOptions, CoreTypesResource } from "./resources/coreTypes.js";
+export {
+  type DownloadOptions,
+  type DownloadResult,
+  type FileListOptions,
+  FilesResource,
+  type UploadOptions,
+} from "./resources/files.js";
+export {
+  type CreateJobOptions,
+  type CreateJobRequest,
+  clientTokenOf,
+  type JobHardware,
+  type JobInputFile,
+  type JobListOptions,
+  JobsResource,
+  newClientToken,
+  newestFirst,
+  type PriorityTierName,
+  type SoftwareSpec,
+  stripClientToken,
+  toJobBody,
+  toStatusFilter,
+} from "./resources/jobs.js";
+export * from "./schemas.js";
+export {
+  authorizationHeader,
+  type HttpMethod,
+  isRetryable,
+  type Logger,
+  type RequestOptions,
+  type RetryOptions,
+  Transport,
+  type TransportOptions,
+  type TransportResponse,
+} from "./transport.js";
+export {
+  formatMinutes,
+  MAX_WALLTIME_HOURS,
+  parseWalltime,
+  type Walltime,
+  type WalltimeOptions,
+  walltimeHours,
+} from "./walltime.js";

@@ -1,0 +1,63 @@
+/** Software (analyses) and their versions. */
+import { NotFoundError } from "../errors.js";
+import { collect, fetchPage, type Page, type PageOptions, paginate } from "../paginate.js";
+import { type Analysis, type AnalysisVersion, analysisSchema } from "../schemas.js";
+import type { Transport } from "../transport.js";
+
+const ANALYSES = "/api/v2/analyses/";
+
+export interface ResolvedVersion {
+  analysis: Analysis;
+  version: AnalysisVersion;
+  /** What a job must send as `analysis.version`. */
+  versionCode: string;
+}
+
+export class AnalysesResource {
+  constructor(private readonly transport: Transport) {}
+
+  iterate(options: PageOptions = {}): AsyncGenerator<Analysis> {
+    return paginate(this.transport, ANALYSES, analysisSchema, options);
+  }
+
+  list(options: PageOptions = {}): Promise<Analysis[]> {
+    return collect(this.iterate(options));
+  }
+
+  page(options: PageOptions = {}): Promise<Page<Analysis>> {
+    return fetchPage(this.transport, ANALYSES, analysisSchema, options);
+  }
+
+  /** The analysis with this code (scans the paged list, stopping at the match). */
+  async get(code: string, options: PageOptions = {}): Promise<Analysis> {
+    for await (const analysis of this.iterate({ pageSize: 100, ...options })) {
+      if (analysis.code === code) return analysis;
+    }
+    throw new NotFoundError(`No software (analysis) with code "${code}".`, { method: "GET", path: ANALYSES });
+  }
+
+  /**
+   * Resolves a display version ("4.8.4") or a version code ("4.8.4_e2ed") of an analysis to the version code
+   * a job must send; the API answers 400 "The specified version is not available." for a display name.
+   */
+  async resolveVersion(
+    code: string,
+    displayVersionOrCode: string,
+    options: PageOptions = {},
+  ): Promise<ResolvedVersion> {
+    const analysis = await this.get(code, options);
+    const wanted = displayVersionOrCode.trim();
+    const version =
+      analysis.versions.find((v) => v.versionCode === wanted) ??
+      analysis.versions.find((v) => v.version === wanted) ??
+      analysis.versions.find((v) => v.version.toLowerCase() === wanted.toLowerCase());
+    if (!version) {
+      const available = analysis.versions.map((v) => `${v.version} (${v.versionCode})`).join(", ");
+      throw new NotFoundError(
+        `Software "${analysis.name}" (${code}) has no version "${displayVersionOrCode}". Available: ${available || "none"}.`,
+        { method: "GET", path: ANALYSES },
+      );
+    }
+    return { analysis, version, versionCode: version.versionCode };
+  }
+}
