@@ -1,6 +1,7 @@
 export * from "./bad-images.js";
 export * from "./fault-proxy.js";
 export * from "./files.js";
+export * from "./load.js";
 export * from "./loopback.js";
 export * from "./process.js";
 export * from "./raw-api.js";
