@@ -136,7 +136,10 @@ export function renderTable<Row>(rows: Row[], columns: Column<Row>[], c?: Colors
     return columns[i]?.align === "right" ? gap + text : text + gap;
   };
   const header = columns.map((col, i) => pad(col.header, i)).join("  ");
-  const lines = [c ? c.bold(header) : header, ...cells.map((r) => r.map(pad).join("  ").trimEnd())];
+  const lines = [
+    c ? c.bold(header.trimEnd()) : header.trimEnd(),
+    ...cells.map((r) => r.map(pad).join("  ").trimEnd()),
+  ];
   return lines.join("\n");
 }
 

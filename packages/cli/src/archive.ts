@@ -1,0 +1,43 @@
+import { createWriteStream } from "node:fs";
+import { rename, rm } from "node:fs/promises";
+import archiver from "archiver";
+
+export interface ArchiveEntry {
+  /** File on disk. */
+  source: string;
+  /** Name inside the archive. */
+  name: string;
+}
+
+/**
+ * Writes a zip (stored: images and weights do not compress) or a gzip'd tar to `target`, atomically
+ * (a temp file renamed at the end, so a crash never leaves a half archive in a cache).
+ */
+export async function writeArchive(
+  target: string,
+  format: "zip" | "tgz",
+  fill: (archive: archiver.Archiver) => void,
+): Promise<void> {
+  const temp = `${target}.${process.pid}.partial`;
+  const archive =
+    format === "zip"
+      ? archiver("zip", { store: true })
+      : archiver("tar", { gzip: true, gzipOptions: { level: 1 } });
+  const out = createWriteStream(temp);
+  const finished = new Promise<void>((resolve, reject) => {
+    out.on("close", resolve);
+    out.on("error", reject);
+    archive.on("error", reject);
+    archive.on("warning", reject);
+  });
+  archive.pipe(out);
+  try {
+    fill(archive);
+    await archive.finalize();
+    await finished;
+    await rename(temp, target);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * The runner bundle: `@rescale-run/runner` with its production dependencies resolved at pack time
+ * (`pnpm deploy --prod`), pruned to Linux x64, as one .tar.gz cached by content hash in
+ * `$XDG_CACHE_HOME/rescale-run/bundles`. A workstation unpacks it and needs no registry.
+ */
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { writeArchive } from "./archive.js";
+import { CliError } from "./errors.js";
+import { ExitCode } from "./exit-codes.js";
+
+/** Bumped when the packing steps change, so old cached bundles are not reused. */
+const BUNDLE_FORMAT = 1;
+/** The platform the bundle's native modules (sharp, onnxruntime-node) are kept for. */
+export const BUNDLE_PLATFORM = "linux-x64";
+
+export interface RunnerBundle {
+  /** The .tar.gz on disk. */
+  path: string;
+  /** Its file name (what the job sees in its working directory). */
+  fileName: string;
+  /** Path of the runner's executable inside the bundle, e.g. "dist/bin.js". */
+  bin: string;
+  bytes: number;
+  /** True when it came from the cache; `packSeconds` is then undefined. */
+  cached: boolean;
+  packSeconds?: number;
+  hash: string;
+}
+
+export interface RunnerPackage {
+  dir: string;
+  workspaceRoot: string;
+  bin: string;
+}
+
+/** Finds the runner's package directory, its bin and the pnpm workspace it lives in. */
+export async function locateRunner(): Promise<RunnerPackage> {
+  const entry = fileURLToPath(import.meta.resolve("@rescale-run/runner"));
+  let dir = dirname(entry);
+  while (!existsSync(join(dir, "package.json"))) {
+    const up = dirname(dir);
+    if (up === dir) throw new CliError("cannot find @rescale-run/runner's package.json", ExitCode.Internal);
+    dir = up;
+  }
+  const pkg = JSON.parse(await readFile(join(dir, "package.json"), "utf8")) as {
+    bin?: string | Record<string, string>;
+  };
+  const bin = typeof pkg.bin === "string" ? pkg.bin : pkg.bin?.["rescale-runner"];
+  if (!bin) throw new CliError("@rescale-run/runner declares no `rescale-runner` bin", ExitCode.Internal);
+  let root = dirname(dir);
+  while (!existsSync(join(root, "pnpm-workspace.yaml"))) {
+    const up = dirname(root);
+    if (up === root)
+      throw new CliError(
+        "packing the runner bundle needs the rescale-run source checkout (a pnpm workspace)",
+        ExitCode.Usage,
+        "Run rescale-run from the repository (see README.md).",
+      );
+    root = up;
+  }
+  return { dir, workspaceRoot: root, bin: bin.replace(/^\.\//, "") };
+}
+
+/** Content hash of what goes into the bundle: the runner's built files, manifest and the lockfile. */
+export async function runnerHash(runner: RunnerPackage): Promise<string> {
+  const hash = createHash("sha256");
+  hash.update(`format:${BUNDLE_FORMAT}:${BUNDLE_PLATFORM}\n`);
+  const distDir = join(runner.dir, "dist");
+  if (!existsSync(join(runner.dir, runner.bin)))
+    throw new CliError(
+      `the runner is not built (${join(runner.dir, runner.bin)} is missing)`,
+      ExitCode.Usage,
+      "Build it first: npx -y pnpm@9 -r build",
+    );
+  for (const file of [join(runner.dir, "package.json"), join(runner.workspaceRoot, "pnpm-lock.yaml")]) {
+    hash.update(`${relative(runner.workspaceRoot, file)}\n`);
+    hash.update(await readFile(file));
+  }
+  for (const file of await listFiles(distDir)) {
+    hash.update(`${relative(runner.dir, file)}\n`);
+    hash.update(await readFile(file));
+  }
+  return hash.digest("hex").slice(0, 16);
+}
+
+export async function ensureRunnerBundle(
+  cacheRoot: string,
+  onStage?: (text: string) => void,
+): Promise<RunnerBundle> {
+  const runner = await locateRunner();
+  const hash = await runnerHash(runner);
+  const fileName = `rescale-run-runner-${hash}.tgz`;
+  const dir = join(cacheRoot, "bundles");
+  const path = join(dir, fileName);
+  if (existsSync(path)) {
+    return { path, fileName, bin: runner.bin, bytes: (await stat(path)).size, cached: true, hash };
+  }
+  await mkdir(dir, { recursive: true });
+  const started = Date.now();
+  const work = await mkdtemp(join(dir, "deploy-"));
+  try {
+    const deployDir = join(work, "runner");
+    onStage?.("resolving the runner's production dependencies (pnpm deploy --prod)");
+    await run("npx", ["-y", "pnpm@9", "deploy", "--filter", "@rescale-run/runner", "--prod", deployDir], {
+      cwd: runner.workspaceRoot,
+    });
+    await pruneForLinuxX64(deployDir);
+    onStage?.("packing the runner bundle");
+    await writeArchive(path, "tgz", (archive) => {
+      archive.directory(deployDir, false);
+    });
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  const packSeconds = (Date.now() - started) / 1000;
+  return {
+    path,
+    fileName,
+    bin: runner.bin,
+    bytes: (await stat(path)).size,
+    cached: false,
+    packSeconds,
+    hash,
+  };
+}
+
+/** Drops what a Linux x64 workstation never loads: source maps and other platforms' onnxruntime binaries. */
+async function pruneForLinuxX64(root: string): Promise<void> {
+  for (const file of await listFiles(root)) {
+    if (file.endsWith(".map")) await rm(file);
+  }
+  const store = join(root, "node_modules", ".pnpm");
+  if (!existsSync(store)) return;
+  for (const entry of await readdir(store)) {
+    if (!entry.startsWith("onnxruntime-node@")) continue;
+    const napi = join(store, entry, "node_modules", "onnxruntime-node", "bin");
+    if (!existsSync(napi)) continue;
+    for (const version of await readdir(napi)) {
+      for (const os of await readdir(join(napi, version))) {
+        if (os !== "linux") await rm(join(napi, version, os), { recursive: true, force: true });
+        else
+          for (const arch of await readdir(join(napi, version, os)))
+            if (arch !== "x64") await rm(join(napi, version, os, arch), { recursive: true, force: true });
+      }
+    }
+  }
+}
+
+async function listFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const entries = await readdir(dir, { withFileTypes: true, recursive: true });
+  for (const e of entries) if (e.isFile()) out.push(join(e.parentPath, e.name));
+  return out.sort();
+}
+
+function run(command: string, args: string[], options: { cwd: string }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: options.cwd, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (d) => {
+      output += d;
+    });
+    child.stderr.on("data", (d) => {
+      output += d;
+    });
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (code === 0) resolve();
+      else
+        reject(
+          new CliError(
+            `${command} ${args.join(" ")} failed (exit ${code}):\n${output.slice(-2000)}`,
+            ExitCode.Internal,
+          ),
+        );
+    });
+  });
+}

@@ -1,0 +1,208 @@
+import yargs, { type Argv } from "yargs";
+import { configCommand } from "./commands/config.js";
+import { coretypesCommand } from "./commands/coretypes.js";
+import {
+  connectCommand,
+  downloadCommand,
+  listCommand,
+  logsCommand,
+  statusCommand,
+  stopCommand,
+} from "./commands/jobs.js";
+import { localCommand } from "./commands/local.js";
+import { RUNNER_COMMANDS, runnerCommands, runRunnerCommand } from "./commands/runner.js";
+import { softwareCommand } from "./commands/software.js";
+import { submitCommand } from "./commands/submit.js";
+import type { CommandContext, GlobalArgs } from "./context.js";
+import { describeError, UsageError } from "./errors.js";
+import { ExitCode } from "./exit-codes.js";
+import { type CliIo, processIo } from "./io.js";
+import { Output } from "./output.js";
+
+export type Action = (ctx: CommandContext) => Promise<number | undefined | void>;
+
+/** A command: its yargs definition, and a run function selected when it is invoked. */
+export interface CommandSpec {
+  command: string | string[];
+  describe: string;
+  builder?: (y: Argv) => Argv;
+  /** Returns the action to run for the parsed arguments (so parsing stays synchronous). */
+  action?: (args: Record<string, unknown>) => Action;
+  subcommands?: CommandSpec[];
+}
+
+const COMMANDS: CommandSpec[] = [
+  submitCommand,
+  coretypesCommand,
+  listCommand,
+  statusCommand,
+  logsCommand,
+  connectCommand,
+  stopCommand,
+  downloadCommand,
+  softwareCommand,
+  ...runnerCommands,
+  localCommand,
+  configCommand,
+];
+
+export const EPILOGUE = `Target: --profile NAME or RESCALE_API_KEY selects Rescale; otherwise the local platform on this machine
+(a daemon started with \`rescale-run local start\`, or one started for the command).
+
+Exit codes: 0 success, 1 job failed, 2 usage error, 3 authentication, 4 not found, 5 platform unreachable,
+70 internal error, 130 interrupted. Docs: docs/cli.md`;
+
+function register(y: Argv, spec: CommandSpec, select: (action: Action) => void): Argv {
+  return y.command(
+    spec.command,
+    spec.describe,
+    (sub) => {
+      let built = spec.builder ? spec.builder(sub) : sub;
+      for (const child of spec.subcommands ?? []) built = register(built, child, select);
+      if (spec.subcommands?.length && !spec.action)
+        built = built.demandCommand(1, "Name a subcommand (see --help).");
+      return built;
+    },
+    (args) => {
+      if (spec.action) select(spec.action(args as Record<string, unknown>));
+    },
+  );
+}
+
+export function buildParser(argv: string[], select: (action: Action) => void, width = 110): Argv {
+  let y: Argv = yargs(argv)
+    .scriptName("rescale-run")
+    .usage("$0 <command> [options]\n\nTrain a ResNet50 ultrasound classifier on Rescale or on this machine.")
+    .option("json", {
+      type: "boolean",
+      default: false,
+      describe: "Print the result as JSON on stdout",
+      global: true,
+    })
+    .option("profile", {
+      type: "string",
+      describe: "Rescale profile from ~/.config/rescale/apiconfig (else RESCALE_API_KEY, else local)",
+      global: true,
+    })
+    .option("local", {
+      type: "boolean",
+      default: false,
+      describe: "Use the local platform even if a Rescale key is configured",
+      global: true,
+    })
+    .option("color", {
+      type: "boolean",
+      describe: "Colour output (default: only on a terminal)",
+      global: true,
+    })
+    .option("debug", {
+      type: "boolean",
+      default: false,
+      describe: "Show stack traces of errors",
+      global: true,
+    })
+    .conflicts("profile", "local")
+    .strict()
+    .recommendCommands()
+    .demandCommand(1, "Name a command (see --help).")
+    .help()
+    .alias("h", "help")
+    .version()
+    .wrap(Math.min(width, 120))
+    .epilogue(EPILOGUE)
+    .example("$0 submit --cores 4 --walltime 8h", "Train on the demo dataset (local platform without a key)")
+    .example(
+      "$0 submit --data ./Dataset_BUSI_with_GT --core-type emerald --cores 4 --walltime 8h",
+      "On Rescale",
+    )
+    .example(
+      "$0 coretypes compare --cores 4 --walltime 8h",
+      "Which core type is cheapest for 4 cores, 8 hours",
+    )
+    .exitProcess(false)
+    .fail((message, error) => {
+      if (error) throw error;
+      throw new UsageError(
+        message ?? "invalid arguments",
+        "Run with --help to see the options and examples.",
+      );
+    }) as unknown as Argv;
+  for (const spec of COMMANDS) y = register(y, spec, select);
+  return y;
+}
+
+/**
+ * Runs the CLI in this process and returns its exit code. `bin.ts` calls it with the real process; tests call it
+ * with their own io (and nock) to assert the exact requests.
+ */
+export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
+  const first = argv[0];
+  if (first && RUNNER_COMMANDS.includes(first)) {
+    return runRunnerCommand(argv, io);
+  }
+  let action: Action | undefined;
+  let parsed: Record<string, unknown> | undefined;
+  let helpText = "";
+  const debug = argv.includes("--debug");
+  const out0 = new Output(io, { json: argv.includes("--json") });
+  try {
+    const parser = buildParser(
+      argv,
+      (a) => {
+        action = a;
+      },
+      io.stdout.columns ?? 110,
+    );
+    await new Promise<void>((resolve, reject) => {
+      parser.parse(argv, {}, (err, args, output) => {
+        parsed = args as Record<string, unknown>;
+        helpText = output;
+        if (err) reject(err);
+        else resolve();
+      });
+    });
+  } catch (err) {
+    return report(out0, err, debug);
+  }
+  if (!action) {
+    if (helpText) io.stdout.write(`${helpText}\n`);
+    return ExitCode.Success;
+  }
+  const globals: GlobalArgs = {
+    json: Boolean(parsed?.json),
+    profile: parsed?.profile as string | undefined,
+    local: Boolean(parsed?.local),
+    debug: Boolean(parsed?.debug),
+    color: parsed?.color as boolean | undefined,
+  };
+  const out = new Output(io, { json: globals.json, color: globals.color });
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(ExitCode.Interrupted);
+    controller.abort(new Error("interrupted"));
+  };
+  process.on("SIGINT", onSigint);
+  try {
+    const code = await action({ io, out, globals, signal: controller.signal });
+    out.clearStatus();
+    return code ?? ExitCode.Success;
+  } catch (err) {
+    return report(out, err, globals.debug);
+  } finally {
+    process.off("SIGINT", onSigint);
+  }
+}
+
+function report(out: Output, err: unknown, debug: boolean): number {
+  const d = describeError(err);
+  out.clearStatus();
+  if (out.json) {
+    out.io.stdout.write(
+      `${JSON.stringify({ error: { message: d.message, hint: d.hint, exitCode: d.exitCode } }, null, 2)}\n`,
+    );
+  }
+  out.note(`${out.c.red("error:")} ${d.message}`);
+  if (d.hint) out.note(`${out.c.dim("hint:")} ${d.hint}`);
+  if (debug && err instanceof Error && err.stack) out.note(err.stack);
+  return d.exitCode;
+}

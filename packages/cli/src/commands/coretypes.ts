@@ -1,0 +1,151 @@
+/** `coretypes list` and `coretypes compare`: the seed's Coretype Explorer as a table, with a recommendation. */
+import { type CompareSortKey, type CoreType, compareCoreTypes, parseWalltime } from "@rescale-run/sdk";
+import type { CommandSpec } from "../cli.js";
+import { gib, money } from "../format.js";
+import { findCoreType, PRIORITIES, type PriorityFlag } from "../plan.js";
+import { withTarget } from "../target.js";
+
+const SORT_KEYS: Record<string, CompareSortKey> = {
+  price: "price",
+  "price-economy": "priceEconomy",
+  memory: "memoryPerNode",
+  cores: "coresPerNode",
+  gpus: "gpusPerNode",
+  name: "name",
+};
+
+const listSpec: CommandSpec = {
+  command: "list",
+  describe: "Core types on the platform: allowed cores per node, memory, storage, GPUs, prices per core-hour",
+  builder: (y) =>
+    y
+      .option("all", { type: "boolean", default: false, describe: "Include deprecated types" })
+      .example("$0 coretypes list", "The catalog")
+      .example("$0 coretypes list --json", "As JSON (the API's fields)"),
+  action: (args) => async (ctx) =>
+    withTarget(ctx, async ({ client }) => {
+      const types = (await client.coreTypes.list({ isActive: true, pageSize: 100 }))
+        .filter((t) => args.all || !t.isDeprecated)
+        .sort((a, b) => (a.displayOrder ?? 0) - (b.displayOrder ?? 0) || a.code.localeCompare(b.code));
+      ctx.out.result(types, () =>
+        ctx.out.table(types, [
+          { header: "CODE", value: (t) => t.code },
+          {
+            header: "NAME",
+            value: (t) => `${t.name}${(t as { isEmulated?: boolean }).isEmulated ? " (emulated)" : ""}`,
+          },
+          { header: "CORES/NODE", value: (t) => t.cores.join(",") },
+          {
+            header: "MEM/CORE",
+            value: (t) => (t.memory === null ? "-" : gib(t.memory / 1024)),
+            align: "right",
+          },
+          {
+            header: "DISK/CORE",
+            value: (t) => (t.storage === null ? "-" : `${t.storage} GB`),
+            align: "right",
+          },
+          { header: "GPUS", value: (t) => gpuText(t) },
+          { header: "PRIORITY/CORE-H", value: (t) => money(t.price), align: "right" },
+          { header: "ECONOMY/CORE-H", value: (t) => money(t.lowPriorityPrice), align: "right" },
+          { header: "CPU", value: (t) => (t.processorInfo ?? "").slice(0, 40) },
+        ]),
+      );
+    }),
+};
+
+function gpuText(t: CoreType): string {
+  const g = t.gpuCounts;
+  if (g === undefined || g === null) return "-";
+  if (typeof g === "number") return String(g);
+  return g.every((n) => n === 0) ? "0" : g.join(",");
+}
+
+const compareSpec: CommandSpec = {
+  command: "compare [types..]",
+  describe: "Compare core types for a job: per-node figures, price per hour per tier, cost of the walltime",
+  builder: (y) =>
+    y
+      .positional("types", {
+        type: "string",
+        array: true,
+        describe: "Core type codes or names (default: all)",
+      })
+      .option("cores", { type: "number", demandOption: true, describe: "Cores the job needs" })
+      .option("walltime", {
+        type: "string",
+        demandOption: true,
+        describe: "Walltime: 8h, 90m, 1d12h, or hours",
+      })
+      .option("min-memory", { type: "number", describe: "Minimum memory per node, GiB" })
+      .option("gpus", { type: "number", describe: "Minimum GPUs per node" })
+      .option("sort", { choices: Object.keys(SORT_KEYS), default: "price", describe: "Sort rows by" })
+      .option("priority", {
+        choices: Object.keys(PRIORITIES),
+        default: "on-demand-priority",
+        describe: "Tier the recommendation is priced in",
+      })
+      .example("$0 coretypes compare --cores 4 --walltime 8h", "All types for 4 cores, 8 hours")
+      .example("$0 coretypes compare emerald onyx --cores 8 --walltime 1d --min-memory 32", "Two types"),
+  action: (args) => async (ctx) =>
+    withTarget(ctx, async ({ client }) => {
+      const walltime = parseWalltime(String(args.walltime));
+      const all = await client.coreTypes.list({ isActive: true, pageSize: 100 });
+      const wanted = (args.types as string[] | undefined) ?? [];
+      const types = wanted.length ? wanted.map((w) => findCoreType(all, w)) : all;
+      const comparison = compareCoreTypes(types, {
+        cores: Number(args.cores),
+        walltimeHours: walltime.hours,
+        minMemoryGiB: args.minMemory as number | undefined,
+        minGpus: args.gpus as number | undefined,
+        sortBy: SORT_KEYS[String(args.sort)],
+        recommendTier: PRIORITIES[args.priority as PriorityFlag],
+      });
+      ctx.out.result(comparison, () => {
+        const { c } = ctx.out;
+        ctx.out.line(
+          `${Number(args.cores)} cores for ${walltime.text}; prices per hour and for the walltime:`,
+        );
+        ctx.out.table(comparison.rows, [
+          {
+            header: "CODE",
+            value: (r) => (r.code === comparison.recommendation?.code ? c.green(`${r.code} *`) : r.code),
+          },
+          { header: "NAME", value: (r) => r.name },
+          {
+            header: "CORES/NODE",
+            value: (r) => (r.nodes > 1 ? `${r.coresPerNode} x ${r.nodes} nodes` : String(r.coresPerNode)),
+            align: "right",
+          },
+          { header: "MEM/NODE", value: (r) => gib(r.memoryPerNodeGiB), align: "right" },
+          { header: "DISK/NODE", value: (r) => gib(r.storagePerNodeGiB), align: "right" },
+          {
+            header: "GPUS/NODE",
+            value: (r) => (r.gpusPerNode === null ? "-" : String(r.gpusPerNode)),
+            align: "right",
+          },
+          { header: "PRIORITY/H", value: (r) => money(r.prices.onDemandPriority?.perHour), align: "right" },
+          { header: "ECONOMY/H", value: (r) => money(r.prices.onDemandEconomy?.perHour), align: "right" },
+          {
+            header: `COST ${walltime.hours}H`,
+            value: (r) => money(r.prices[comparison.recommendTier]?.walltimeCost),
+            align: "right",
+          },
+          { header: "NOTE", value: (r) => (r.meetsMinimums ? "" : c.yellow(r.shortfalls.join("; "))) },
+        ]);
+        const rec = comparison.recommendation;
+        ctx.out.line();
+        ctx.out.line(
+          rec
+            ? `Recommended: ${c.bold(rec.name)} (${rec.code}), ${money(rec.prices[comparison.recommendTier]?.walltimeCost)} for ${walltime.hours} h (platform currency).`
+            : "No core type meets the minimums.",
+        );
+      });
+    }),
+};
+
+export const coretypesCommand: CommandSpec = {
+  command: "coretypes",
+  describe: "Core types (hardware): list and compare",
+  subcommands: [listSpec, compareSpec],
+};

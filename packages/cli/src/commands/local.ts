@@ -1,0 +1,69 @@
+/** `local start|stop|status`: the local Rescale-compatible platform as a background daemon. */
+import { daemonStatus, startDaemon, stopDaemon } from "@rescale-run/local";
+import type { CommandSpec } from "../cli.js";
+import { defaultLocalCapacity, LOCAL_OVERSUBSCRIPTION } from "../target.js";
+
+const startSpec: CommandSpec = {
+  command: "start",
+  describe: "Start the local platform in the background (jobs keep running after commands exit)",
+  builder: (y) =>
+    y
+      .option("port", { type: "number", default: 0, describe: "Port on 127.0.0.1 (0: a free one)" })
+      .option("max-cores", {
+        type: "number",
+        describe: `Cores handed out at once (default ${LOCAL_OVERSUBSCRIPTION} x this machine's cores: oversubscribed, labelled so)`,
+      })
+      .option("catalog", { type: "string", describe: "JSON file of extra (emulated) core types" })
+      .example("$0 local start", "Start it; later commands without a Rescale key use it")
+      .example("$0 local start --max-cores 2", "Never oversubscribe"),
+  action: (args) => async (ctx) => {
+    const info = await startDaemon({
+      port: Number(args.port ?? 0),
+      maxCores: (args.maxCores as number | undefined) ?? defaultLocalCapacity(),
+      catalogFile: args.catalog as string | undefined,
+    });
+    ctx.out.result(info, () =>
+      ctx.out.line(
+        `${info.started ? "started" : "already running"}: local platform at ${info.url} (pid ${info.pid}, data ${info.dataDir}, log ${info.logFile})`,
+      ),
+    );
+  },
+};
+
+const stopSpec: CommandSpec = {
+  command: "stop",
+  describe: "Stop the local platform daemon (running jobs are ended and recorded as such)",
+  builder: (y) => y.example("$0 local stop", "Stop it"),
+  action: () => async (ctx) => {
+    const result = await stopDaemon();
+    ctx.out.result(result, () =>
+      ctx.out.line(
+        result.stopped
+          ? `stopped the local platform (pid ${result.pid})`
+          : "the local platform was not running",
+      ),
+    );
+  },
+};
+
+const statusSpec: CommandSpec = {
+  command: "status",
+  describe: "Is the local platform daemon running, and where",
+  builder: (y) => y.example("$0 local status --json", "pid, url, data directory"),
+  action: () => async (ctx) => {
+    const status = await daemonStatus();
+    ctx.out.result(status, () =>
+      ctx.out.line(
+        status.running
+          ? `running: ${status.url} (pid ${status.pid}, since ${status.startedAt}, data ${status.dataDir})`
+          : `not running${status.stalePid ? ` (stale record of pid ${status.stalePid})` : ""}; commands start one in-process when needed (data ${status.dataDir})`,
+      ),
+    );
+  },
+};
+
+export const localCommand: CommandSpec = {
+  command: "local",
+  describe: "The local Rescale-compatible platform on this machine",
+  subcommands: [startSpec, stopSpec, statusSpec],
+};

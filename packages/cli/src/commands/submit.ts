@@ -1,0 +1,503 @@
+/**
+ * `submit`: flags -> validated plan -> (confirm) -> dataset, runner bundle and bootstrap packed and uploaded ->
+ * job created and submitted -> status line until active -> training log streamed -> outputs downloaded.
+ */
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, join, resolve } from "node:path";
+import { createInterface } from "node:readline/promises";
+import {
+  type Analysis,
+  parseWalltime,
+  type RescaleClient,
+  type RescaleFile,
+  WalltimeError,
+} from "@rescale-run/sdk";
+import type { Argv } from "yargs";
+import { BOOTSTRAP_FILE_NAME, renderBootstrapScript } from "../bootstrap.js";
+import { ensureRunnerBundle } from "../bundle.js";
+import type { CommandSpec } from "../cli.js";
+import type { CommandContext } from "../context.js";
+import { ensureDemoDataset, type InspectedDataset, inspectDataset, packDataset } from "../dataset.js";
+import { UsageError } from "../errors.js";
+import { ExitCode } from "../exit-codes.js";
+import { followJob } from "../follow.js";
+import { formatBytes, formatDuration } from "../output.js";
+import { downloadJobOutputs } from "../outputs.js";
+import { cacheDir } from "../paths.js";
+import {
+  buildPlan,
+  chooseCoreType,
+  chooseSoftware,
+  DEFAULT_SOFTWARE,
+  type Plan,
+  PRIORITIES,
+  type PriorityFlag,
+  toCidrRule,
+} from "../plan.js";
+import { renderPlan } from "../render-plan.js";
+import { offlineRuntime } from "../runtime.js";
+import { openTarget, type Target } from "../target.js";
+import { pollMs, profileFlag, reattachHint } from "./jobs.js";
+
+/** Where the runner writes its artifacts inside the job's working directory. */
+const RUNNER_OUT = "outputs";
+
+function builder(y: Argv): Argv {
+  return y
+    .option("cores", {
+      type: "number",
+      demandOption: true,
+      describe: "Cores on the workstation (one of the core type's counts)",
+    })
+    .option("walltime", {
+      type: "string",
+      demandOption: true,
+      describe: "Maximum run time: 8h, 90m, 1d12h, or hours (billed in whole hours)",
+    })
+    .option("core-type", {
+      type: "string",
+      describe: "Core type code or name (default: the cheapest offering --cores)",
+    })
+    .option("priority", {
+      choices: Object.keys(PRIORITIES),
+      default: "on-demand-priority",
+      describe: "Billing tier",
+    })
+    .option("name", { type: "string", describe: "Job name (default: rescale-run <dataset>)" })
+    .option("data", {
+      type: "string",
+      describe: "Dataset folder or zip, one subfolder per class (default: the SYNTHETIC demo set)",
+    })
+    .option("attach", { type: "string", array: true, describe: "Extra files to attach to the job" })
+    .option("software", {
+      type: "string",
+      describe: `Software tile CODE[:VERSION] (default ${DEFAULT_SOFTWARE})`,
+    })
+    .option("allow-ip", {
+      type: "string",
+      describe: "Only this IP/CIDR may connect (the seed's \"Use this IP\"); 'auto' on the local platform",
+    })
+    .option("batch", {
+      type: "boolean",
+      default: false,
+      describe: "A batch job (hardware type compute) instead of a workstation",
+    })
+    .option("keep-running", {
+      type: "boolean",
+      default: false,
+      describe: "Leave the workstation up after training (until walltime or `stop`)",
+    })
+    .option("offline-runtime", {
+      type: "string",
+      describe: "Send Node.js with the job: a linux-x64 tarball, or this machine's node if no file",
+    })
+    .option("epochs", { type: "number", describe: "Training epochs (passed to the runner)" })
+    .option("seed", { type: "number", describe: "Random seed (passed to the runner)" })
+    .option("runner-arg", {
+      type: "string",
+      array: true,
+      describe: "Any other `rescale-runner train` option, e.g. --runner-arg=--backend=wasm",
+    })
+    .option("detach", {
+      type: "boolean",
+      default: false,
+      describe: "Return after submitting, with the job id and how to re-attach",
+    })
+    .option("stop-on-interrupt", {
+      type: "boolean",
+      default: false,
+      describe: "Ctrl-C stops the job instead of detaching",
+    })
+    .option("dry-run", {
+      type: "boolean",
+      default: false,
+      describe: "Validate, print the plan and the bootstrap script; upload nothing",
+    })
+    .option("yes", { alias: "y", type: "boolean", default: false, describe: "Do not ask for confirmation" })
+    .option("out", {
+      alias: "o",
+      type: "string",
+      describe: "Where the outputs go (default ./rescale-run-<job id>)",
+    })
+    .option("poll", {
+      type: "number",
+      describe: "Seconds between status polls (default 1 local, 15 Rescale)",
+    })
+    .example(
+      "$0 submit --cores 4 --walltime 8h",
+      "SYNTHETIC demo data; the local platform when no Rescale key is set",
+    )
+    .example(
+      "$0 submit --data ./Dataset_BUSI_with_GT --cores 4 --walltime 8h --profile default",
+      "Real BUSI on Rescale",
+    )
+    .example(
+      "$0 submit --core-type emerald --cores 8 --walltime 2h --dry-run",
+      "Show the plan, cost and script only",
+    )
+    .example(
+      "$0 submit --cores 2 --walltime 1h --epochs 5 --detach",
+      "Submit and return; re-attach with logs --follow",
+    );
+}
+
+interface SubmitArgs {
+  cores: number;
+  walltime: string;
+  coreType?: string;
+  priority: PriorityFlag;
+  name?: string;
+  data?: string;
+  attach?: string[];
+  software?: string;
+  allowIp?: string;
+  batch: boolean;
+  keepRunning: boolean;
+  offlineRuntime?: string;
+  epochs?: number;
+  seed?: number;
+  runnerArg?: string[];
+  detach: boolean;
+  stopOnInterrupt: boolean;
+  dryRun: boolean;
+  yes: boolean;
+  out?: string;
+  poll?: number;
+}
+
+export const submitCommand: CommandSpec = {
+  command: "submit",
+  describe: "Train on a new workstation: plan, upload, run, stream the log, download the artifacts",
+  builder,
+  action: (args) => (ctx) => submit(ctx, args as unknown as SubmitArgs),
+};
+
+function runnerArgs(a: SubmitArgs): string[] {
+  const extra: string[] = [];
+  if (a.epochs !== undefined) extra.push("--epochs", String(a.epochs));
+  if (a.seed !== undefined) extra.push("--seed", String(a.seed));
+  for (const arg of a.runnerArg ?? []) extra.push(arg);
+  return extra;
+}
+
+function walltimeOf(text: string) {
+  try {
+    return parseWalltime(text);
+  } catch (err) {
+    if (err instanceof WalltimeError) throw new UsageError(`--walltime: ${err.message}`);
+    throw err;
+  }
+}
+
+async function submit(ctx: CommandContext, a: SubmitArgs): Promise<number> {
+  const { out, io } = ctx;
+  const walltime = walltimeOf(a.walltime);
+  const cache = cacheDir(io.env);
+  for (const file of a.attach ?? []) {
+    const path = resolve(io.cwd, file);
+    if (!existsSync(path) || !(await stat(path)).isFile())
+      throw new UsageError(`--attach ${file}: no such file.`);
+  }
+  const dataset: InspectedDataset = a.data
+    ? await inspectDataset(resolve(io.cwd, a.data))
+    : await ensureDemoDataset(cache);
+  const runtime =
+    a.offlineRuntime !== undefined ? await offlineRuntime(a.offlineRuntime, io.cwd, cache) : null;
+
+  const target = await openTarget(ctx);
+  try {
+    if (a.detach && target.inProcess) {
+      throw new UsageError(
+        "--detach needs a platform that outlives this command; the local platform is running inside it.",
+        "Start it in the background first: rescale-run local start",
+      );
+    }
+    const plan = await makePlan(ctx, target, a, walltime, dataset, runtime);
+    const runner = runnerPlaceholder(plan);
+    out.result(a.dryRun ? { plan, bootstrapScript: runner.script } : undefined, () => {});
+    if (!out.json) renderPlan(out, plan);
+    if (a.dryRun) {
+      if (!out.json) {
+        out.line();
+        out.line(out.c.bold(`Bootstrap script (${BOOTSTRAP_FILE_NAME}, the job's command):`));
+        out.line(runner.script);
+        out.line("Dry run: nothing was uploaded or created.");
+      }
+      return ExitCode.Success;
+    }
+    if (!a.yes && io.stdin.isTTY && io.stderr.isTTY && !(await confirm(ctx, "Upload and start this job?"))) {
+      out.note("Cancelled; nothing was uploaded.");
+      return ExitCode.Success;
+    }
+    return await run(ctx, target, plan, a, dataset, runtime);
+  } finally {
+    await target.close();
+  }
+}
+
+async function makePlan(
+  ctx: CommandContext,
+  target: Target,
+  a: SubmitArgs,
+  walltime: ReturnType<typeof parseWalltime>,
+  dataset: InspectedDataset,
+  runtime: string | null,
+): Promise<Plan> {
+  const { client } = target;
+  const [types, analyses] = await Promise.all([
+    client.coreTypes.list({ isActive: true, pageSize: 100 }),
+    client.analyses.list({ pageSize: 100 }),
+  ]);
+  const priority = a.priority ?? "on-demand-priority";
+  const choice = chooseCoreType(types, {
+    coreType: a.coreType,
+    cores: a.cores,
+    walltimeHours: walltime.hours,
+    priority: PRIORITIES[priority],
+  });
+  const software = chooseSoftware(analyses, softwareWanted(a, analyses, ctx), choice.coreType.code);
+  return buildPlan({
+    name: a.name ?? `rescale-run ${dataset.synthetic ? "synthetic demo" : basename(dataset.source)}`,
+    platform: { kind: target.kind, label: target.label },
+    batch: a.batch,
+    choice,
+    walltime,
+    priority,
+    software,
+    cidrRule: a.allowIp === undefined ? null : allowIp(a.allowIp, target),
+    dataset,
+    attachments: (a.attach ?? []).map((f) => resolve(ctx.io.cwd, f)),
+    runnerArgs: runnerArgs(a),
+    offlineRuntime: runtime,
+    out: resolve(ctx.io.cwd, a.out ?? "rescale-run-<job>"),
+  });
+}
+
+function softwareWanted(a: SubmitArgs, analyses: Analysis[], ctx: CommandContext): string {
+  if (a.software) return a.software;
+  if (analyses.some((x) => x.code === DEFAULT_SOFTWARE)) return DEFAULT_SOFTWARE;
+  ctx.out.warn(
+    `the platform has no ${DEFAULT_SOFTWARE} software; using user_included (bring your own software)`,
+  );
+  return "user_included";
+}
+
+function allowIp(value: string, target: Target): string {
+  if (value !== "auto") return toCidrRule(value);
+  if (target.kind === "local") return "127.0.0.1/32";
+  throw new UsageError(
+    "--allow-ip auto: rescale-run cannot learn your public IP address without asking an outside service, and Rescale's API does not report it.",
+    "Pass it explicitly, e.g. --allow-ip 203.0.113.7 (your network administrator or a what-is-my-ip page knows it).",
+  );
+}
+
+/** The script as the dry run shows it (runner bundle name filled in once it is packed). */
+function runnerPlaceholder(plan: Plan, bundle?: { fileName: string; bin: string }) {
+  const script = renderBootstrapScript({
+    runnerArchive: bundle?.fileName ?? "rescale-run-runner-<hash>.tgz",
+    runnerBin: bundle?.bin ?? "dist/bin.js",
+    dataDir: plan.dataset.jobDir,
+    outDir: RUNNER_OUT,
+    threads: plan.cores,
+    runnerArgs: plan.runnerArgs,
+    nodeTarball: plan.offlineRuntime ? basename(plan.offlineRuntime) : undefined,
+  });
+  return { script };
+}
+
+async function confirm(ctx: CommandContext, question: string): Promise<boolean> {
+  const rl = createInterface({ input: ctx.io.stdin, output: ctx.io.stderr });
+  try {
+    const answer = await rl.question(`${question} [y/N] `);
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}
+
+async function upload(
+  ctx: CommandContext,
+  client: RescaleClient,
+  path: string,
+  label: string,
+): Promise<RescaleFile> {
+  const size = (await stat(path)).size;
+  const bar = ctx.out.progress(`upload ${label}`, size);
+  const file = await client.files.upload(path, {
+    onProgress: (e) => bar.update(e.loaded),
+    signal: ctx.signal,
+  });
+  bar.finish();
+  return file;
+}
+
+async function run(
+  ctx: CommandContext,
+  target: Target,
+  plan: Plan,
+  a: SubmitArgs,
+  dataset: InspectedDataset,
+  runtime: string | null,
+): Promise<number> {
+  const { out } = ctx;
+  const { client } = target;
+  const cache = cacheDir(ctx.io.env);
+
+  out.note("packing the dataset...");
+  const datasetZip = await packDataset(dataset, cache);
+  const bundle = await ensureRunnerBundle(cache, (stage) => out.note(`${stage}...`));
+  out.note(
+    bundle.cached
+      ? `runner bundle ${bundle.fileName}: ${formatBytes(bundle.bytes)} (cached)`
+      : `runner bundle ${bundle.fileName}: ${formatBytes(bundle.bytes)}, packed in ${bundle.packSeconds?.toFixed(1)} s`,
+  );
+  const work = await mkdtemp(join(tmpdir(), "rescale-run-"));
+  const scriptPath = join(work, BOOTSTRAP_FILE_NAME);
+  await writeFile(scriptPath, runnerPlaceholder(plan, bundle).script, { mode: 0o755 });
+
+  let jobId: string;
+  try {
+    const uploads = [
+      { path: datasetZip, label: `dataset ${basename(datasetZip)}`, decompress: true },
+      { path: bundle.path, label: "runner bundle", decompress: false },
+      { path: scriptPath, label: "bootstrap script", decompress: false },
+      ...(runtime
+        ? [{ path: runtime, label: `Node.js runtime ${basename(runtime)}`, decompress: false }]
+        : []),
+      ...plan.attachments.map((p) => ({
+        path: p,
+        label: basename(p),
+        decompress: p.toLowerCase().endsWith(".zip"),
+      })),
+    ];
+    const inputFiles = [];
+    for (const u of uploads) {
+      const file = await upload(ctx, client, u.path, u.label);
+      inputFiles.push({ id: String(file.id), decompress: u.decompress });
+    }
+    const job = await client.jobs.create(
+      {
+        name: plan.name,
+        analysis: { code: plan.software.code, version: plan.software.versionCode },
+        command: `sh ${BOOTSTRAP_FILE_NAME}`,
+        hardware: {
+          coreType: plan.coreType.code,
+          cores: plan.cores,
+          walltime: plan.walltime.hours,
+          type: plan.jobType,
+        },
+        inputFiles,
+        flags: plan.jobType === "interactive" ? { igCv: true, runForever: true } : undefined,
+        priority: plan.priority.tier,
+        cidrRule: plan.cidrRule ?? undefined,
+      },
+      { signal: ctx.signal },
+    );
+    jobId = String(job.id);
+    await client.jobs.submit(jobId, { signal: ctx.signal });
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+
+  const flag = profileFlag(ctx);
+  out.note(`${out.c.green("submitted")} job ${out.c.bold(jobId)} on ${target.label}`);
+  if (a.detach) {
+    out.result({ jobId, detached: true, plan }, () => {
+      out.line(`job ${jobId} submitted. Re-attach with:`);
+      out.line(reattachHint(jobId, flag));
+    });
+    return ExitCode.Success;
+  }
+
+  const printLine = (line: string) => (out.json ? out.io.stderr : out.io.stdout).write(`${line}\n`);
+  const started = Date.now();
+  const result = await followJob(client, jobId, {
+    pollMs: pollMs(a.poll, target.kind),
+    signal: ctx.signal,
+    onLine: (line) => {
+      out.clearStatus();
+      printLine(line);
+    },
+    onStatus: (s, elapsed) =>
+      out.status(`${out.c.cyan("⏳")} job ${jobId}: ${s?.status ?? "Pending"} (${formatDuration(elapsed)})`),
+    stopAfterRunnerExit: plan.jobType === "interactive" && !a.keepRunning,
+    onStopRequested: () =>
+      out.note(`training finished; stopping workstation ${jobId} so its outputs are synced`),
+  });
+  out.clearStatus();
+
+  if (result.detached) return interrupted(ctx, target, jobId, a);
+
+  const outDir = resolve(ctx.io.cwd, a.out ?? `rescale-run-${jobId}`);
+  const files = await downloadJobOutputs(client, jobId, outDir, out, { signal: ctx.signal });
+  const stoppedByUs = plan.jobType === "interactive" && !a.keepRunning && result.runnerExit !== undefined;
+  const succeeded = stoppedByUs ? result.runnerExit === 0 : result.outcome === "succeeded";
+  const summary = await readMetrics(outDir);
+  const reason = result.latest?.statusReason ?? "";
+  out.result(
+    {
+      jobId,
+      succeeded,
+      status: result.latest?.status,
+      statusReason: reason,
+      runnerExit: result.runnerExit,
+      out: outDir,
+      files,
+      metrics: summary,
+      elapsedSeconds: Math.round((Date.now() - started) / 1000),
+      synthetic: dataset.synthetic,
+    },
+    () => {
+      out.line();
+      out.line(
+        succeeded
+          ? `${out.c.green("✓")} job ${jobId} ${result.latest?.status}: ${reason}${stoppedByUs ? " (runner exit 0)" : ""}`
+          : `${out.c.red("✗")} job ${jobId} ${result.latest?.status}: ${reason || "no reason given"}${result.runnerExit !== undefined ? ` (runner exit ${result.runnerExit})` : ""}`,
+      );
+      if (summary) out.line(`test split${dataset.synthetic ? " (SYNTHETIC data)" : ""}: ${summary}`);
+      out.line(`${files.length} output files in ${outDir}`);
+    },
+  );
+  return succeeded ? ExitCode.Success : ExitCode.JobFailed;
+}
+
+async function readMetrics(outDir: string): Promise<string | null> {
+  for (const path of [join(outDir, RUNNER_OUT, "metrics.json"), join(outDir, "metrics.json")]) {
+    if (!existsSync(path)) continue;
+    try {
+      const m = JSON.parse(await readFile(path, "utf8")) as Record<string, unknown>;
+      const parts = ["accuracy", "macroF1", "macroAuc", "kappa"]
+        .filter((k) => typeof m[k] === "number")
+        .map((k) => `${k} ${(m[k] as number).toFixed(3)}`);
+      return parts.length ? parts.join(", ") : null;
+    } catch {
+      return null;
+    }
+  }
+  return null;
+}
+
+async function interrupted(
+  ctx: CommandContext,
+  target: Target,
+  jobId: string,
+  a: SubmitArgs,
+): Promise<number> {
+  const { out } = ctx;
+  if (a.stopOnInterrupt) {
+    await target.client.jobs.stop(jobId);
+    out.note(`interrupted: stop requested for job ${jobId}.`);
+    return ExitCode.Interrupted;
+  }
+  if (target.inProcess) {
+    out.note(
+      `interrupted: the local platform ran inside this command, so job ${jobId} ends with it (recorded as "Platform shut down").\n` +
+        "Use `rescale-run local start` first to keep jobs running after the command exits.",
+    );
+    return ExitCode.Interrupted;
+  }
+  out.note(`detached: job ${jobId} keeps running. Re-attach with:\n${reattachHint(jobId, profileFlag(ctx))}`);
+  return ExitCode.Interrupted;
+}

@@ -1,0 +1,168 @@
+/**
+ * The dataset a job trains on: a folder or zip in the image-folder layout (one subfolder per class, BUSI style),
+ * or, without --data, the SYNTHETIC demo dataset generated on the spot. Checked before anything is uploaded,
+ * then packed into one zip whose top folder the platform unpacks into the job's working directory.
+ */
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, readdir, stat } from "node:fs/promises";
+import { basename, extname, join } from "node:path";
+import yauzl from "yauzl";
+import { writeArchive } from "./archive.js";
+import { UsageError } from "./errors.js";
+import type { PlanDataset } from "./plan.js";
+
+/** What the runner reads (sharp); masks ("_mask" in the name, BUSI) are never training images. */
+const IMAGE_EXTENSIONS = new Set([".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"]);
+const isMask = (name: string) => /_mask/i.test(name);
+const isImage = (name: string) => IMAGE_EXTENSIONS.has(extname(name).toLowerCase()) && !isMask(name);
+
+/** Images per class of the synthetic demo dataset. */
+export const DEMO_IMAGES_PER_CLASS = 30;
+const DEMO_VERSION = 1;
+
+export interface InspectedDataset extends PlanDataset {
+  /** For a folder: the class root on disk (may be below what was given). */
+  root: string;
+}
+
+async function classCounts(dir: string): Promise<{ name: string; images: number }[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  const classes: { name: string; images: number }[] = [];
+  for (const e of entries) {
+    if (!e.isDirectory() || e.name.startsWith(".")) continue;
+    const files = await readdir(join(dir, e.name));
+    const images = files.filter(isImage).length;
+    if (images > 0) classes.push({ name: e.name, images });
+  }
+  return classes.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+function checkClasses(source: string, classes: { name: string; images: number }[]): void {
+  if (classes.length < 2) {
+    throw new UsageError(
+      `${source} does not look like an image-folder dataset: it needs one subfolder of images per class (at least two classes), found ${classes.length}.`,
+      "Expected e.g. Dataset_BUSI_with_GT/{benign,malignant,normal}/*.png; omit --data to use the synthetic demo dataset.",
+    );
+  }
+}
+
+/** A dataset folder: class subfolders here, or in its single subfolder (e.g. the parent of Dataset_BUSI_with_GT). */
+export async function inspectDatasetDir(dir: string, synthetic = false): Promise<InspectedDataset> {
+  const info = await stat(dir).catch(() => {
+    throw new UsageError(`--data ${dir}: no such file or folder.`);
+  });
+  if (!info.isDirectory()) throw new UsageError(`--data ${dir} is neither a folder nor a .zip file.`);
+  let root = dir;
+  let classes = await classCounts(root);
+  if (classes.length === 0) {
+    const subdirs = (await readdir(dir, { withFileTypes: true })).filter(
+      (e) => e.isDirectory() && !e.name.startsWith("."),
+    );
+    if (subdirs.length === 1) {
+      root = join(dir, subdirs[0]!.name);
+      classes = await classCounts(root);
+    }
+  }
+  checkClasses(dir, classes);
+  return {
+    source: dir,
+    kind: "directory",
+    synthetic,
+    classes,
+    jobDir: synthetic ? "synthetic-busi" : "dataset",
+    root,
+  };
+}
+
+/** A dataset zip: its class folders must sit under one top folder, which becomes the job's dataset folder. */
+export async function inspectDatasetZip(file: string): Promise<InspectedDataset> {
+  const names = await zipEntryNames(file);
+  const byRoot = new Map<string, Map<string, number>>();
+  for (const name of names) {
+    const parts = name.split("/").filter(Boolean);
+    if (parts.length < 2 || !isImage(parts[parts.length - 1]!)) continue;
+    const cls = parts[parts.length - 2]!;
+    const root = parts.slice(0, -2).join("/");
+    const classes = byRoot.get(root) ?? new Map<string, number>();
+    classes.set(cls, (classes.get(cls) ?? 0) + 1);
+    byRoot.set(root, classes);
+  }
+  const [root, classMap] = [...byRoot.entries()].sort((a, b) => b[1].size - a[1].size)[0] ?? ["", new Map()];
+  const classes = [...classMap.entries()]
+    .map(([name, images]) => ({ name, images }))
+    .sort((a, b) => a.name.localeCompare(b.name));
+  checkClasses(file, classes);
+  if (root === "" || root.startsWith("__MACOSX")) {
+    throw new UsageError(
+      `${file} has its class folders at the top of the zip; the job needs them under one folder.`,
+      `Zip the dataset folder itself (zip -r data.zip Dataset_BUSI_with_GT), or pass the folder with --data.`,
+    );
+  }
+  return { source: file, kind: "zip", synthetic: false, classes, jobDir: root, root: file };
+}
+
+function zipEntryNames(file: string): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    yauzl.open(file, { lazyEntries: true, autoClose: true }, (err, zip) => {
+      if (err || !zip) {
+        reject(
+          new UsageError(`--data ${file} is not a readable zip file: ${err?.message ?? "unknown error"}`),
+        );
+        return;
+      }
+      const names: string[] = [];
+      zip.on("entry", (entry: yauzl.Entry) => {
+        names.push(entry.fileName);
+        zip.readEntry();
+      });
+      zip.on("end", () => resolve(names));
+      zip.on("error", (e: Error) => reject(new UsageError(`--data ${file}: ${e.message}`)));
+      zip.readEntry();
+    });
+  });
+}
+
+export async function inspectDataset(path: string): Promise<InspectedDataset> {
+  if (path.toLowerCase().endsWith(".zip") && existsSync(path) && (await stat(path)).isFile()) {
+    return inspectDatasetZip(path);
+  }
+  return inspectDatasetDir(path);
+}
+
+/** The synthetic demo dataset in the cache, generated by the runner the first time. */
+export async function ensureDemoDataset(cacheRoot: string): Promise<InspectedDataset> {
+  const dir = join(cacheRoot, `demo-dataset-v${DEMO_VERSION}`, "synthetic-busi");
+  const done = join(dir, "README.txt");
+  if (!existsSync(done)) {
+    const { generateSyntheticDataset } = await import("@rescale-run/runner");
+    await generateSyntheticDataset(dir, { perClass: DEMO_IMAGES_PER_CLASS, seed: 1 });
+  }
+  return inspectDatasetDir(dir, true);
+}
+
+/**
+ * Packs a dataset folder into `<cache>/datasets/<name>-<hash>.zip` with entries `<jobDir>/<class>/<image>`
+ * (masks left out: the runner never trains on them). A zip the user gave is uploaded as it is.
+ */
+export async function packDataset(dataset: InspectedDataset, cacheRoot: string): Promise<string> {
+  if (dataset.kind === "zip") return dataset.source;
+  const files: { source: string; name: string; size: number; mtime: number }[] = [];
+  for (const cls of dataset.classes) {
+    for (const name of (await readdir(join(dataset.root, cls.name))).filter(isImage).sort()) {
+      const source = join(dataset.root, cls.name, name);
+      const s = await stat(source);
+      files.push({ source, name: `${dataset.jobDir}/${cls.name}/${name}`, size: s.size, mtime: s.mtimeMs });
+    }
+  }
+  const hash = createHash("sha256");
+  for (const f of files) hash.update(`${f.source}\0${f.name}\0${f.size}\0${f.mtime}\n`);
+  const dir = join(cacheRoot, "datasets");
+  await mkdir(dir, { recursive: true });
+  const target = join(dir, `${basename(dataset.jobDir)}-${hash.digest("hex").slice(0, 12)}.zip`);
+  if (existsSync(target)) return target;
+  await writeArchive(target, "zip", (archive) => {
+    for (const f of files) archive.file(f.source, { name: f.name });
+  });
+  return target;
+}

@@ -1,0 +1,38 @@
+import { gib, money } from "./format.js";
+import type { Output } from "./output.js";
+import type { Plan } from "./plan.js";
+
+export function renderPlan(out: Output, plan: Plan): void {
+  const { c } = out;
+  const ds = plan.dataset;
+  const rows: [string, string][] = [
+    ["platform", plan.platform.label],
+    ["job", `${plan.name} (${plan.jobType === "interactive" ? "workstation" : "batch job"})`],
+    [
+      "core type",
+      `${plan.coreType.name} (${plan.coreType.code})${plan.coreType.chosen ? " - cheapest offering these cores" : ""}${plan.coreType.emulated ? " [emulated]" : ""}`,
+    ],
+    ["cores", String(plan.cores)],
+    ["memory", gib(plan.memoryPerNodeGiB)],
+    ["GPUs", plan.gpus === null ? "unknown" : String(plan.gpus)],
+    ["walltime", plan.walltime.text],
+    ["priority", `${plan.priority.flag} (${plan.priority.billingPriorityValue})`],
+    ["price per hour", money(plan.pricePerHour)],
+    ["maximum cost", `${money(plan.maxCost)} (price x cores x ${plan.walltime.hours} h, platform currency)`],
+    [
+      "software",
+      `${plan.software.name} ${plan.software.version} (${plan.software.code}:${plan.software.versionCode})`,
+    ],
+    [
+      "dataset",
+      `${ds.synthetic ? c.yellow("SYNTHETIC demo data ") : ""}${ds.source} (${ds.classes.map((k) => `${k.name} ${k.images}`).join(", ")})`,
+    ],
+    ["access", plan.cidrRule ?? "any address (use --allow-ip to restrict)"],
+  ];
+  if (plan.attachments.length) rows.push(["attachments", plan.attachments.join(", ")]);
+  if (plan.runnerArgs.length) rows.push(["runner options", plan.runnerArgs.join(" ")]);
+  if (plan.offlineRuntime) rows.push(["Node.js runtime", plan.offlineRuntime]);
+  const width = Math.max(...rows.map(([k]) => k.length));
+  out.line(c.bold("Plan"));
+  for (const [k, v] of rows) out.line(`  ${k.padEnd(width)}  ${v}`);
+}

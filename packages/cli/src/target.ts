@@ -1,0 +1,80 @@
+/**
+ * Which platform a command talks to: Rescale when a profile or RESCALE_API_KEY is given (and not --local),
+ * else the local platform: a running daemon (`rescale-run local start`) or one started inside this process
+ * for the command's duration.
+ */
+import { cpus } from "node:os";
+import { daemonStatus, ensureLocalApiKey, startLocalPlatform } from "@rescale-run/local";
+import { RescaleClient, resolveConfig } from "@rescale-run/sdk";
+import type { CommandContext } from "./context.js";
+
+/** The local platform offers up to this many times the machine's cores (oversubscribed, and labelled so). */
+export const LOCAL_OVERSUBSCRIPTION = 2;
+
+export function defaultLocalCapacity(): number {
+  return Math.max(1, cpus().length) * LOCAL_OVERSUBSCRIPTION;
+}
+
+export interface Target {
+  kind: "rescale" | "local";
+  /** For messages, e.g. "Rescale (https://platform.rescale.com, profile default)". Never holds the key. */
+  label: string;
+  baseUrl: string;
+  client: RescaleClient;
+  /** True when the local platform runs inside this process: jobs stop when the command exits. */
+  inProcess: boolean;
+  close(): Promise<void>;
+}
+
+export function wantsRescale(ctx: CommandContext): boolean {
+  if (ctx.globals.local) return false;
+  const env = ctx.io.env;
+  return Boolean(ctx.globals.profile || env.RESCALE_API_KEY || env.RESCALE_PROFILE);
+}
+
+export async function openTarget(ctx: CommandContext): Promise<Target> {
+  const env = ctx.io.env;
+  if (wantsRescale(ctx)) {
+    const config = await resolveConfig({ profile: ctx.globals.profile, env });
+    const client = new RescaleClient({ apiKey: config.apiKey, baseUrl: config.apiBaseUrl });
+    const source = config.source === "environment" ? "RESCALE_API_KEY" : config.source.replace(":", " ");
+    return {
+      kind: "rescale",
+      label: `Rescale (${config.apiBaseUrl}, ${source})`,
+      baseUrl: config.apiBaseUrl,
+      client,
+      inProcess: false,
+      close: async () => {},
+    };
+  }
+  const daemon = await daemonStatus();
+  if (daemon.running) {
+    return {
+      kind: "local",
+      label: `local platform (daemon pid ${daemon.pid}, ${daemon.url})`,
+      baseUrl: daemon.url,
+      client: new RescaleClient({ apiKey: ensureLocalApiKey(), baseUrl: daemon.url }),
+      inProcess: false,
+      close: async () => {},
+    };
+  }
+  const platform = await startLocalPlatform({ maxCores: defaultLocalCapacity(), port: 0 });
+  return {
+    kind: "local",
+    label: `local platform (in this process, ${platform.url})`,
+    baseUrl: platform.url,
+    client: new RescaleClient({ apiKey: platform.apiKey, baseUrl: platform.url }),
+    inProcess: true,
+    close: () => platform.close(),
+  };
+}
+
+/** Opens the target, runs `fn`, and always closes it. */
+export async function withTarget<T>(ctx: CommandContext, fn: (target: Target) => Promise<T>): Promise<T> {
+  const target = await openTarget(ctx);
+  try {
+    return await fn(target);
+  } finally {
+    await target.close();
+  }
+}
