@@ -4,6 +4,7 @@ import { AnalysesResource } from "./resources/analyses.js";
 import { CoreTypesResource } from "./resources/coreTypes.js";
 import { FilesResource } from "./resources/files.js";
 import { JobsResource } from "./resources/jobs.js";
+import { WorkstationsResource } from "./resources/workstations.js";
 import { Transport, type TransportOptions } from "./transport.js";
 
 export interface RescaleClientOptions extends TransportOptions {}
@@ -18,6 +19,7 @@ export class RescaleClient {
   readonly analyses: AnalysesResource;
   readonly files: FilesResource;
   readonly jobs: JobsResource;
+  readonly workstations: WorkstationsResource;
 
   constructor(options: RescaleClientOptions) {
     this.transport = new Transport(options);
@@ -25,6 +27,7 @@ export class RescaleClient {
     this.analyses = new AnalysesResource(this.transport);
     this.files = new FilesResource(this.transport);
     this.jobs = new JobsResource(this.transport);
+    this.workstations = new WorkstationsResource(this.jobs, this.files, this.analyses);
   }
 
   /** Normalised platform URL, e.g. `https://eu.rescale.com`. */

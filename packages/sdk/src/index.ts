@@ -73,6 +73,16 @@ export {
   toJobBody,
   toStatusFilter,
 } from "./resources/jobs.js";
+export {
+  type Attachment,
+  toCidrRule,
+  Workstation,
+  type WorkstationConnection,
+  type WorkstationCreateOptions,
+  type WorkstationState,
+  type WorkstationStatus,
+  WorkstationsResource,
+} from "./resources/workstations.js";
 export * from "./schemas.js";
 export {
   authorizationHeader,
@@ -85,6 +95,24 @@ export {
   type TransportOptions,
   type TransportResponse,
 } from "./transport.js";
+export {
+  type ActiveResult,
+  classifyJobOutcome,
+  type JobOutcome,
+  type JobPhase,
+  type JobStatusSource,
+  type PollOptions,
+  type PollProgress,
+  type PollStep,
+  poll,
+  pollDelay,
+  type StatusTarget,
+  type WaitOptions,
+  type WaitResult,
+  waitForJobStatus,
+  waitUntilActive,
+  waitUntilFinished,
+} from "./waiters.js";
 export {
   formatMinutes,
   MAX_WALLTIME_HOURS,
