@@ -4,7 +4,7 @@
  */
 import { resnetFeatureCacheKey } from "../../model/resnet-weights.js";
 import { FEATURE_LAYER_NAMES, type FeatureEngine, type FeatureLayer, INPUT_SIZE } from "../engine.js";
-import { ensureResNetOnnxModel, ONNX_INPUT_NAME } from "./model-file.js";
+import { type CachedOnnxModel, ensureResNetOnnxModel, ONNX_INPUT_NAME } from "./model-file.js";
 import {
   type ExecutionProvider,
   loadOnnxRuntime,
@@ -58,15 +58,17 @@ const IMAGE_FLOATS = INPUT_SIZE * INPUT_SIZE * 3;
 async function openCachedModel(
   ort: OnnxRuntime,
   options: OnnxEngineOptions,
-): Promise<{ opened: OpenedSession; model: Awaited<ReturnType<typeof ensureResNetOnnxModel>> }> {
+): Promise<{ opened: OpenedSession; model: CachedOnnxModel }> {
   const where = { cacheRoot: options.cacheDir, modelDir: options.modelDir };
+  const open = (model: CachedOnnxModel) =>
+    openSession(ort, model.inMemory ?? model.path, options.threads, options.executionProvider);
   let model = await ensureResNetOnnxModel(where);
   try {
-    return { opened: await openSession(ort, model.path, options.threads, options.executionProvider), model };
+    return { opened: await open(model), model };
   } catch (firstError) {
     if (model.buildMs !== undefined) throw firstError;
     model = await ensureResNetOnnxModel({ ...where, rebuild: true });
-    return { opened: await openSession(ort, model.path, options.threads, options.executionProvider), model };
+    return { opened: await open(model), model };
   }
 }
 
@@ -76,7 +78,7 @@ export async function createOnnxEngine(options: OnnxEngineOptions): Promise<Onnx
   }
   const ort = await loadOnnxRuntime();
   let opened: OpenedSession;
-  let model: Awaited<ReturnType<typeof ensureResNetOnnxModel>>;
+  let model: CachedOnnxModel;
   try {
     ({ opened, model } = await openCachedModel(ort, options));
   } catch (cause) {
@@ -90,10 +92,10 @@ export async function createOnnxEngine(options: OnnxEngineOptions): Promise<Onnx
   const version = onnxRuntimeVersion(ort);
   const threadsText =
     executionProvider === "cpu" ? `, ${options.threads} thread${options.threads === 1 ? "" : "s"}` : "";
-  const notes = note ? [note] : [];
+  const notes = [model.note, note].filter((text): text is string => text !== undefined);
   return {
     name: "onnx",
-    description: `onnxruntime-node ${version} (${executionProvider}${threadsText})${note ? `; ${note}` : ""}`,
+    description: `onnxruntime-node ${version} (${executionProvider}${threadsText})${notes.map((n) => `; ${n}`).join("")}`,
     cacheKey: ONNX_AGREES_WITH_TFJS ? resnetFeatureCacheKey(model.weightsHash) : `onnx-${model.weightsHash}`,
     executionProvider,
     threads: options.threads,

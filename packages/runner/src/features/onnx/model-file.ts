@@ -70,6 +70,10 @@ export async function buildResNetOnnxModel(options: { modelDir?: string } = {}):
 
 export interface CachedOnnxModel {
   path: string;
+  /** The graph itself when it could not be written to `path` (e.g. a read-only cache); the session loads it. */
+  inMemory?: Uint8Array;
+  /** Why the graph is not cached, if it is not. */
+  note?: string;
   weightsHash: string;
   /** Milliseconds spent building, or undefined when the cached file was reused. */
   buildMs: number | undefined;
@@ -121,7 +125,14 @@ export async function ensureResNetOnnxModel(
   if (existing !== undefined) return { path: file, weightsHash, buildMs: undefined, bytes: existing };
   const started = performance.now();
   const built = await buildResNetOnnxModel({ modelDir: options.modelDir });
-  await writeAtomically(file, built.bytes);
-  await removeStaleModels(file);
-  return { path: file, weightsHash, buildMs: performance.now() - started, bytes: built.bytes.byteLength };
+  const buildMs = performance.now() - started;
+  const result = { path: file, weightsHash, buildMs, bytes: built.bytes.byteLength };
+  try {
+    await writeAtomically(file, built.bytes);
+    await removeStaleModels(file);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return { ...result, inMemory: built.bytes, note: `the ONNX graph could not be cached (${reason})` };
+  }
+  return result;
 }

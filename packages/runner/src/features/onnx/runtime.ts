@@ -60,13 +60,13 @@ export interface OpenedSession {
 }
 
 /**
- * Opens `modelPath` with `threads` intra-op threads and every graph optimisation. `requested` undefined means CUDA
+ * Opens the model (a file path or the serialised bytes) with `threads` intra-op threads and every graph optimisation. `requested` undefined means CUDA
  * when its provider library is installed, else CPU. A CUDA failure (no GPU, no driver, no provider library) falls
  * back to the CPU with a note. The CUDA path is untested on this project's CPU-only build machine.
  */
 export async function openSession(
   ort: OnnxRuntime,
-  modelPath: string,
+  model: string | Uint8Array,
   threads: number,
   requested: ExecutionProvider | undefined,
 ): Promise<OpenedSession> {
@@ -76,11 +76,15 @@ export async function openSession(
     executionMode: "sequential",
     graphOptimizationLevel: "all",
   };
+  const create = (sessionOptions: typeof options) =>
+    typeof model === "string"
+      ? ort.InferenceSession.create(model, sessionOptions)
+      : ort.InferenceSession.create(model, sessionOptions);
   const wantCuda = requested === "cuda" || (requested === undefined && cudaProviderInstalled());
   let note: string | undefined;
   if (wantCuda) {
     try {
-      const session = await ort.InferenceSession.create(modelPath, {
+      const session = await create({
         ...options,
         executionProviders: ["cuda", "cpu"],
       });
@@ -89,6 +93,6 @@ export async function openSession(
       note = `CUDA execution provider unavailable (${error instanceof Error ? error.message : String(error)}); using the CPU`;
     }
   }
-  const session = await ort.InferenceSession.create(modelPath, { ...options, executionProviders: ["cpu"] });
+  const session = await create({ ...options, executionProviders: ["cpu"] });
   return { session, executionProvider: "cpu", note };
 }
