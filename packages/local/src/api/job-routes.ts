@@ -196,7 +196,7 @@ export function jobRoutes(app: FastifyInstance, ctx: PlatformContext): void {
 
   app.get("/api/v2/jobs/:id/runs/:run/tail/*", async (req) => {
     const job = loadRun(req);
-    const rel = (req.params as { "*": string })["*"] || PROCESS_OUTPUT_LOG;
+    const rel = (req.params as { "*": string })["*"].replace(/\/+$/, "") || PROCESS_OUTPUT_LOG;
     const q = req.query as { lines?: string };
     const lines = Math.min(100_000, Math.max(1, Number(q.lines ?? 100) || 100));
     const file = tailSource(ctx, job, rel);

@@ -29,6 +29,21 @@ export async function buildServer(
   });
   await app.register(multipart, { limits: { fileSize: Number.MAX_SAFE_INTEGER, files: 1, fields: 10 } });
 
+  // Django accepts an empty POST (submit, stop) whatever its Content-Type, and form-encoded bodies.
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser(["application/json", "*"], { parseAs: "string" }, (req, body, done) => {
+    const text = String(body);
+    if (text.trim() === "") return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      if (req.headers["content-type"]?.startsWith("application/x-www-form-urlencoded")) {
+        return done(null, Object.fromEntries(new URLSearchParams(text)));
+      }
+      done(new ApiError(400, { detail: "JSON parse error: the request body is not valid JSON." }), undefined);
+    }
+  });
+
   app.addHook("onRequest", async (req) => {
     const header = req.headers.authorization;
     if (!header) throw new ApiError(401, UNAUTHENTICATED);

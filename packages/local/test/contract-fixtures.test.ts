@@ -1,0 +1,212 @@
+import nock from "nock";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import {
+  analysis,
+  clusterStatus,
+  completedStatuses,
+  coreType,
+  instance,
+  job,
+  jobStatus,
+  minicondaInteractive,
+  page,
+  rescaleFile,
+  TEST_API_KEY,
+  TEST_BASE_URL,
+} from "../../sdk/test/fixtures/index.js";
+import { makeSandbox, type Sandbox } from "../../testkit/src/index.js";
+import {
+  type ContractTarget,
+  contractCases,
+  type FixtureHooks,
+  testClient,
+  UPLOAD_MD5,
+  UPLOAD_TEXT,
+} from "./contract.js";
+
+// The same contract suite against the SDK's nock fixtures of Rescale (see contract.ts). Every interceptor a
+// case installs must be used, so the fixtures cannot hold shapes the checks never look at.
+
+let sandbox: Sandbox;
+let target: ContractTarget;
+
+beforeAll(async () => {
+  sandbox = await makeSandbox("local-contract-fixtures-");
+  nock.disableNetConnect();
+  target = {
+    client: testClient(TEST_BASE_URL, TEST_API_KEY),
+    baseUrl: TEST_BASE_URL,
+    coreType: "emerald",
+    cores: 4,
+    disallowedCores: 3,
+    scratchDir: sandbox.root,
+  };
+});
+afterEach(() => {
+  const pending = nock.pendingMocks();
+  nock.cleanAll();
+  expect(pending, "fixtures the case never used").toEqual([]);
+});
+afterAll(async () => {
+  nock.enableNetConnect();
+  await sandbox?.cleanup();
+});
+
+const api = () => nock(TEST_BASE_URL);
+
+/** Answers a list endpoint page by page from `items`, like Django REST Framework (absolute `next`). */
+function paged(path: string, items: unknown[]) {
+  return (uri: string): [number, unknown] => {
+    const url = new URL(uri, TEST_BASE_URL);
+    const size = Number(url.searchParams.get("page_size") ?? 25);
+    const n = Number(url.searchParams.get("page") ?? 1);
+    const link = (p: number) => `${path}?page=${p}&page_size=${size}`;
+    return [
+      200,
+      page(items.slice((n - 1) * size, n * size), {
+        count: items.length,
+        next: n * size < items.length ? link(n + 1) : null,
+        previous: n > 1 ? link(n - 1) : null,
+      }),
+    ];
+  };
+}
+
+const JOBS = "/api/v2/jobs/";
+const running = [
+  jobStatus("Executing", "2026-11-25T11:10:00Z"),
+  jobStatus("Validated", "2026-11-25T11:09:00Z"),
+  jobStatus("Started", "2026-11-25T11:08:00Z"),
+  jobStatus("Queued", "2026-11-25T11:00:30Z"),
+  jobStatus("Pending", "2026-11-25T11:00:00Z"),
+];
+
+const fixtures: FixtureHooks = {
+  coreTypes() {
+    const types = [coreType(), coreType({ code: "ruby", name: "Ruby", cores: [1, 2, 4, 8], memory: 8000 })];
+    api().get("/api/v2/coretypes/").query(true).times(3).reply(paged("/api/v2/coretypes/", types));
+  },
+  analyses() {
+    api()
+      .get("/api/v2/analyses/")
+      .query(true)
+      .times(3)
+      .reply(200, page([analysis(), minicondaInteractive()]));
+  },
+  fileRoundTrip() {
+    const file = rescaleFile({
+      id: "FiLe1",
+      name: "contract-upload.csv",
+      decryptedSize: UPLOAD_TEXT.length,
+      md5: UPLOAD_MD5,
+    });
+    api()
+      .post("/api/v2/files/contents/")
+      .reply(201, file)
+      .get("/api/v2/files/FiLe1/")
+      .reply(200, file)
+      .get("/api/v2/files/FiLe1/contents/")
+      .reply(200, UPLOAD_TEXT)
+      .delete("/api/v2/files/FiLe1/")
+      .reply(204)
+      .get("/api/v2/files/FiLe1/")
+      .reply(404, { detail: "Not found." });
+  },
+  jobLifecycle() {
+    api()
+      .post(JOBS)
+      .reply(201, (_uri, body) => {
+        const b = body as { name: string; jobanalyses: unknown[] };
+        return job({ id: "JoB1", name: b.name, jobanalyses: b.jobanalyses });
+      })
+      .post(`${JOBS}JoB1/submit/`)
+      .reply(200)
+      .get(`${JOBS}JoB1/statuses/`)
+      .query(true)
+      .reply(200, page(completedStatuses()))
+      .get(`${JOBS}JoB1/files/`)
+      .query(true)
+      .reply(
+        200,
+        page([
+          rescaleFile({
+            id: "OuT1",
+            name: "process_output.log",
+            typeId: 5,
+            relativePath: "process_output.log",
+          }),
+          rescaleFile({ id: "OuT2", name: "result.txt", typeId: 5, relativePath: "result.txt" }),
+        ]),
+      )
+      .get(`${JOBS}JoB1/cluster_statuses/`)
+      .query(true)
+      .reply(
+        200,
+        page([
+          clusterStatus("Stopped", "2026-11-25T12:00:04Z"),
+          clusterStatus("Stopping", "2026-11-25T12:00:01Z"),
+          clusterStatus("Started", "2026-11-25T11:08:00Z"),
+          clusterStatus("Starting", "2026-11-25T11:01:00Z"),
+          clusterStatus("Not Started", "2026-11-25T11:00:00Z"),
+        ]),
+      )
+      .delete(`${JOBS}JoB1/`)
+      .reply(204)
+      .get(`${JOBS}JoB1/`)
+      .reply(404, { detail: "Not found." });
+  },
+  runningJob() {
+    api()
+      .post(JOBS)
+      .reply(201, (_uri, body) => job({ id: "JoB2", name: (body as { name: string }).name }))
+      .post(`${JOBS}JoB2/submit/`)
+      .reply(200)
+      .get(`${JOBS}JoB2/statuses/`)
+      .query(true)
+      .reply(200, page(running))
+      .get(`${JOBS}JoB2/runs/`)
+      .query(true)
+      .reply(200, page([{ id: 1 }]))
+      .get(`${JOBS}JoB2/runs/1/tail/process_output.log/`)
+      .query({ lines: "10" })
+      .reply(200, { fileType: "text", lines: ["epoch 1/3"] })
+      .get(`${JOBS}JoB2/instances/`)
+      .query(true)
+      .reply(200, page([instance()]))
+      .post(`${JOBS}JoB2/stop/`)
+      .reply(202)
+      .get(`${JOBS}JoB2/statuses/`)
+      .query(true)
+      .reply(
+        200,
+        page([
+          jobStatus("Completed", "2026-11-25T11:20:00Z", null),
+          jobStatus("Stopping", "2026-11-25T11:19:00Z"),
+          ...running,
+        ]),
+      );
+  },
+  validation() {
+    api()
+      .post(JOBS)
+      .reply(400, { jobanalyses: [{ hardware: { coresPerSlot: ["Must be one of 1, 2, 4, 8, 16, 32."] } }] });
+  },
+  wrongKey() {
+    nock(TEST_BASE_URL, { reqheaders: { authorization: `Token ${"f".repeat(40)}` } })
+      .get("/api/v2/coretypes/")
+      .query(true)
+      .reply(401, { detail: "Invalid token." });
+  },
+  notFound() {
+    api().get(`${JOBS}nOsUcH/`).reply(404, { detail: "Not found." });
+  },
+};
+
+describe("contract: nock fixtures of Rescale", () => {
+  for (const c of contractCases(fixtures)) {
+    it(c.name, async () => {
+      c.fixtures(target);
+      await c.check(target);
+    });
+  }
+});

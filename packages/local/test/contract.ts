@@ -1,0 +1,249 @@
+/**
+ * The contract between @rescale-run/sdk and a Rescale-compatible platform, written ONCE and run against two
+ * targets: the real local platform (contract-local.test.ts) and the SDK's nock fixtures of Rescale
+ * (contract-fixtures.test.ts). Each case states what Rescale answers (its `fixtures`) and what a client
+ * must observe (`check`); the local target skips the fixtures and must satisfy the same checks for real.
+ */
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import {
+  AuthenticationError,
+  NotFoundError,
+  RescaleClient,
+  ValidationError,
+  waitForJobStatus,
+  waitUntilFinished,
+} from "@rescale-run/sdk";
+import { expect } from "vitest";
+
+export interface ContractTarget {
+  client: RescaleClient;
+  baseUrl: string;
+  /** A core type this target offers and a core count it allows, plus one it does not. */
+  coreType: string;
+  cores: number;
+  disallowedCores: number;
+  scratchDir: string;
+}
+
+/** Interceptors for one case (nock scope builder); only the fixtures target calls it. */
+export type Fixtures = (target: ContractTarget) => void;
+
+export interface ContractCase {
+  name: string;
+  fixtures: Fixtures;
+  check: (target: ContractTarget) => Promise<void>;
+}
+
+/** Fast polling: the local platform answers in milliseconds; the fixtures answer at once. */
+export const FAST_POLL = { minDelayMs: 50, maxDelayMs: 250, jitter: 0, timeoutMs: 30_000 };
+
+export const UPLOAD_TEXT = "contract upload: benign,malignant,normal\n";
+export const UPLOAD_MD5 = createHash("md5").update(UPLOAD_TEXT).digest("hex");
+
+export function testClient(baseUrl: string, apiKey: string): RescaleClient {
+  return new RescaleClient({
+    apiKey,
+    baseUrl,
+    retry: { retries: 1, minTimeoutMs: 10, maxTimeoutMs: 50 },
+    timeoutMs: 20_000,
+  });
+}
+
+/** Hooks the fixtures target fills in (the local target leaves them as no-ops). */
+export interface FixtureHooks {
+  coreTypes: Fixtures;
+  analyses: Fixtures;
+  fileRoundTrip: Fixtures;
+  jobLifecycle: Fixtures;
+  runningJob: Fixtures;
+  validation: Fixtures;
+  wrongKey: Fixtures;
+  notFound: Fixtures;
+}
+
+export function contractCases(f: FixtureHooks): ContractCase[] {
+  return [
+    {
+      name: "core types: Rescale's fields, walked across pages",
+      fixtures: f.coreTypes,
+      async check(t) {
+        const all = await t.client.coreTypes.list({ pageSize: 1 });
+        expect(all.length).toBeGreaterThanOrEqual(2);
+        expect(new Set(all.map((c) => c.code)).size).toBe(all.length);
+        for (const c of all) {
+          expect(c.cores.length).toBeGreaterThan(0);
+          expect(c.cores.every((n) => Number.isInteger(n) && n > 0)).toBe(true);
+          expect(typeof c.name).toBe("string");
+          expect(c.memory).toBeGreaterThan(0);
+        }
+        const ours = await t.client.coreTypes.get(t.coreType);
+        expect(ours.cores).toContain(t.cores);
+        expect(ours.cores).not.toContain(t.disallowedCores);
+      },
+    },
+    {
+      name: "analyses: user_included version 0 and miniconda_e2e by versionCode",
+      fixtures: f.analyses,
+      async check(t) {
+        expect((await t.client.analyses.resolveVersion("user_included", "0")).versionCode).toBe("0");
+        expect((await t.client.analyses.resolveVersion("miniconda_e2e", "4.8.4_e2ed")).versionCode).toBe(
+          "4.8.4_e2ed",
+        );
+        await expect(
+          t.client.analyses.resolveVersion("user_included", "no-such-version"),
+        ).rejects.toBeInstanceOf(NotFoundError);
+      },
+    },
+    {
+      name: "files: upload, get, download, delete",
+      fixtures: f.fileRoundTrip,
+      async check(t) {
+        const source = path.join(t.scratchDir, "contract-upload.csv");
+        fs.writeFileSync(source, UPLOAD_TEXT);
+        const uploaded = await t.client.files.upload(source);
+        expect(uploaded).toMatchObject({
+          name: "contract-upload.csv",
+          decryptedSize: UPLOAD_TEXT.length,
+          md5: UPLOAD_MD5,
+          typeId: 1,
+        });
+        const again = await t.client.files.get(uploaded.id);
+        expect(again).toMatchObject({
+          id: uploaded.id,
+          name: "contract-upload.csv",
+          decryptedSize: UPLOAD_TEXT.length,
+        });
+        const target = path.join(t.scratchDir, "contract-download.csv");
+        const result = await t.client.files.download(uploaded.id, { to: target });
+        expect(result.bytes).toBe(UPLOAD_TEXT.length);
+        expect(fs.readFileSync(target, "utf8")).toBe(UPLOAD_TEXT);
+        await t.client.files.delete(uploaded.id);
+        await expect(t.client.files.get(uploaded.id)).rejects.toBeInstanceOf(NotFoundError);
+      },
+    },
+    {
+      name: "jobs: create, submit, statuses newest first, success, outputs, delete",
+      fixtures: f.jobLifecycle,
+      async check(t) {
+        const job = await t.client.jobs.create({
+          name: "contract-job",
+          analysis: { code: "user_included", version: "0" },
+          command: "echo hello > result.txt",
+          hardware: { coreType: t.coreType, cores: t.cores, walltime: 1 },
+        });
+        expect(job.name.startsWith("contract-job")).toBe(true);
+        expect(job.jobanalyses[0]?.hardware).toMatchObject({
+          coreType: t.coreType,
+          coresPerSlot: t.cores,
+          walltime: 1,
+        });
+        await t.client.jobs.submit(job.id);
+        const { outcome, statuses } = await waitUntilFinished(t.client.jobs, job.id, FAST_POLL);
+        expect(outcome).toMatchObject({
+          phase: "succeeded",
+          succeeded: true,
+          statusReason: "Completed successfully",
+        });
+        expect(statuses[0]?.status).toBe("Completed");
+        const order = statuses.map((s) => s.status).reverse();
+        expect(order.indexOf("Queued")).toBeLessThan(order.indexOf("Executing"));
+        expect(order.indexOf("Executing")).toBeLessThan(order.indexOf("Completed"));
+        const times = statuses.map((s) => s.statusDate!.getTime());
+        expect([...times].sort((a, b) => b - a)).toEqual(times);
+        const outputs = await t.client.jobs.files(job.id);
+        const log = outputs.find((o) => o.name === "process_output.log");
+        expect(log?.typeId).toBe(5);
+        expect(outputs.map((o) => o.name)).toContain("result.txt");
+        const clusters = await t.client.jobs.clusterStatuses(job.id);
+        expect(clusters[0]?.status).toBe("Stopped");
+        await t.client.jobs.delete(job.id);
+        await expect(t.client.jobs.get(job.id)).rejects.toBeInstanceOf(NotFoundError);
+      },
+    },
+    {
+      name: "a running job: tail, instances, stop ends it as stopped (not success)",
+      fixtures: f.runningJob,
+      async check(t) {
+        const job = await t.client.jobs.create({
+          name: "contract-running",
+          analysis: { code: "user_included", version: "0" },
+          command: "echo epoch 1/3; sleep 60",
+          hardware: { coreType: t.coreType, cores: t.cores, walltime: 2 },
+        });
+        await t.client.jobs.submit(job.id);
+        await waitForJobStatus(t.client.jobs, job.id, "Executing", FAST_POLL);
+        const runs = await t.client.jobs.runs(job.id);
+        expect(runs.length).toBe(1);
+        const runId = runs[0]!.id;
+        let lines: string[] = [];
+        for (let i = 0; i < 50 && !lines.includes("epoch 1/3"); i++) {
+          lines = (await t.client.jobs.tail(job.id, runId, "process_output.log", { lines: 10 })).lines;
+          if (!lines.includes("epoch 1/3")) await new Promise((r) => setTimeout(r, 100));
+        }
+        expect(lines).toContain("epoch 1/3");
+        const instances = await t.client.jobs.instances(job.id);
+        expect(instances.length).toBe(1);
+        expect(instances[0]?.publicIp).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+        await t.client.jobs.stop(job.id);
+        const { outcome } = await waitUntilFinished(t.client.jobs, job.id, FAST_POLL);
+        expect(outcome).toMatchObject({ terminal: true, succeeded: false, phase: "stopped" });
+      },
+    },
+    {
+      name: "a 400 field map becomes a ValidationError naming hardware.coresPerSlot",
+      fixtures: f.validation,
+      async check(t) {
+        const attempt = t.client.jobs.create({
+          name: "contract-invalid",
+          analysis: { code: "user_included", version: "0" },
+          command: "true",
+          hardware: { coreType: t.coreType, cores: t.disallowedCores, walltime: 1 },
+        });
+        const error = await attempt.then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(error).toBeInstanceOf(ValidationError);
+        expect((error as ValidationError).fieldErrors.map((e) => e.path)).toContain(
+          "jobanalyses.0.hardware.coresPerSlot",
+        );
+      },
+    },
+    {
+      name: "a wrong key is an AuthenticationError that never shows the key",
+      fixtures: f.wrongKey,
+      async check(t) {
+        const wrongKey = "f".repeat(40);
+        const client = testClient(t.baseUrl, wrongKey);
+        const error = await client.coreTypes.list().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(error).toBeInstanceOf(AuthenticationError);
+        expect(`${String(error)} ${JSON.stringify(error)}`).not.toContain(wrongKey);
+      },
+    },
+    {
+      name: "an unknown job is a NotFoundError",
+      fixtures: f.notFound,
+      async check(t) {
+        await expect(t.client.jobs.get("nOsUcH")).rejects.toBeInstanceOf(NotFoundError);
+      },
+    },
+  ];
+}
+
+/** No fixtures: the local platform answers for itself. */
+const none: Fixtures = () => {};
+export const NO_FIXTURES: FixtureHooks = {
+  coreTypes: none,
+  analyses: none,
+  fileRoundTrip: none,
+  jobLifecycle: none,
+  runningJob: none,
+  validation: none,
+  wrongKey: none,
+  notFound: none,
+};
