@@ -45,7 +45,7 @@ export function toCsv(header: readonly string[], rows: readonly (readonly (strin
 }
 
 /** Writes `text` to `file` through a temporary sibling and a rename, so readers never see half a file. */
-async function writeFileAtomic(file: string, text: string): Promise<void> {
+export async function writeFileAtomic(file: string, text: string): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
   await writeFile(tmp, text);

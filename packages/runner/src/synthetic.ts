@@ -108,13 +108,11 @@ function makeLesion(kind: LesionKind, size: number, rand: () => number): Lesion 
   const r0 = size * (0.11 + 0.08 * rand());
   const cx = size * (0.3 + 0.4 * rand());
   const cy = size * (0.35 + 0.2 * rand());
+  /** Centre and semi-axes of a lesion of mean radius r0 and width/height ratio `aspect`. */
+  const placed = (aspect: number) => ({ cx, cy, rx: r0 * Math.sqrt(aspect), ry: r0 / Math.sqrt(aspect) });
   if (kind === "oval") {
-    const aspect = 1.35 + 0.4 * rand(); // wider than tall, parallel to the skin
     return {
-      cx,
-      cy,
-      rx: r0 * Math.sqrt(aspect),
-      ry: r0 / Math.sqrt(aspect),
+      ...placed(1.35 + 0.4 * rand()), // wider than tall, parallel to the skin
       angle: (rand() - 0.5) * 0.4,
       ...tabulate(() => 1),
       edge: 1.8,
@@ -140,12 +138,8 @@ function makeLesion(kind: LesionKind, size: number, rand: () => number): Lesion 
     }
     return b;
   };
-  const aspect = 0.7 + 0.15 * rand(); // taller than wide
   return {
-    cx,
-    cy,
-    rx: r0 * Math.sqrt(aspect),
-    ry: r0 / Math.sqrt(aspect),
+    ...placed(0.7 + 0.15 * rand()), // taller than wide
     angle: (rand() - 0.5) * 0.8,
     ...tabulate(boundary),
     edge: 0.8,

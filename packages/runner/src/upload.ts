@@ -3,11 +3,11 @@
  * Runs when the runner is on a Rescale workstation (`RESCALE_API_KEY` and `RESCALE_API_URL` are set there) or when
  * the caller passes a client (`--upload`).
  */
-import { rename, stat, writeFile } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import path from "node:path";
 import { isRetryable, RateLimitError, RescaleClient, type RescaleError } from "@rescale-run/sdk";
 import pRetry from "p-retry";
-import { sha256File } from "./artifacts.js";
+import { sha256File, writeFileAtomic } from "./artifacts.js";
 
 /** One uploaded artifact, as written to `uploaded.json`. */
 export interface UploadedFile {
@@ -76,9 +76,7 @@ export function workstationClient(env: NodeJS.ProcessEnv = process.env): Rescale
 }
 
 async function writeManifest(file: string, uploaded: UploadedFile[]): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(uploaded, null, 2)}\n`);
-  await rename(tmp, file);
+  await writeFileAtomic(file, `${JSON.stringify(uploaded, null, 2)}\n`);
 }
 
 /**
