@@ -7,7 +7,8 @@ import { seededRandom } from "./rng.js";
  * The faults the proxy can inject. All but `lost-response` are answered by the proxy itself, so the
  * upstream server never sees the request; `lost-response` forwards the request, lets the server act on it,
  * then drops the connection before the client sees the answer (the case that makes a blind retry of a
- * non-idempotent call dangerous).
+ * non-idempotent call dangerous). `truncated-body` forwards, sends the status, the headers and about half of
+ * the body, then drops the connection (a download cut mid-stream, to be resumed with Range).
  */
 export const FAULT_KINDS = [
   "429-seconds",
@@ -19,6 +20,7 @@ export const FAULT_KINDS = [
   "reset",
   "stall",
   "lost-response",
+  "truncated-body",
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 export type FaultRates = Partial<Record<FaultKind, number>>;
@@ -43,6 +45,12 @@ export interface FaultProxyOptions {
   maxConsecutivePerRoute?: number;
   /** Which requests may be faulted (default: all). Others are always forwarded. */
   shouldFault?: (request: RequestInfo) => boolean;
+  /**
+   * Scripted faults, consulted first for every request: return a kind to inject it, null to forward, or
+   * undefined to leave the choice to the seeded draw. `routeCount` is how many earlier requests the route
+   * (method + path) has had, so "the first POST /api/v2/jobs/" is `routeCount === 0`.
+   */
+  plan?: (request: RequestInfo & { routeCount: number }) => FaultKind | null | undefined;
   /** Port to listen on (default: a free one). The proxy always binds 127.0.0.1. */
   port?: number;
 }
@@ -107,6 +115,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const stallMs = options.stallMs ?? 60_000;
   const maxConsecutive = options.maxConsecutivePerRoute ?? Number.POSITIVE_INFINITY;
   const shouldFault = options.shouldFault ?? (() => true);
+  const routeCounts = new Map<string, number>();
 
   const log: ProxyLogEntry[] = [];
   const faults = emptyFaultCounts();
@@ -121,6 +130,10 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
 
   function pickFault(info: RequestInfo, route: string): FaultKind | null {
     const draw = random(); // drawn for every request so the sequence depends only on the request count
+    const routeCount = routeCounts.get(route) ?? 0;
+    routeCounts.set(route, routeCount + 1);
+    const planned = options.plan?.({ ...info, routeCount });
+    if (planned !== undefined) return planned;
     if (!shouldFault(info) || (consecutive.get(route) ?? 0) >= maxConsecutive) return null;
     let cumulative = 0;
     for (const kind of FAULT_KINDS) {
@@ -134,8 +147,9 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     req: http.IncomingMessage,
     res: http.ServerResponse,
     entry: ProxyLogEntry,
-    dropResponse: boolean,
+    cut: "none" | "lost-response" | "truncated-body",
   ): void {
+    const dropResponse = cut === "lost-response";
     forwarded++;
     const upstream = http.request(
       {
@@ -154,6 +168,10 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         }
         entry.status = upstreamRes.statusCode ?? 502;
         res.writeHead(entry.status, upstreamRes.headers);
+        if (cut === "truncated-body") {
+          truncate(upstreamRes, res, req);
+          return;
+        }
         upstreamRes.pipe(res);
       },
     );
@@ -167,6 +185,34 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       res.writeHead(502, { "content-type": "text/plain" }).end("upstream unreachable");
     });
     req.pipe(upstream);
+  }
+
+  /** Sends about half the body (at least one byte, when there is one), then drops the connection. */
+  function truncate(
+    upstreamRes: http.IncomingMessage,
+    res: http.ServerResponse,
+    req: http.IncomingMessage,
+  ): void {
+    const length = Number(upstreamRes.headers["content-length"]);
+    let budget = Number.isFinite(length) && length > 1 ? Math.floor(length / 2) : 1;
+    let cut = false;
+    const drop = () => {
+      if (cut) return;
+      cut = true;
+      upstreamRes.destroy();
+      req.socket.destroy();
+    };
+    upstreamRes.on("data", (chunk: Buffer) => {
+      if (budget <= 0 || cut) return;
+      const part = chunk.subarray(0, budget);
+      budget -= part.length;
+      // Drop the connection only once the partial body has been handed to the socket.
+      if (budget <= 0) res.write(part, () => setTimeout(drop, 20));
+      else res.write(part);
+    });
+    upstreamRes.on("end", () => {
+      if (budget > 0) drop(); // a body shorter than planned: still never completed
+    });
   }
 
   function answerWithFault(req: http.IncomingMessage, res: http.ServerResponse, entry: ProxyLogEntry): void {
@@ -223,12 +269,12 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     lastWasFault.set(route, fault !== null);
     if (fault === null) {
       consecutive.set(route, 0);
-      forward(req, res, entry, false);
+      forward(req, res, entry, "none");
       return;
     }
     faults[fault]++;
     consecutive.set(route, (consecutive.get(route) ?? 0) + 1);
-    if (fault === "lost-response") forward(req, res, entry, true);
+    if (fault === "lost-response" || fault === "truncated-body") forward(req, res, entry, fault);
     else answerWithFault(req, res, entry);
   });
   server.on("connection", (socket) => {
@@ -258,7 +304,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       log.filter(
         (e) =>
           e.method === method &&
-          (e.fault === null || e.fault === "lost-response") &&
+          (e.fault === null || e.fault === "lost-response" || e.fault === "truncated-body") &&
           (typeof path === "string" ? e.path === path : path.test(e.path)),
       ).length,
     setRates(next) {

@@ -39,8 +39,13 @@ beforeAll(async () => {
     });
     req.on("end", () => {
       seenUpstream.push({ method: req.method!, url: req.url!, body });
-      res.writeHead(201, { "content-type": "application/json", "x-upstream": "yes" });
-      res.end(JSON.stringify({ echoed: body, url: req.url }));
+      const payload = JSON.stringify({ echoed: body, url: req.url });
+      res.writeHead(201, {
+        "content-type": "application/json",
+        "content-length": Buffer.byteLength(payload),
+        "x-upstream": "yes",
+      });
+      res.end(payload);
     });
   });
   await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", r));
@@ -123,6 +128,26 @@ describe("fault proxy", () => {
     expect(p.forwardedCount("POST", "/api/v2/jobs/")).toBe(1);
   });
 
+  it("cuts a response body in the middle", async () => {
+    const p = await proxy({ rates: { "truncated-body": 1 } });
+    const received = await new Promise<{ status: number; bytes: number; error?: string }>((resolve) => {
+      http.get(`${p.url}/x/`, { agent: false }, (res) => {
+        let bytes = 0;
+        res.on("data", (d: Buffer) => {
+          bytes += d.length;
+        });
+        res.on("error", (e) => resolve({ status: res.statusCode!, bytes, error: e.message }));
+        res.on("end", () => resolve({ status: res.statusCode!, bytes }));
+        res.on("close", () => resolve({ status: res.statusCode!, bytes, error: "closed" }));
+      });
+    });
+    expect(received.status).toBe(201);
+    expect(received.error).toBeDefined();
+    const full = JSON.stringify({ echoed: "", url: "/x/" }).length;
+    expect(received.bytes).toBe(Math.floor(full / 2));
+    expect(p.forwardedCount("GET", "/x/")).toBe(1);
+  });
+
   it("is deterministic for a seed, and injects close to the configured share", async () => {
     const rates = { "503": 0.2, "429-seconds": 0.1, reset: 0.1 };
     const sequences: (FaultKind | null)[][] = [];
@@ -155,6 +180,18 @@ describe("fault proxy", () => {
     expect((await send(`${p.url}/a/`)).status).toBe(500);
     p.setRates({});
     expect((await send(`${p.url}/a/`)).status).toBe(201);
+  });
+
+  it("follows a scripted plan before the random draw", async () => {
+    const p = await proxy({
+      rates: { "500": 1 },
+      plan: ({ method, routeCount }) =>
+        method === "POST" && routeCount === 0 ? "lost-response" : routeCount === 1 ? null : undefined,
+    });
+    await expect(send(`${p.url}/api/v2/jobs/`, "POST", "{}")).rejects.toThrow(/socket hang up|ECONNRESET/);
+    expect((await send(`${p.url}/api/v2/jobs/`, "POST", "{}")).status).toBe(201);
+    expect((await send(`${p.url}/api/v2/jobs/`, "POST", "{}")).status).toBe(500);
+    expect(seenUpstream).toHaveLength(2);
   });
 
   it("refuses bad rates and a non-loopback target", async () => {
