@@ -5,7 +5,7 @@
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, realpathSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -40,12 +40,16 @@ export interface RunnerPackage {
 
 /** Finds the runner's package directory, its bin and the pnpm workspace it lives in. */
 export async function locateRunner(): Promise<RunnerPackage> {
-  const entry = fileURLToPath(import.meta.resolve("@rescale-run/runner"));
-  let dir = dirname(entry);
-  while (!existsSync(join(dir, "package.json"))) {
-    const up = dirname(dir);
-    if (up === dir) throw new CliError("cannot find @rescale-run/runner's package.json", ExitCode.Internal);
-    dir = up;
+  // Walk up to the node_modules that holds the runner (its exports map hides package.json from require.resolve).
+  let dir = "";
+  for (let from = dirname(fileURLToPath(import.meta.url)); ; from = dirname(from)) {
+    const candidate = join(from, "node_modules", "@rescale-run", "runner");
+    if (existsSync(join(candidate, "package.json"))) {
+      dir = realpathSync(candidate);
+      break;
+    }
+    if (dirname(from) === from)
+      throw new CliError("cannot find the @rescale-run/runner package", ExitCode.Internal);
   }
   const pkg = JSON.parse(await readFile(join(dir, "package.json"), "utf8")) as {
     bin?: string | Record<string, string>;
@@ -86,6 +90,16 @@ export async function runnerHash(runner: RunnerPackage): Promise<string> {
     hash.update(await readFile(file));
   }
   return hash.digest("hex").slice(0, 16);
+}
+
+/** A bundle packed elsewhere (--runner-bundle), e.g. on a Linux x64 machine for a laptop of another platform. */
+export async function givenRunnerBundle(path: string): Promise<RunnerBundle> {
+  const info = await stat(path).catch(() => {
+    throw new CliError(`--runner-bundle ${path}: no such file`, ExitCode.Usage);
+  });
+  const runner = await locateRunner();
+  const fileName = path.split("/").pop() ?? "rescale-run-runner.tgz";
+  return { path, fileName, bin: runner.bin, bytes: info.size, cached: true, hash: "given" };
 }
 
 export async function ensureRunnerBundle(

@@ -19,7 +19,8 @@ import { ExitCode } from "./exit-codes.js";
 import { type CliIo, processIo } from "./io.js";
 import { Output } from "./output.js";
 
-export type Action = (ctx: CommandContext) => Promise<number | undefined | void>;
+/** Resolves to an exit code, or to nothing for success. */
+export type Action = (ctx: CommandContext) => Promise<unknown>;
 
 /** A command: its yargs definition, and a run function selected when it is invoked. */
 export interface CommandSpec {
@@ -185,7 +186,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   try {
     const code = await action({ io, out, globals, signal: controller.signal });
     out.clearStatus();
-    return code ?? ExitCode.Success;
+    return typeof code === "number" ? code : ExitCode.Success;
   } catch (err) {
     return report(out, err, globals.debug);
   } finally {

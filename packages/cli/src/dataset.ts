@@ -11,6 +11,7 @@ import yauzl from "yauzl";
 import { writeArchive } from "./archive.js";
 import { UsageError } from "./errors.js";
 import type { PlanDataset } from "./plan.js";
+import { loadRunner } from "./runner-module.js";
 
 /** What the runner reads (sharp); masks ("_mask" in the name, BUSI) are never training images. */
 const IMAGE_EXTENSIONS = new Set([".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"]);
@@ -135,7 +136,7 @@ export async function ensureDemoDataset(cacheRoot: string): Promise<InspectedDat
   const dir = join(cacheRoot, `demo-dataset-v${DEMO_VERSION}`, "synthetic-busi");
   const done = join(dir, "README.txt");
   if (!existsSync(done)) {
-    const { generateSyntheticDataset } = await import("@rescale-run/runner");
+    const { generateSyntheticDataset } = await loadRunner();
     await generateSyntheticDataset(dir, { perClass: DEMO_IMAGES_PER_CLASS, seed: 1 });
   }
   return inspectDatasetDir(dir, true);

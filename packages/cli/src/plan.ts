@@ -113,7 +113,7 @@ export function chooseSoftware(analyses: Analysis[], wanted: string, coreTypeCod
     );
   }
   const allowed = version.allowedCoreTypes;
-  if (allowed && allowed.length > 0 && !allowed.includes(coreTypeCode)) {
+  if (allowed?.length && !allowed.includes(coreTypeCode)) {
     throw new UsageError(
       `${analysis.name} ${version.version} does not run on core type ${coreTypeCode}.`,
       `It runs on: ${allowed.slice(0, 12).join(", ")}${allowed.length > 12 ? ", ..." : ""}.`,
@@ -131,7 +131,7 @@ export function chooseSoftware(analyses: Analysis[], wanted: string, coreTypeCod
 export function toCidrRule(value: string): string {
   const [address = "", prefix] = value.trim().split("/", 2);
   const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(address);
-  const isV4 = v4 !== null && v4.slice(1).every((o) => Number(o) <= 255);
+  const isV4 = v4?.slice(1).every((o) => Number(o) <= 255) === true;
   const isV6 = !isV4 && /^[0-9a-f:]+$/i.test(address) && address.includes(":");
   if (!isV4 && !isV6) {
     throw new UsageError(

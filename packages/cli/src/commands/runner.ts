@@ -1,12 +1,13 @@
 /** `train` and `predict`: the runner on this machine, no platform. Their flags belong to the runner. */
 import type { CommandSpec } from "../cli.js";
 import type { CliIo } from "../io.js";
+import { loadRunner } from "../runner-module.js";
 
 export const RUNNER_COMMANDS = ["train", "predict"];
 
 /** Hands argv to the runner's own CLI (same flags as `rescale-runner`). */
 export async function runRunnerCommand(argv: string[], _io: CliIo): Promise<number> {
-  const { runRunnerCli } = await import("@rescale-run/runner");
+  const { runRunnerCli } = await loadRunner();
   const code = await runRunnerCli(argv);
   return typeof code === "number" ? code : 0;
 }

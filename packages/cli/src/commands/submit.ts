@@ -16,7 +16,7 @@ import {
 } from "@rescale-run/sdk";
 import type { Argv } from "yargs";
 import { BOOTSTRAP_FILE_NAME, renderBootstrapScript } from "../bootstrap.js";
-import { ensureRunnerBundle } from "../bundle.js";
+import { ensureRunnerBundle, givenRunnerBundle } from "../bundle.js";
 import type { CommandSpec } from "../cli.js";
 import type { CommandContext } from "../context.js";
 import { ensureDemoDataset, type InspectedDataset, inspectDataset, packDataset } from "../dataset.js";
@@ -121,6 +121,10 @@ function builder(y: Argv): Argv {
       type: "string",
       describe: "Where the outputs go (default ./rescale-run-<job id>)",
     })
+    .option("runner-bundle", {
+      type: "string",
+      describe: "Use this packed runner bundle (.tgz) instead of packing one",
+    })
     .option("poll", {
       type: "number",
       describe: "Seconds between status polls (default 1 local, 15 Rescale)",
@@ -165,6 +169,7 @@ interface SubmitArgs {
   yes: boolean;
   out?: string;
   poll?: number;
+  runnerBundle?: string;
 }
 
 export const submitCommand: CommandSpec = {
@@ -347,7 +352,9 @@ async function run(
 
   out.note("packing the dataset...");
   const datasetZip = await packDataset(dataset, cache);
-  const bundle = await ensureRunnerBundle(cache, (stage) => out.note(`${stage}...`));
+  const bundle = a.runnerBundle
+    ? await givenRunnerBundle(resolve(ctx.io.cwd, a.runnerBundle))
+    : await ensureRunnerBundle(cache, (stage) => out.note(`${stage}...`));
   out.note(
     bundle.cached
       ? `runner bundle ${bundle.fileName}: ${formatBytes(bundle.bytes)} (cached)`
