@@ -245,6 +245,8 @@ function renderImage(kind: LesionKind, size: number, rand: () => number): { imag
   return { image, mask };
 }
 
+const MAX_PENDING_WRITES = 16;
+
 async function writePng(path: string, raster: Buffer, size: number): Promise<void> {
   const png = await sharp(raster, { raw: { width: size, height: size, channels: 1 } })
     .toColourspace("b-w")
@@ -293,7 +295,8 @@ function validateOptions(perClass: number, size: number, seed: number, classes: 
 
 /**
  * Writes a deterministic SYNTHETIC dataset into `dir` in the BUSI layout: `dir/<class>/<class> (i).png` and, with
- * masks, `dir/<class>/<class> (i)_mask.png` (i from 1), plus `dir/README.txt` stating the data are synthetic.
+ * masks, `dir/<class>/<class> (i)_mask.png` (i from 1), plus `dir/README.txt` stating the data are synthetic,
+ * written after every image (so its presence marks a complete dataset).
  * The same options give byte-identical files. Existing files of the same names are overwritten.
  *
  * @throws {SyntheticDatasetError} for invalid options.
@@ -328,10 +331,13 @@ export async function generateSyntheticDataset(
       writes.push(writePng(entry.image, image, size));
       if (entry.mask) writes.push(writePng(entry.mask, mask, size));
       images.push(entry);
+      // Bound the rasters and PNG buffers held at once (large sizes, many images).
+      if (writes.length >= MAX_PENDING_WRITES) await Promise.all(writes.splice(0));
     }
   }
-  const readme = join(dir, "README.txt");
-  writes.push(writeFile(readme, README(classes, perClass, size, seed)));
   await Promise.all(writes);
+  // Written last: its presence means the dataset is complete (the CLI's demo cache relies on it).
+  const readme = join(dir, "README.txt");
+  await writeFile(readme, README(classes, perClass, size, seed));
   return { dir, classes: [...classes], images, readme };
 }

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
@@ -45,8 +45,11 @@ describe("generateSyntheticDataset", () => {
     });
   });
 
-  it("says in README.txt that the data are synthetic", async () => {
+  it("says in README.txt that the data are synthetic, written after every image", async () => {
     const readme = await readFile(dataset.readme, "utf8");
+    const readmeTime = (await stat(dataset.readme)).mtimeMs;
+    for (const entry of dataset.images)
+      expect((await stat(entry.image)).mtimeMs).toBeLessThanOrEqual(readmeTime);
     expect(readme).toMatch(/^SYNTHETIC DATA - NOT MEDICAL IMAGES/);
     expect(readme).toContain("seed 1");
   });
