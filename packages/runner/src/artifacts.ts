@@ -176,6 +176,10 @@ async function selectFiles(
       for (const f of await listFiles(outDir, full, () => false)) selected.add(f);
     } else if (info.isFile()) {
       selected.add(rel.split(path.sep).join("/"));
+    } else {
+      throw new UserInputError(
+        `cannot include ${JSON.stringify(item)}: not a regular file or folder (links are not followed)`,
+      );
     }
   }
   return [...selected].filter((rel) => !isZip(rel)).sort();

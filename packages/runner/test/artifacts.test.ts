@@ -195,6 +195,9 @@ describe("packageArtifacts", () => {
   it("rejects bad input with UserInputError", async () => {
     await expect(packageArtifacts(outDir, { include: ["../secret.txt"] })).rejects.toThrow(/not inside/);
     await expect(packageArtifacts(outDir, { include: ["missing.json"] })).rejects.toThrow(/no such file/);
+    await expect(packageArtifacts(outDir, { include: ["link.txt"] })).rejects.toThrow(
+      /links are not followed/,
+    );
     await expect(packageArtifacts(outDir, { zipName: "../x.zip" })).rejects.toThrow(/plain file name/);
     await expect(packageArtifacts(path.join(root, "nope"))).rejects.toThrow(UserInputError);
     const empty = path.join(root, "empty");
