@@ -235,6 +235,27 @@ describe("jobs list", () => {
   });
 });
 
+describe("request bodies", () => {
+  it("accepts an empty POST whatever its Content-Type (as Django does) and refuses broken JSON", async () => {
+    const { id } = await t.api.createJob(jobBody({ name: "empty-body", command: "true" }));
+    const auth = { authorization: `Token ${t.platform.apiKey}` };
+    const submit = await fetch(`${t.platform.url}/api/v2/jobs/${id}/submit/`, {
+      method: "POST",
+      headers: { ...auth, "content-type": "application/json" },
+    });
+    expect(submit.status).toBe(200);
+    await submit.arrayBuffer();
+    expect((await t.api.waitForStatus(id)).statusReason).toBe("Completed successfully");
+    const broken = await fetch(`${t.platform.url}/api/v2/jobs/`, {
+      method: "POST",
+      headers: { ...auth, "content-type": "application/json" },
+      body: '{"name": ',
+    });
+    expect(broken.status).toBe(400);
+    expect(await broken.json()).toEqual({ detail: expect.stringContaining("JSON parse error") });
+  });
+});
+
 describe("zip inputs", () => {
   it("extracts nested entries and keeps unchanged inputs out of the outputs", async () => {
     const zip = path.join(t.sandbox.root, "inputs.zip");

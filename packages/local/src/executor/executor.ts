@@ -178,12 +178,13 @@ export class Executor {
         return;
       }
       fs.writeFileSync(path.join(this.jobDir(jobId), "staged.json"), JSON.stringify([...staged]));
-      store.setClusterStatus(jobId, "Started");
-      store.setJobStatus(jobId, "Validated");
       if (run.endReason) {
+        // stopped (or the platform closed) while the inputs were being staged
         await this.finalize(jobId, run.endReason);
         return;
       }
+      store.setClusterStatus(jobId, "Started");
+      store.setJobStatus(jobId, "Validated");
       const exit = await this.execute(run, spec, workDir);
       await this.finalize(jobId, run.endReason ?? exitReason(exit));
     } finally {
