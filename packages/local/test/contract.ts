@@ -51,6 +51,21 @@ export function testClient(baseUrl: string, apiKey: string): RescaleClient {
   });
 }
 
+/** A `user_included` job on the target's core type (1 hour unless said otherwise). */
+function createJob(
+  t: ContractTarget,
+  name: string,
+  command: string,
+  hw: { cores?: number; walltime?: number } = {},
+) {
+  return t.client.jobs.create({
+    name,
+    analysis: { code: "user_included", version: "0" },
+    command,
+    hardware: { coreType: t.coreType, cores: hw.cores ?? t.cores, walltime: hw.walltime ?? 1 },
+  });
+}
+
 /** Hooks the fixtures target fills in (the local target leaves them as no-ops). */
 export interface FixtureHooks {
   coreTypes: Fixtures;
@@ -127,12 +142,7 @@ export function contractCases(f: FixtureHooks): ContractCase[] {
       name: "jobs: create, submit, statuses newest first, success, outputs, delete",
       fixtures: f.jobLifecycle,
       async check(t) {
-        const job = await t.client.jobs.create({
-          name: "contract-job",
-          analysis: { code: "user_included", version: "0" },
-          command: "echo hello > result.txt",
-          hardware: { coreType: t.coreType, cores: t.cores, walltime: 1 },
-        });
+        const job = await createJob(t, "contract-job", "echo hello > result.txt");
         expect(job.name.startsWith("contract-job")).toBe(true);
         expect(job.jobanalyses[0]?.hardware).toMatchObject({
           coreType: t.coreType,
@@ -166,12 +176,7 @@ export function contractCases(f: FixtureHooks): ContractCase[] {
       name: "a running job: tail, instances, stop ends it as stopped (not success)",
       fixtures: f.runningJob,
       async check(t) {
-        const job = await t.client.jobs.create({
-          name: "contract-running",
-          analysis: { code: "user_included", version: "0" },
-          command: "echo epoch 1/3; sleep 60",
-          hardware: { coreType: t.coreType, cores: t.cores, walltime: 2 },
-        });
+        const job = await createJob(t, "contract-running", "echo epoch 1/3; sleep 60", { walltime: 2 });
         await t.client.jobs.submit(job.id);
         await waitForJobStatus(t.client.jobs, job.id, "Executing", FAST_POLL);
         const runs = await t.client.jobs.runs(job.id);
@@ -195,12 +200,7 @@ export function contractCases(f: FixtureHooks): ContractCase[] {
       name: "a 400 field map becomes a ValidationError naming hardware.coresPerSlot",
       fixtures: f.validation,
       async check(t) {
-        const attempt = t.client.jobs.create({
-          name: "contract-invalid",
-          analysis: { code: "user_included", version: "0" },
-          command: "true",
-          hardware: { coreType: t.coreType, cores: t.disallowedCores, walltime: 1 },
-        });
+        const attempt = createJob(t, "contract-invalid", "true", { cores: t.disallowedCores });
         const error = await attempt.then(
           () => undefined,
           (e: unknown) => e,

@@ -1,54 +1,44 @@
 import fs from "node:fs";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jobBody, makeSandbox, RawApi, type Sandbox } from "../../testkit/src/index.js";
+import { describe, expect, it } from "vitest";
+import { jobBody, RawApi } from "../../testkit/src/index.js";
 import { daemonStatus, readLocalPlatformConfig, startDaemon, stopDaemon } from "../src/index.js";
 import { isAlive } from "../src/lockfile.js";
-import { eventually } from "./helpers.js";
+import { eventually, useDaemonSandbox } from "./helpers.js";
 
 // The platform as a separate process: the background daemon helpers, and a crash (SIGKILL) of the server
 // in the middle of a job followed by a restart on the same data directory.
 
-let sandbox: Sandbox;
-let dataDir: string;
-const savedEnv = { ...process.env };
-
-beforeAll(async () => {
-  sandbox = await makeSandbox("local-process-");
-  Object.assign(process.env, sandbox.env);
-  dataDir = path.join(sandbox.dataDir, "platform");
-});
-afterAll(async () => {
-  await stopDaemon({ dataDir });
-  process.env = savedEnv;
-  await sandbox.cleanup();
-});
+const files = useDaemonSandbox("local-process-");
 
 describe("daemon", () => {
   it("starts in the background, reports its status, is reused, and stops", async () => {
-    expect(await daemonStatus({ dataDir })).toEqual({ running: false, dataDir });
-    const started = await startDaemon({ dataDir });
+    expect(await daemonStatus({ dataDir: files.dataDir })).toEqual({
+      running: false,
+      dataDir: files.dataDir,
+    });
+    const started = await startDaemon({ dataDir: files.dataDir });
     expect(started.started).toBe(true);
     expect(started.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(isAlive(started.pid)).toBe(true);
-    const status = await daemonStatus({ dataDir });
+    const status = await daemonStatus({ dataDir: files.dataDir });
     expect(status).toMatchObject({ running: true, pid: started.pid, url: started.url });
-    const again = await startDaemon({ dataDir });
+    const again = await startDaemon({ dataDir: files.dataDir });
     expect(again).toMatchObject({ started: false, pid: started.pid });
     // The key it created on first start is the one clients read from the 0600 config file.
     const key = readLocalPlatformConfig()!.apiKey;
     expect((await new RawApi(started.url, key).request("GET", "/api/v2/coretypes/")).status).toBe(200);
-    expect(await stopDaemon({ dataDir })).toEqual({ stopped: true, pid: started.pid });
+    expect(await stopDaemon({ dataDir: files.dataDir })).toEqual({ stopped: true, pid: started.pid });
     expect(isAlive(started.pid)).toBe(false);
-    expect((await daemonStatus({ dataDir })).running).toBe(false);
+    expect((await daemonStatus({ dataDir: files.dataDir })).running).toBe(false);
   });
 });
 
 describe("restart in the middle of a job", () => {
   it("loses nothing: the running job is Completed honestly, its process killed, the queued job runs", async () => {
-    const first = await startDaemon({ dataDir, maxCores: 1 });
+    const first = await startDaemon({ dataDir: files.dataDir, maxCores: 1 });
     const api = new RawApi(first.url, readLocalPlatformConfig()!.apiKey);
-    const input = path.join(sandbox.root, "input.txt");
+    const input = path.join(files.sandbox.root, "input.txt");
     fs.writeFileSync(input, "kept\n");
     const upload = await api.upload(input);
     const running = await api.createJob(
@@ -65,7 +55,7 @@ describe("restart in the middle of a job", () => {
     );
     await api.submit(waiting.id);
     await api.waitForStatus(waiting.id, ["Queued"]);
-    const pidFile = path.join(dataDir, "jobs", running.id, "work", "pid.txt");
+    const pidFile = path.join(files.dataDir, "jobs", running.id, "work", "pid.txt");
     const jobPid = await eventually(async () =>
       fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, "utf8")) : undefined,
     );
@@ -74,7 +64,7 @@ describe("restart in the middle of a job", () => {
     await eventually(async () => (isAlive(first.pid) ? undefined : true));
     expect(isAlive(jobPid)).toBe(true); // the job outlived the platform: the restart must deal with it
 
-    const second = await startDaemon({ dataDir, maxCores: 1 });
+    const second = await startDaemon({ dataDir: files.dataDir, maxCores: 1 });
     expect(second.pid).not.toBe(first.pid);
     const api2url = new RawApi(second.url, readLocalPlatformConfig()!.apiKey);
     const final = await api2url.waitForStatus(running.id);
@@ -88,6 +78,6 @@ describe("restart in the middle of a job", () => {
     const copy = (await api2url.jobFiles(waiting.id)).find((f) => f.relativePath === "copy.txt")!;
     expect((await api2url.download(copy.id)).toString()).toBe("kept\n");
     expect((await api2url.request("GET", `/api/v2/files/${upload.id}/`)).status).toBe(200);
-    await stopDaemon({ dataDir });
+    await stopDaemon({ dataDir: files.dataDir });
   });
 });

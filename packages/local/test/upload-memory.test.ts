@@ -1,28 +1,16 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeSandbox, RawApi, type Sandbox } from "../../testkit/src/index.js";
+import { describe, expect, it } from "vitest";
+import { RawApi } from "../../testkit/src/index.js";
 import { readLocalPlatformConfig, startDaemon, stopDaemon } from "../src/index.js";
+import { useDaemonSandbox } from "./helpers.js";
 
 // A 2 GiB upload to the platform running in its own process, sampling that process's RSS from /proc:
 // the upload is streamed to disk and hashed on the way, so the server's memory must stay flat.
 
 const SIZE = 2 * 2 ** 30;
-let sandbox: Sandbox;
-let dataDir: string;
-const savedEnv = { ...process.env };
-
-beforeAll(async () => {
-  sandbox = await makeSandbox("local-upload-");
-  Object.assign(process.env, sandbox.env);
-  dataDir = path.join(sandbox.dataDir, "platform");
-});
-afterAll(async () => {
-  await stopDaemon({ dataDir });
-  process.env = savedEnv;
-  await sandbox.cleanup();
-});
+const files = useDaemonSandbox("local-upload-");
 
 function rssMiB(pid: number): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
@@ -43,13 +31,13 @@ describe("big upload", () => {
     "stores 2 GiB with the server's RSS flat",
     { timeout: 300_000 },
     async () => {
-      const daemon = await startDaemon({ dataDir });
+      const daemon = await startDaemon({ dataDir: files.dataDir });
       const api = new RawApi(daemon.url, readLocalPlatformConfig()!.apiKey);
-      const file = path.join(sandbox.root, "big.bin");
+      const file = path.join(files.sandbox.root, "big.bin");
       fs.closeSync(fs.openSync(file, "w"));
       fs.truncateSync(file, SIZE); // sparse: 2 GiB of zeros without using the disk twice
 
-      const small = path.join(sandbox.root, "small.bin");
+      const small = path.join(files.sandbox.root, "small.bin");
       fs.writeFileSync(small, "warm-up");
       await api.upload(small); // warm the routes so the baseline includes their code
       const baseline = rssMiB(daemon.pid);
@@ -73,7 +61,7 @@ describe("big upload", () => {
       expect(uploaded.md5).toBe(md5OfZeros(SIZE));
       expect(peak - baseline).toBeLessThan(100);
       await api.request("DELETE", `/api/v2/files/${uploaded.id}/`);
-      await stopDaemon({ dataDir });
+      await stopDaemon({ dataDir: files.dataDir });
     },
   );
 });

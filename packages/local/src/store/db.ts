@@ -262,27 +262,29 @@ export class Store {
     })();
   }
 
-  /** Status history, newest first (as Rescale answers it). */
+  /** Job status history, newest first (as Rescale answers it). */
   jobStatuses(id: string, limit: number, offset: number): Page<StatusRow> {
-    const count = (
-      this.db.prepare("SELECT COUNT(*) AS n FROM job_statuses WHERE job_id = ?").get(id) as { n: number }
-    ).n;
-    const rows = this.db
-      .prepare(
-        `SELECT status, status_date AS statusDate, status_reason AS statusReason FROM job_statuses
-         WHERE job_id = ? ORDER BY seq DESC LIMIT ? OFFSET ?`,
-      )
-      .all(id, limit, offset) as StatusRow[];
-    return { count, rows };
+    return this.history("job_statuses", "status_reason", id, limit, offset);
   }
 
+  /** Cluster status history, newest first (these carry no reason). */
   clusterStatuses(id: string, limit: number, offset: number): Page<StatusRow> {
+    return this.history("cluster_statuses", "NULL", id, limit, offset);
+  }
+
+  private history(
+    table: "job_statuses" | "cluster_statuses",
+    reason: string,
+    id: string,
+    limit: number,
+    offset: number,
+  ): Page<StatusRow> {
     const count = (
-      this.db.prepare("SELECT COUNT(*) AS n FROM cluster_statuses WHERE job_id = ?").get(id) as { n: number }
+      this.db.prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE job_id = ?`).get(id) as { n: number }
     ).n;
     const rows = this.db
       .prepare(
-        `SELECT status, status_date AS statusDate, NULL AS statusReason FROM cluster_statuses
+        `SELECT status, status_date AS statusDate, ${reason} AS statusReason FROM ${table}
          WHERE job_id = ? ORDER BY seq DESC LIMIT ? OFFSET ?`,
       )
       .all(id, limit, offset) as StatusRow[];
