@@ -78,7 +78,9 @@ interface Lesion {
   /** Semi-axes, pixels. */
   rx: number;
   ry: number;
-  angle: number;
+  /** Cosine and sine of the lesion's rotation (precomputed: lesionDepth runs per pixel). */
+  cos: number;
+  sin: number;
   /** Boundary radius multiplier by polar angle, tabulated over [-pi, pi] (1 everywhere for an ellipse). */
   boundary: Float32Array;
   /** Largest value of `boundary`. */
@@ -103,6 +105,8 @@ function tabulate(f: (theta: number) => number): { boundary: Float32Array; maxBo
   return { boundary, maxBoundary };
 }
 
+const rotated = (angle: number) => ({ cos: Math.cos(angle), sin: Math.sin(angle) });
+
 function makeLesion(kind: LesionKind, size: number, rand: () => number): Lesion | null {
   if (kind === "none") return null;
   const r0 = size * (0.11 + 0.08 * rand());
@@ -113,7 +117,7 @@ function makeLesion(kind: LesionKind, size: number, rand: () => number): Lesion 
   if (kind === "oval") {
     return {
       ...placed(1.35 + 0.4 * rand()), // wider than tall, parallel to the skin
-      angle: (rand() - 0.5) * 0.4,
+      ...rotated((rand() - 0.5) * 0.4),
       ...tabulate(() => 1),
       edge: 1.8,
       darkness: 0.22 + 0.08 * rand(),
@@ -140,7 +144,7 @@ function makeLesion(kind: LesionKind, size: number, rand: () => number): Lesion 
   };
   return {
     ...placed(0.7 + 0.15 * rand()), // taller than wide
-    angle: (rand() - 0.5) * 0.8,
+    ...rotated((rand() - 0.5) * 0.8),
     ...tabulate(boundary),
     edge: 0.8,
     darkness: 0.12 + 0.08 * rand(),
@@ -152,11 +156,9 @@ function makeLesion(kind: LesionKind, size: number, rand: () => number): Lesion 
 function lesionDepth(l: Lesion, x: number, y: number): number {
   const dx = x - l.cx;
   const dy = y - l.cy;
-  const c = Math.cos(l.angle);
-  const s = Math.sin(l.angle);
-  const u = (dx * c + dy * s) / l.rx;
-  const v = (-dx * s + dy * c) / l.ry;
-  const rho = Math.hypot(u, v);
+  const u = (dx * l.cos + dy * l.sin) / l.rx;
+  const v = (-dx * l.sin + dy * l.cos) / l.ry;
+  const rho = Math.sqrt(u * u + v * v);
   const scale = Math.min(l.rx, l.ry);
   // Far outside: the boundary cannot reach; skip the angle lookup.
   if (rho > l.maxBoundary + 1) return (l.maxBoundary - rho) * scale;
