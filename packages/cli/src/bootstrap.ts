@@ -14,8 +14,6 @@ export const BOOTSTRAP_WORK_DIR = ".rescale-run";
 export interface BootstrapOptions {
   /** File name of the runner bundle (a .tar.gz) in the job's working directory. */
   runnerArchive: string;
-  /** Path of the runner's executable script inside the bundle, e.g. "dist/bin.js". */
-  runnerBin: string;
   /** Dataset folder, relative to the working directory (the platform unzips the dataset attachment there). */
   dataDir: string;
   /** Where the runner writes its artifacts, relative to the working directory. */
@@ -56,7 +54,6 @@ set -u
 
 MIN_NODE_MAJOR=${MIN_NODE_MAJOR}
 RUNNER_ARCHIVE=${shellQuote(o.runnerArchive)}
-RUNNER_BIN=${shellQuote(o.runnerBin)}
 NODE_TARBALL=${shellQuote(o.nodeTarball ?? "")}
 THREADS=${o.threads}
 WORK="$PWD/${BOOTSTRAP_WORK_DIR}"
@@ -125,6 +122,9 @@ fi
 
 [ -f "$RUNNER_ARCHIVE" ] || fail 1 "the runner bundle $RUNNER_ARCHIVE is not in the working directory"
 mkdir -p "$WORK/runner" && tar -xzf "$RUNNER_ARCHIVE" -C "$WORK/runner" || fail 1 "cannot unpack $RUNNER_ARCHIVE"
+# The bundle's own package.json names the runner's executable (bin "rescale-runner").
+RUNNER_BIN=$("$NODE" -e 'const p = require(process.argv[1]); const b = typeof p.bin === "string" ? p.bin : (p.bin || {})["rescale-runner"]; if (!b) process.exit(1); console.log(b)' "$WORK/runner/package.json") \
+  || fail 1 "the runner bundle $RUNNER_ARCHIVE has no package.json with a rescale-runner bin"
 
 export OMP_NUM_THREADS="$THREADS"
 export UV_THREADPOOL_SIZE="$THREADS"

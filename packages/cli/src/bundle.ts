@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, realpathSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
-import { dirname, join, relative } from "node:path";
+import { basename, dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeArchive } from "./archive.js";
 import { CliError } from "./errors.js";
@@ -23,8 +23,6 @@ export interface RunnerBundle {
   path: string;
   /** Its file name (what the job sees in its working directory). */
   fileName: string;
-  /** Path of the runner's executable inside the bundle, e.g. "dist/bin.js". */
-  bin: string;
   bytes: number;
   /** True when it came from the cache; `packSeconds` is then undefined. */
   cached: boolean;
@@ -35,10 +33,9 @@ export interface RunnerBundle {
 export interface RunnerPackage {
   dir: string;
   workspaceRoot: string;
-  bin: string;
 }
 
-/** Finds the runner's package directory, its bin and the pnpm workspace it lives in. */
+/** Finds the runner's package directory and the pnpm workspace it lives in. */
 export async function locateRunner(): Promise<RunnerPackage> {
   // Walk up to the node_modules that holds the runner (its exports map hides package.json from require.resolve).
   let dir = "";
@@ -51,11 +48,6 @@ export async function locateRunner(): Promise<RunnerPackage> {
     if (dirname(from) === from)
       throw new CliError("cannot find the @rescale-run/runner package", ExitCode.Internal);
   }
-  const pkg = JSON.parse(await readFile(join(dir, "package.json"), "utf8")) as {
-    bin?: string | Record<string, string>;
-  };
-  const bin = typeof pkg.bin === "string" ? pkg.bin : pkg.bin?.["rescale-runner"];
-  if (!bin) throw new CliError("@rescale-run/runner declares no `rescale-runner` bin", ExitCode.Internal);
   let root = dirname(dir);
   while (!existsSync(join(root, "pnpm-workspace.yaml"))) {
     const up = dirname(root);
@@ -67,7 +59,7 @@ export async function locateRunner(): Promise<RunnerPackage> {
       );
     root = up;
   }
-  return { dir, workspaceRoot: root, bin: bin.replace(/^\.\//, "") };
+  return { dir, workspaceRoot: root };
 }
 
 /** Content hash of what goes into the bundle: the runner's built files, manifest and the lockfile. */
@@ -75,9 +67,9 @@ export async function runnerHash(runner: RunnerPackage): Promise<string> {
   const hash = createHash("sha256");
   hash.update(`format:${BUNDLE_FORMAT}:${BUNDLE_PLATFORM}\n`);
   const distDir = join(runner.dir, "dist");
-  if (!existsSync(join(runner.dir, runner.bin)))
+  if (!existsSync(join(distDir, "bin.js")))
     throw new CliError(
-      `the runner is not built (${join(runner.dir, runner.bin)} is missing)`,
+      `the runner is not built (${join(distDir, "bin.js")} is missing)`,
       ExitCode.Usage,
       "Build it first: npx -y pnpm@9 -r build",
     );
@@ -97,9 +89,7 @@ export async function givenRunnerBundle(path: string): Promise<RunnerBundle> {
   const info = await stat(path).catch(() => {
     throw new CliError(`--runner-bundle ${path}: no such file`, ExitCode.Usage);
   });
-  const runner = await locateRunner();
-  const fileName = path.split("/").pop() ?? "rescale-run-runner.tgz";
-  return { path, fileName, bin: runner.bin, bytes: info.size, cached: true, hash: "given" };
+  return { path, fileName: basename(path), bytes: info.size, cached: true, hash: "given" };
 }
 
 export async function ensureRunnerBundle(
@@ -112,7 +102,7 @@ export async function ensureRunnerBundle(
   const dir = join(cacheRoot, "bundles");
   const path = join(dir, fileName);
   if (existsSync(path)) {
-    return { path, fileName, bin: runner.bin, bytes: (await stat(path)).size, cached: true, hash };
+    return { path, fileName, bytes: (await stat(path)).size, cached: true, hash };
   }
   await mkdir(dir, { recursive: true });
   const started = Date.now();
@@ -135,7 +125,6 @@ export async function ensureRunnerBundle(
   return {
     path,
     fileName,
-    bin: runner.bin,
     bytes: (await stat(path)).size,
     cached: false,
     packSeconds,

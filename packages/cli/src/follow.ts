@@ -63,6 +63,8 @@ export interface FollowResult {
   runnerExit?: number;
   /** True when the wait was interrupted (Ctrl-C): the job goes on. */
   detached: boolean;
+  /** True when this wait stopped the workstation after the runner exited. */
+  stopRequested: boolean;
 }
 
 export async function followJob(
@@ -91,10 +93,11 @@ export async function followJob(
       const outcome = outcomeOf(latest);
       if (outcome !== "running") {
         if (options.onLine) emit(newLines(seen, await finalLog(client, jobId, options.signal)));
-        return { latest, outcome, runnerExit, detached: false };
+        return { latest, outcome, runnerExit, detached: false, stopRequested };
       }
       const executing = latest?.status === "Executing";
-      if (executing && options.untilActive) return { latest, outcome, runnerExit, detached: false };
+      if (executing && options.untilActive)
+        return { latest, outcome, runnerExit, detached: false, stopRequested };
       if (executing && options.onLine) emit(newLines(seen, await tailLog(client, jobId, options.signal)));
       if (runnerExit !== undefined && options.stopAfterRunnerExit && !stopRequested) {
         stopRequested = true;
@@ -104,7 +107,8 @@ export async function followJob(
       await sleep(options.pollMs, options.signal);
     }
   } catch (err) {
-    if (options.signal.aborted) return { latest, outcome: "running", runnerExit, detached: true };
+    if (options.signal.aborted)
+      return { latest, outcome: "running", runnerExit, detached: true, stopRequested };
     throw err;
   }
 }

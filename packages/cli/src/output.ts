@@ -59,17 +59,19 @@ export class Output {
     this.line(renderTable(rows, columns, this.c));
   }
 
-  /** One line rewritten in place on a TTY; on a pipe, printed only when it changes. */
-  status(text: string): void {
-    if (text === this.lastStatus) return;
-    this.lastStatus = text;
+  /**
+   * One line rewritten in place on a TTY; on a pipe, printed only when `key` (default: the text) changes, so a
+   * ticking elapsed time does not flood a log file.
+   */
+  status(text: string, key: string = text): void {
     if (this.interactive) {
       const width = this.io.stderr.columns ?? 100;
       this.io.stderr.write(`\r\x1b[2K${truncate(text, width - 1)}`);
       this.statusShown = true;
-    } else {
+    } else if (key !== this.lastStatus) {
       this.io.stderr.write(`${text}\n`);
     }
+    this.lastStatus = key;
   }
 
   clearStatus(): void {

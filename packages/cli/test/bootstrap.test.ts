@@ -26,6 +26,10 @@ function makeRunnerBundle(): void {
   const src = join(dir, "bundle-src");
   mkdirSync(join(src, "dist"), { recursive: true });
   writeFileSync(
+    join(src, "package.json"),
+    JSON.stringify({ name: "@rescale-run/runner", bin: { "rescale-runner": "dist/bin.js" } }),
+  );
+  writeFileSync(
     join(src, "dist", "bin.js"),
     `console.log("ARGS " + JSON.stringify(process.argv.slice(2)) + " OMP=" + process.env.OMP_NUM_THREADS);
 process.exit(3);\n`,
@@ -37,7 +41,6 @@ process.exit(3);\n`,
 function runScript(options: { tarball?: string; runnerArgs?: string[] } = {}) {
   const script = renderBootstrapScript({
     runnerArchive: "runner.tgz",
-    runnerBin: "dist/bin.js",
     dataDir: "dataset",
     outDir: "outputs",
     threads: 4,
@@ -124,7 +127,6 @@ describe("bootstrap script", () => {
   it("is valid POSIX sh (dash -n)", () => {
     const script = renderBootstrapScript({
       runnerArchive: "r.tgz",
-      runnerBin: "dist/bin.js",
       dataDir: "data set",
       outDir: "outputs",
       threads: 2,

@@ -79,7 +79,11 @@ describe("submit against Rescale (nock)", () => {
       .post("/api/v2/files/contents/")
       .times(3)
       .reply(201, (_uri, body) => {
-        const name = /filename="([^"]+)"/.exec(String(body))?.[1] ?? "?";
+        // nock hands binary bodies over hex-encoded.
+        const text = /^[0-9a-f]+$/.test(String(body))
+          ? Buffer.from(String(body), "hex").toString("latin1")
+          : String(body);
+        const name = /filename="([^"]+)"/.exec(text)?.[1] ?? "?";
         uploads.push(name);
         return { id: `f${uploads.length}`, name, decryptedSize: 10, isUploaded: true };
       })

@@ -299,10 +299,9 @@ function allowIp(value: string, target: Target): string {
 }
 
 /** The script as the dry run shows it (runner bundle name filled in once it is packed). */
-function runnerPlaceholder(plan: Plan, bundle?: { fileName: string; bin: string }) {
+function runnerPlaceholder(plan: Plan, bundle?: { fileName: string }) {
   const script = renderBootstrapScript({
     runnerArchive: bundle?.fileName ?? "rescale-run-runner-<hash>.tgz",
-    runnerBin: bundle?.bin ?? "dist/bin.js",
     dataDir: plan.dataset.jobDir,
     outDir: RUNNER_OUT,
     threads: plan.cores,
@@ -428,7 +427,10 @@ async function run(
       printLine(line);
     },
     onStatus: (s, elapsed) =>
-      out.status(`${out.c.cyan("⏳")} job ${jobId}: ${s?.status ?? "Pending"} (${formatDuration(elapsed)})`),
+      out.status(
+        `${out.c.cyan("⏳")} job ${jobId}: ${s?.status ?? "Pending"} (${formatDuration(elapsed)})`,
+        s?.status,
+      ),
     stopAfterRunnerExit: plan.jobType === "interactive" && !a.keepRunning,
     onStopRequested: () =>
       out.note(`training finished; stopping workstation ${jobId} so its outputs are synced`),
@@ -439,7 +441,8 @@ async function run(
 
   const outDir = resolve(ctx.io.cwd, a.out ?? `rescale-run-${jobId}`);
   const files = await downloadJobOutputs(client, jobId, outDir, out, { signal: ctx.signal });
-  const stoppedByUs = plan.jobType === "interactive" && !a.keepRunning && result.runnerExit !== undefined;
+  // A workstation this command stopped after training ends "Completed" with a stop reason: the runner decides.
+  const stoppedByUs = result.stopRequested && result.runnerExit !== undefined;
   const succeeded = stoppedByUs ? result.runnerExit === 0 : result.outcome === "succeeded";
   const summary = await readMetrics(outDir);
   const reason = result.latest?.statusReason ?? "";

@@ -1,0 +1,119 @@
+/**
+ * The CLI as a real process (packages/cli/dist/bin.js, built with `npx -y pnpm@9 -r build`) against the local
+ * platform it starts in-process: submit on a tiny generated dataset with a short training, Completed, artifacts
+ * downloaded and valid; then status / list / logs from the platform's persisted state.
+ */
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import yauzl from "yauzl";
+import { BIN, REPO, runBin, sandboxEnv } from "./helpers.js";
+
+const RUNNER_BIN = join(REPO, "packages/runner/dist/bin.js");
+/** Runner bundles are cached by content hash: sharing the cache across runs keeps repeat runs fast. */
+const SHARED_CACHE = join(tmpdir(), "rescale-run-cli-e2e-cache");
+
+function zipEntries(file: string): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    yauzl.open(file, { lazyEntries: true }, (err, zip) => {
+      if (err || !zip) return reject(err);
+      const names: string[] = [];
+      zip.on("entry", (e: yauzl.Entry) => {
+        names.push(e.fileName);
+        zip.readEntry();
+      });
+      zip.on("end", () => resolve(names));
+      zip.on("error", reject);
+      zip.readEntry();
+    });
+  });
+}
+
+let env: NodeJS.ProcessEnv;
+let dataDir: string;
+
+beforeAll(async () => {
+  for (const file of [BIN, RUNNER_BIN]) {
+    if (!existsSync(file)) throw new Error(`${file} is missing: build first with npx -y pnpm@9 -r build`);
+  }
+  env = sandboxEnv({ XDG_CACHE_HOME: SHARED_CACHE });
+  dataDir = join(mkdtempSync(join(tmpdir(), "rr-e2e-data-")), "tiny-busi");
+  const { generateSyntheticDataset } = await import("@rescale-run/runner");
+  await generateSyntheticDataset(dataDir, { perClass: 8, size: 96, seed: 7 });
+});
+
+describe("rescale-run against the local platform (real process)", () => {
+  it("refuses a core count the machine's core type does not offer, before uploading", async () => {
+    const r = await runBin(["submit", "--data", dataDir, "--cores", "64", "--walltime", "1h", "--yes"], env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/No core type on this platform offers 64 cores on one node/);
+    expect(r.stderr).toMatch(/Core counts offered: 1, 2/);
+  });
+
+  it("submit trains on a tiny dataset, completes, and downloads valid artifacts", {
+    timeout: 900_000,
+  }, async () => {
+    const out = mkdtempSync(join(tmpdir(), "rr-e2e-out-"));
+    const r = await runBin(
+      [
+        "submit",
+        "--data",
+        dataDir,
+        "--cores",
+        "2",
+        "--walltime",
+        "1h",
+        "--epochs",
+        "3",
+        "--yes",
+        "--poll",
+        "0.5",
+        "--out",
+        out,
+      ],
+      env,
+      { timeoutMs: 880_000 },
+    );
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(r.stdout).toContain("Plan");
+    expect(r.stdout).toContain("[rescale-run] runner exited with status 0");
+    expect(r.stdout).toMatch(/✓ job (\S+) Completed: Completed successfully/);
+    const jobId = /✓ job (\S+) Completed/.exec(r.stdout)![1]!;
+
+    const metrics = JSON.parse(readFileSync(join(out, "outputs", "metrics.json"), "utf8"));
+    expect(typeof metrics.accuracy).toBe("number");
+    expect(metrics.accuracy).toBeGreaterThanOrEqual(0);
+    expect(metrics.accuracy).toBeLessThanOrEqual(1);
+    const history = JSON.parse(readFileSync(join(out, "outputs", "history.json"), "utf8"));
+    expect(JSON.stringify(history)).toMatch(/loss/);
+    const entries = await zipEntries(join(out, "outputs", "artifacts.zip"));
+    expect(entries.some((e) => e.endsWith("metrics.json"))).toBe(true);
+    expect(readFileSync(join(out, "process_output.log"), "utf8")).toContain(
+      "starting the runner with 2 threads",
+    );
+    // The unpacked runner never comes back as an output.
+    expect(existsSync(join(out, ".rescale-run"))).toBe(false);
+
+    // State persisted by the platform: a new process sees the job, its timeline and its log.
+    const status = await runBin(["status", jobId, "--json"], env);
+    expect(status.code, status.stderr).toBe(0);
+    const timeline = JSON.parse(status.stdout);
+    expect(timeline.outcome).toBe("succeeded");
+    expect(timeline.hardware).toMatchObject({
+      coreType: "local",
+      cores: 2,
+      walltime: 1,
+      type: "interactive",
+    });
+    expect(timeline.statuses.map((s: { status: string }) => s.status)).toEqual(
+      expect.arrayContaining(["Pending", "Executing", "Completed"]),
+    );
+
+    const list = await runBin(["list", "--json"], env);
+    expect(JSON.parse(list.stdout).map((j: { id: string }) => j.id)).toContain(jobId);
+
+    const logs = await runBin(["logs", jobId], env);
+    expect(logs.stdout).toContain("runner exited with status 0");
+  });
+});
