@@ -198,6 +198,17 @@ describe("uploadArtifacts", () => {
     expect(logs.some((l) => l.includes("retrying"))).toBe(false);
   });
 
+  it("retries a 429 after its Retry-After", async () => {
+    api().post("/api/v2/files/contents/").reply(429, { detail: "slow down" }, { "Retry-After": "0" });
+    api()
+      .post("/api/v2/files/contents/")
+      .reply(201, rescaleFile("r1", "metrics.json", contents[0]!.length));
+    const { promise, logs } = run({ files: [files[0]!] });
+    const result = await promise;
+    expect(result.status === "uploaded" && result.files[0]!.id).toBe("r1");
+    expect(logs.filter((l) => l.includes("retrying"))).toHaveLength(1);
+  });
+
   it("gives up after the retries on a persistent 503", async () => {
     api().post("/api/v2/files/contents/").times(3).reply(503, "busy");
     const { promise } = run({ files: [files[0]!] });
