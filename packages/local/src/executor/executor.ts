@@ -41,6 +41,8 @@ interface RunningJob {
   jobId: string;
   slots: number[];
   child?: ChildProcess;
+  /** The command has ended; outputs are being collected. */
+  exited?: boolean;
   /** Set when the platform (not the command) ends the job: the reason it will be completed with. */
   endReason?: string;
   killTimer?: NodeJS.Timeout;
@@ -120,7 +122,7 @@ export class Executor {
       return;
     }
     const run = this.running.get(jobId);
-    if (!run || run.endReason) return;
+    if (!run || run.endReason || run.exited) return; // already ending: its final status is on its way
     this.o.store.setJobStatus(jobId, "Stopping", REASONS.stoppedByUser);
     this.o.store.setClusterStatus(jobId, "Stop Requested");
     this.terminate(run, REASONS.stoppedByUser);
@@ -230,6 +232,7 @@ export class Executor {
         }, walltimeMs);
       });
       child.once("exit", (code, signal) => {
+        run.exited = true;
         killGroup(child.pid, "SIGKILL"); // anything the command left running in the background
         resolve({ code, signal });
       });
