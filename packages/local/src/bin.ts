@@ -45,6 +45,7 @@ async function main(): Promise<number> {
     port: int("port"),
     maxCores: int("max-cores"),
     catalogFile: values.catalog as string | undefined,
+    standalone: true,
   });
   process.stdout.write(
     `local platform listening on ${platform.url} (data: ${platform.dataDir}, pid ${process.pid})\n`,

@@ -7,6 +7,8 @@ export interface ServerRecord {
   url: string;
   port: number;
   startedAt: string;
+  /** true for `rescale-local` (foreground or daemon); false for a platform inside another program, e.g. one CLI command. */
+  standalone: boolean;
 }
 
 export const serverRecordPath = (dataDir: string) => path.join(dataDir, "server.json");

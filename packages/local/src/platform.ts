@@ -34,6 +34,8 @@ export interface LocalPlatformOptions {
   msPerWalltimeHour?: number;
   /** Delay between SIGTERM and SIGKILL on stop or walltime. Default 10 s. */
   killGraceMs?: number;
+  /** Set by the `rescale-local` entry: recorded in `server.json` so status can tell it from an in-process platform. */
+  standalone?: boolean;
 }
 
 export interface LocalPlatform {
@@ -97,7 +99,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
   const port = typeof address === "object" && address ? address.port : options.port;
   url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
   await executor.recover();
-  publish({ url, port: port ?? 0 });
+  publish({ url, port: port ?? 0, standalone: options.standalone ?? false });
 
   let closed: Promise<void> | undefined;
   return {

@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildZip, jobBody } from "../../testkit/src/index.js";
+import { daemonStatus, LocalPlatformError, startLocalPlatform } from "../src/index.js";
 import { startTestPlatform, type TestPlatform } from "./helpers.js";
 
 // HTTP-level behaviour of the local platform: catalog, files, validation, pagination (plain fetch, no SDK).
@@ -32,6 +33,18 @@ describe("auth", () => {
   it("answers 404 {detail} for paths without the trailing slash", async () => {
     const res = await t.api.request("GET", "/api/v2/coretypes");
     expect(res).toMatchObject({ status: 404, body: { detail: "Not found." } });
+  });
+});
+
+describe("data directory ownership", () => {
+  it("refuses a second platform on the same data directory; status reports the in-process one", async () => {
+    await expect(startLocalPlatform({ dataDir: t.dataDir })).rejects.toBeInstanceOf(LocalPlatformError);
+    expect(await daemonStatus({ dataDir: t.dataDir })).toMatchObject({
+      running: true,
+      pid: process.pid,
+      url: t.platform.url,
+      standalone: false,
+    });
   });
 });
 

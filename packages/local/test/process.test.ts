@@ -22,7 +22,7 @@ describe("daemon", () => {
     expect(started.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(isAlive(started.pid)).toBe(true);
     const status = await daemonStatus({ dataDir: files.dataDir });
-    expect(status).toMatchObject({ running: true, pid: started.pid, url: started.url });
+    expect(status).toMatchObject({ running: true, pid: started.pid, url: started.url, standalone: true });
     const again = await startDaemon({ dataDir: files.dataDir });
     expect(again).toMatchObject({ started: false, pid: started.pid });
     // The key it created on first start is the one clients read from the 0600 config file.
