@@ -41,7 +41,7 @@ function needlesFor(secrets: Record<string, string>): Needle[] {
 
 /** Scans a stream chunk by chunk, keeping an overlap so a secret split across chunks is still found. */
 async function scanStream(
-  stream: AsyncIterable<Buffer | string> | Iterable<Buffer>,
+  stream: AsyncIterable<Buffer | string>,
   needles: Needle[],
   where: string,
 ): Promise<SecretFinding[]> {
@@ -75,10 +75,11 @@ function openZip(path: string): Promise<yauzl.ZipFile> {
   );
 }
 
-/** Scans each member of a zip archive (decompressed), so a key inside artifacts.zip is found too. */
-async function scanZip(path: string, needles: Needle[]): Promise<SecretFinding[]> {
+type ContentVisitor = (where: string, content: AsyncIterable<Buffer | string>) => Promise<void>;
+
+/** Visits each member of a zip archive (decompressed), so a key inside artifacts.zip is found too. */
+async function visitZip(path: string, visit: ContentVisitor): Promise<void> {
   const zip = await openZip(path);
-  const findings: SecretFinding[] = [];
   await new Promise<void>((resolve, reject) => {
     zip.on("error", reject);
     zip.on("end", () => resolve());
@@ -91,16 +92,12 @@ async function scanZip(path: string, needles: Needle[]): Promise<SecretFinding[]
       }
       zip.openReadStream(entry, (err, stream) => {
         if (err) return reject(err);
-        scanStream(stream, needles, `${path}!${name}`).then((found) => {
-          findings.push(...found);
-          zip.readEntry();
-        }, reject);
+        visit(`${path}!${name}`, stream).then(() => zip.readEntry(), reject);
       });
     });
     zip.readEntry();
   });
   zip.close();
-  return findings;
 }
 
 async function isZip(path: string): Promise<boolean> {
@@ -114,6 +111,38 @@ export interface ScanTargets {
   paths?: string[];
   /** Captured output, keyed by a label such as "cli stdout". */
   texts?: Record<string, string>;
+}
+
+interface VisitCounts {
+  filesScanned: number;
+  textsScanned: number;
+  bytesScanned: number;
+}
+
+/** Calls `visit` for every text, every file under the paths, and every member of each zip file found. */
+async function visitTargets(targets: ScanTargets, visit: ContentVisitor): Promise<VisitCounts> {
+  const counts: VisitCounts = { filesScanned: 0, textsScanned: 0, bytesScanned: 0 };
+  for (const [label, text] of Object.entries(targets.texts ?? {})) {
+    await visit(label, toAsync([Buffer.from(text)]));
+    counts.textsScanned++;
+    counts.bytesScanned += Buffer.byteLength(text);
+  }
+  for (const target of targets.paths ?? []) {
+    const info = await stat(target);
+    const files = info.isDirectory() ? await listFiles(target) : [target];
+    for (const file of files) {
+      const { size } = await stat(file);
+      await visit(file, createReadStream(file));
+      if (size >= 4 && (await isZip(file))) await visitZip(file, visit);
+      counts.filesScanned++;
+      counts.bytesScanned += size;
+    }
+  }
+  return counts;
+}
+
+async function* toAsync(chunks: Buffer[]): AsyncIterable<Buffer> {
+  yield* chunks;
 }
 
 export interface ScanReport {
@@ -133,22 +162,27 @@ export async function scanForSecrets(
   targets: ScanTargets,
 ): Promise<ScanReport> {
   const needles = needlesFor(secrets);
-  const report: ScanReport = { findings: [], filesScanned: 0, textsScanned: 0, bytesScanned: 0 };
-  for (const [label, text] of Object.entries(targets.texts ?? {})) {
-    report.findings.push(...(await scanStream([Buffer.from(text)], needles, label)));
-    report.textsScanned++;
-    report.bytesScanned += Buffer.byteLength(text);
-  }
-  for (const target of targets.paths ?? []) {
-    const info = await stat(target);
-    const files = info.isDirectory() ? await listFiles(target) : [target];
-    for (const file of files) {
-      const { size } = await stat(file);
-      report.findings.push(...(await scanStream(createReadStream(file), needles, file)));
-      if (size >= 4 && (await isZip(file))) report.findings.push(...(await scanZip(file, needles)));
-      report.filesScanned++;
-      report.bytesScanned += size;
+  const findings: SecretFinding[] = [];
+  const counts = await visitTargets(targets, async (where, content) => {
+    findings.push(...(await scanStream(content, needles, where)));
+  });
+  return { findings, ...counts };
+}
+
+/**
+ * Every distinct match of `pattern` (which must have the g flag) in the same places scanForSecrets looks.
+ * For secrets whose value the test cannot know in advance (a job-scoped key), collect the candidates that
+ * look like one and let the test ask the platform about each.
+ */
+export async function collectMatches(pattern: RegExp, targets: ScanTargets): Promise<Map<string, string[]>> {
+  if (!pattern.global) throw new Error("collectMatches needs a global (g) pattern");
+  const matches = new Map<string, string[]>();
+  await visitTargets(targets, async (where, content) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of content) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
+    for (const match of Buffer.concat(chunks).toString("latin1").matchAll(pattern)) {
+      matches.set(match[0], [...(matches.get(match[0]) ?? []), where]);
     }
-  }
-  return report;
+  });
+  return matches;
 }

@@ -6,6 +6,7 @@ import yauzl from "yauzl";
 import {
   type BadInputs,
   buildZip,
+  collectMatches,
   listeningAddresses,
   makeTempDir,
   percentile,
@@ -132,6 +133,18 @@ describe("secret scanner", () => {
     expect(report.findings).toEqual([
       { secret: "jobKey", encoding: "raw", where: path, offset: filler.length },
     ]);
+  });
+
+  it("collects candidate tokens by pattern in text, files and zip members", async () => {
+    const token = "ab".repeat(24);
+    const zip = await writeZip(join(tmp.dir, "tokens.zip"), [{ name: "a/log.txt", data: `key=${token}\n` }]);
+    const matches = await collectMatches(/\b[0-9a-f]{48}\b/g, {
+      paths: [zip],
+      texts: { stdout: `x ${token} y ${"cd".repeat(24)}`, other: "none" },
+    });
+    expect([...matches.keys()].sort()).toEqual([token, "cd".repeat(24)]);
+    expect(matches.get(token)).toEqual(["stdout", zip, `${zip}!a/log.txt`]);
+    await expect(collectMatches(/x/, {})).rejects.toThrow(/global/);
   });
 
   it("finds nothing in clean data and refuses secrets too short to scan for", async () => {
