@@ -86,6 +86,15 @@ describe("catalog", () => {
     expect(beyond).toMatchObject({ status: 404, body: { detail: "Invalid page." } });
   });
 
+  it("prices local cores at 0 in the bare computeprices list", async () => {
+    const prices = await t.api.request<{ coreType: string; value: { amount: string } }[]>(
+      "GET",
+      "/api/v2/billing/computeprices/",
+    );
+    expect(Array.isArray(prices.body)).toBe(true);
+    expect(prices.body.filter((p) => p.coreType === "local").map((p) => p.value.amount)).toEqual(["0", "0"]);
+  });
+
   it("offers user_included, a Node runner entry and the emulated miniconda_e2e", async () => {
     const page = (
       await t.api.request<Page<{ code: string; versions: { versionCode: string }[]; isEmulated: boolean }>>(
@@ -150,6 +159,12 @@ describe("files", () => {
     expect(bad.status).toBe(416);
     await bad.arrayBuffer();
     expect(await t.api.download(id)).toEqual(bytes);
+
+    const text = path.join(t.sandbox.root, "lines.txt");
+    fs.writeFileSync(text, "one\ntwo\nthree\n");
+    const textFile = await t.api.upload(text);
+    const lines = await t.api.request("GET", `/api/v2/files/${textFile.id}/lines/?start=1&count=5`);
+    expect(lines.body).toEqual({ lines: ["two", "three"], start: 1, count: 2 });
 
     const renamed = await t.api.request<{ name: string }>("PATCH", `/api/v2/files/${id}/`, {
       name: "renamed.bin",

@@ -119,6 +119,16 @@ describe("walltime and stop", () => {
       return res.body.lines?.includes("up") ? res.body : undefined;
     });
     expect(tail.fileType).toBe("text");
+    const listing = await t.api.request<{ path: string }[]>(
+      "GET",
+      `/api/v2/jobs/${id}/runs/1/directory-contents/`,
+    );
+    expect(listing.body.map((e) => e.path)).toContain("process_output.log");
+    const executing = await t.api.request<{ results: { id: string }[] }>(
+      "GET",
+      "/api/v2/jobs/?job_status=EXECUTING",
+    );
+    expect(executing.body.results.map((j) => j.id)).toContain(id);
     const instances = await t.api.request<{ results: { publicIp: string; sshPort: null }[] }>(
       "GET",
       `/api/v2/jobs/${id}/instances/`,
