@@ -87,7 +87,6 @@ export function buildParser(argv: string[], select: (action: Action) => void, wi
     })
     .option("local", {
       type: "boolean",
-      default: false,
       describe: "Use the local platform even if a Rescale key is configured",
       global: true,
     })

@@ -58,6 +58,19 @@ export function describeError(err: unknown): DescribedError {
   const names = classNames(err);
   const status = (err as { status?: unknown }).status;
   const has = (n: string) => names.includes(n);
+  if (has("ConfigurationError"))
+    return {
+      message: err.message,
+      hint: "Save a key with `rescale-run config set`, or set RESCALE_API_KEY; without either, commands use the local platform.",
+      exitCode: ExitCode.Auth,
+    };
+  if (
+    has("DatasetError") ||
+    has("UserInputError") ||
+    has("SyntheticDatasetError") ||
+    has("LocalPlatformError")
+  )
+    return { message: err.message, exitCode: ExitCode.Usage };
   if (has("AuthenticationError") || status === 401)
     return {
       message: err.message,
@@ -71,7 +84,13 @@ export function describeError(err: unknown): DescribedError {
     return { message: err.message, hint: "The platform refused the request.", exitCode: ExitCode.Usage };
   if (has("WalltimeError") || has("WalltimeParseError") || err.name === "RangeError")
     return { message: err.message, exitCode: ExitCode.Usage };
-  if (has("ConnectionError") || has("TimeoutError") || has("ServerError") || has("RateLimitError"))
+  if (
+    has("ConnectionError") ||
+    has("TimeoutError") ||
+    has("ServerError") ||
+    has("RateLimitError") ||
+    has("ResponseShapeError")
+  )
     return {
       message: err.message,
       hint: "The platform is unreachable or failing; retry later (rescale-run already retried).",
