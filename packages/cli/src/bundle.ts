@@ -77,9 +77,12 @@ export async function runnerHash(runner: RunnerPackage): Promise<string> {
     hash.update(`${relative(runner.workspaceRoot, file)}\n`);
     hash.update(await readFile(file));
   }
-  for (const file of await listFiles(distDir)) {
-    hash.update(`${relative(runner.dir, file)}\n`);
-    hash.update(await readFile(file));
+  // The runner's own build and those of the workspace packages it bundles (e.g. @rescale-run/sdk).
+  for (const dir of [runner.dir, ...(await workspaceDependencies(runner.dir))]) {
+    for (const file of await listFiles(join(dir, "dist"))) {
+      hash.update(`${relative(runner.workspaceRoot, file)}\n`);
+      hash.update(await readFile(file));
+    }
   }
   return hash.digest("hex").slice(0, 16);
 }
@@ -130,6 +133,15 @@ export async function ensureRunnerBundle(
     packSeconds,
     hash,
   };
+}
+
+async function workspaceDependencies(packageDir: string): Promise<string[]> {
+  const pkg = JSON.parse(await readFile(join(packageDir, "package.json"), "utf8")) as {
+    dependencies?: Record<string, string>;
+  };
+  return Object.entries(pkg.dependencies ?? {})
+    .filter(([, version]) => version.startsWith("workspace:"))
+    .map(([name]) => realpathSync(join(packageDir, "node_modules", name)));
 }
 
 /** Drops what a Linux x64 workstation never loads: source maps and other platforms' onnxruntime binaries. */

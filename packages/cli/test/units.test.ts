@@ -1,0 +1,138 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { CoreType } from "@rescale-run/sdk";
+import { describe, expect, it } from "vitest";
+import { writeArchive } from "../src/archive.js";
+import { inspectDataset, packDataset } from "../src/dataset.js";
+import { newLines, outcomeOf } from "../src/follow.js";
+import { localPathFor } from "../src/outputs.js";
+import { chooseCoreType, toCidrRule } from "../src/plan.js";
+
+function imageFolder(root: string, classes: Record<string, number>): void {
+  for (const [cls, n] of Object.entries(classes)) {
+    mkdirSync(join(root, cls), { recursive: true });
+    for (let i = 1; i <= n; i++) {
+      writeFileSync(join(root, cls, `${cls} (${i}).png`), `img ${cls} ${i}`);
+      writeFileSync(join(root, cls, `${cls} (${i})_mask.png`), "mask");
+    }
+  }
+}
+
+describe("dataset inspection", () => {
+  it("counts images per class, excluding masks, and descends into a single wrapper folder", async () => {
+    const root = mkdtempSync(join(tmpdir(), "rr-ds-"));
+    imageFolder(join(root, "Dataset_BUSI_with_GT"), { benign: 3, malignant: 2, normal: 1 });
+    const ds = await inspectDataset(root);
+    expect(ds.root).toBe(join(root, "Dataset_BUSI_with_GT"));
+    expect(ds.classes).toEqual([
+      { name: "benign", images: 3 },
+      { name: "malignant", images: 2 },
+      { name: "normal", images: 1 },
+    ]);
+  });
+
+  it("refuses a folder without class subfolders, naming the expected layout", async () => {
+    const root = mkdtempSync(join(tmpdir(), "rr-ds-"));
+    writeFileSync(join(root, "a.png"), "x");
+    await expect(inspectDataset(root)).rejects.toThrow(/needs one subfolder of images per class/);
+    await expect(inspectDataset(join(root, "missing"))).rejects.toThrow(/no such file or folder/);
+  });
+
+  it("packs a folder as <jobDir>/<class>/<image> without masks, and reads a zip's layout back", async () => {
+    const root = mkdtempSync(join(tmpdir(), "rr-ds-"));
+    imageFolder(join(root, "data"), { a: 2, b: 2 });
+    const ds = await inspectDataset(join(root, "data"));
+    const zip = await packDataset(ds, join(root, "cache"));
+    const again = await inspectDataset(zip);
+    expect(again.kind).toBe("zip");
+    expect(again.jobDir).toBe("dataset");
+    expect(again.classes).toEqual([
+      { name: "a", images: 2 },
+      { name: "b", images: 2 },
+    ]);
+    expect(await packDataset(ds, join(root, "cache"))).toBe(zip); // cached
+  });
+
+  it("refuses a zip whose class folders sit at its top level", async () => {
+    const root = mkdtempSync(join(tmpdir(), "rr-ds-"));
+    imageFolder(join(root, "flat"), { a: 1, b: 1 });
+    const zip = join(root, "flat.zip");
+    await writeArchive(zip, "zip", (a) => a.directory(join(root, "flat"), false));
+    await expect(inspectDataset(zip)).rejects.toThrow(/class folders at the top of the zip/);
+  });
+});
+
+describe("log following", () => {
+  it("prints only the lines after what was already seen", () => {
+    expect(newLines([], ["a", "b"])).toEqual(["a", "b"]);
+    expect(newLines(["a", "b"], ["a", "b"])).toEqual([]);
+    expect(newLines(["a", "b"], ["b", "c", "d"])).toEqual(["c", "d"]);
+    expect(newLines(["x", "y", "z"], ["y", "z", "z"])).toEqual(["z"]);
+    expect(newLines(["epoch 1", "epoch 2"], ["epoch 1", "epoch 2", "epoch 3"])).toEqual(["epoch 3"]);
+  });
+
+  it('treats "Completed" as success only with a success reason', () => {
+    const at = new Date();
+    expect(outcomeOf({ status: "Completed", statusReason: "Completed successfully", statusDate: at })).toBe(
+      "succeeded",
+    );
+    expect(outcomeOf({ status: "Completed", statusReason: "A run failed", statusDate: at })).toBe("failed");
+    expect(outcomeOf({ status: "Completed", statusReason: null, statusDate: at })).toBe("failed");
+    expect(outcomeOf({ status: "Executing", statusDate: at })).toBe("running");
+  });
+});
+
+describe("plan helpers", () => {
+  const types = [
+    {
+      code: "emerald",
+      name: "Emerald",
+      cores: [1, 2, 4, 8],
+      memory: 4000,
+      storage: 10,
+      price: 0.5,
+      lowPriorityPrice: 0.3,
+      isDeprecated: false,
+    },
+    {
+      code: "onyx",
+      name: "Onyx",
+      cores: [4, 8],
+      memory: 8000,
+      storage: 10,
+      price: 0.4,
+      lowPriorityPrice: null,
+      isDeprecated: false,
+    },
+  ] as unknown as CoreType[];
+
+  it("picks the cheapest type offering the cores; validates a named one", () => {
+    expect(
+      chooseCoreType(types, { cores: 4, walltimeHours: 8, priority: "onDemandPriority" }).coreType.code,
+    ).toBe("onyx");
+    expect(
+      chooseCoreType(types, { cores: 2, walltimeHours: 8, priority: "onDemandPriority" }).coreType.code,
+    ).toBe("emerald");
+    expect(() =>
+      chooseCoreType(types, { coreType: "Onyx", cores: 2, walltimeHours: 8, priority: "onDemandPriority" }),
+    ).toThrow(/offers 4, 8 cores per node, not 2/);
+  });
+
+  it("turns --allow-ip into a CIDR rule and refuses nonsense", () => {
+    expect(toCidrRule("203.0.113.7")).toBe("203.0.113.7/32");
+    expect(toCidrRule("203.0.113.0/24")).toBe("203.0.113.0/24");
+    expect(toCidrRule("2001:db8::1")).toBe("2001:db8::1/128");
+    expect(() => toCidrRule("300.1.1.1")).toThrow(/not an IP address/);
+    expect(() => toCidrRule("10.0.0.0/33")).toThrow(/prefix/);
+  });
+
+  it("never writes a downloaded file outside the output folder", () => {
+    expect(localPathFor("/tmp/out", { name: "m.json", relativePath: "outputs/m.json" })).toBe(
+      "/tmp/out/outputs/m.json",
+    );
+    expect(localPathFor("/tmp/out", { name: "x", relativePath: "../../etc/passwd" })).toBe(
+      "/tmp/out/etc/passwd",
+    );
+  });
+});
