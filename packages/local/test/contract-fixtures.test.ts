@@ -81,6 +81,17 @@ const running = [
   jobStatus("Pending", "2026-11-25T11:00:00Z"),
 ];
 
+const stopped = [
+  jobStatus("Completed", "2026-11-25T11:20:00Z", null),
+  jobStatus("Stopping", "2026-11-25T11:19:00Z"),
+  ...running,
+];
+const clusterStarted = page([
+  clusterStatus("Started", "2026-11-25T11:08:00Z"),
+  clusterStatus("Starting", "2026-11-25T11:01:00Z"),
+  clusterStatus("Not Started", "2026-11-25T11:00:00Z"),
+]);
+
 const fixtures: FixtureHooks = {
   coreTypes() {
     const types = [coreType(), coreType({ code: "ruby", name: "Ruby", cores: [1, 2, 4, 8], memory: 8000 })];
@@ -177,14 +188,38 @@ const fixtures: FixtureHooks = {
       .reply(202)
       .get(`${JOBS}JoB2/statuses/`)
       .query(true)
-      .reply(
-        200,
-        page([
-          jobStatus("Completed", "2026-11-25T11:20:00Z", null),
-          jobStatus("Stopping", "2026-11-25T11:19:00Z"),
-          ...running,
-        ]),
-      );
+      .reply(200, page(stopped));
+  },
+  workstation() {
+    api()
+      .get("/api/v2/analyses/")
+      .query(true)
+      .times(2)
+      .reply(200, page([analysis(), minicondaInteractive()]))
+      .post(JOBS)
+      .reply(201, (_uri, body) => {
+        const b = body as { name: string; jobanalyses: unknown[] };
+        return job({ id: "WoRk1", name: b.name, jobanalyses: b.jobanalyses });
+      })
+      .post(`${JOBS}WoRk1/submit/`)
+      .reply(200)
+      .get(`${JOBS}WoRk1/statuses/`)
+      .query(true)
+      .times(2)
+      .reply(200, page(running))
+      .get(`${JOBS}WoRk1/cluster_statuses/`)
+      .query(true)
+      .times(2)
+      .reply(200, clusterStarted)
+      .get(`${JOBS}WoRk1/instances/`)
+      .query(true)
+      .reply(200, page([instance()]))
+      .post(`${JOBS}WoRk1/stop/`)
+      .reply(202)
+      .get(`${JOBS}WoRk1/statuses/`)
+      .query(true)
+      .times(2)
+      .reply(200, page(stopped));
   },
   validation() {
     api()

@@ -73,6 +73,7 @@ export interface FixtureHooks {
   fileRoundTrip: Fixtures;
   jobLifecycle: Fixtures;
   runningJob: Fixtures;
+  workstation: Fixtures;
   validation: Fixtures;
   wrongKey: Fixtures;
   notFound: Fixtures;
@@ -197,6 +198,33 @@ export function contractCases(f: FixtureHooks): ContractCase[] {
       },
     },
     {
+      name: "a workstation (interactive, two software tiles): active, reachable, stopped for good",
+      fixtures: f.workstation,
+      async check(t) {
+        const ws = await t.client.workstations.create({
+          name: "contract-workstation",
+          coreType: t.coreType,
+          cores: t.cores,
+          walltime: 8,
+          software: [
+            { code: "user_included", version: "0" },
+            { code: "miniconda_e2e", version: "4.8.4_e2ed" },
+          ],
+        });
+        expect(ws.job.jobanalyses.map((ja) => ja.hardware?.type)).toEqual(["interactive", "interactive"]);
+        const active = await ws.waitUntilActive(FAST_POLL);
+        expect(active.outcome.phase).toBe("running");
+        expect((await ws.status()).state).toBe("active");
+        const connection = await ws.connection();
+        expect(connection.host).toBeTruthy();
+        expect(connection.clusterId).toBeTruthy();
+        await ws.stop();
+        const { outcome } = await waitUntilFinished(t.client.jobs, ws.id, FAST_POLL);
+        expect(outcome).toMatchObject({ terminal: true, succeeded: false, phase: "stopped" });
+        expect((await ws.status()).state).toBe("stopped");
+      },
+    },
+    {
       name: "a 400 field map becomes a ValidationError naming hardware.coresPerSlot",
       fixtures: f.validation,
       async check(t) {
@@ -243,6 +271,7 @@ export const NO_FIXTURES: FixtureHooks = {
   fileRoundTrip: none,
   jobLifecycle: none,
   runningJob: none,
+  workstation: none,
   validation: none,
   wrongKey: none,
   notFound: none,

@@ -67,6 +67,33 @@ describe("a successful job", () => {
   });
 });
 
+describe("several software tiles", () => {
+  it("runs a command repeated on every tile once, and different commands in order", async () => {
+    const tiles = (commands: string[]) => {
+      const body = jobBody({ name: "tiles", command: "" }) as { jobanalyses: Record<string, unknown>[] };
+      const [first] = body.jobanalyses;
+      body.jobanalyses = commands.map((command, i) => ({
+        ...first,
+        command,
+        analysis:
+          i === 0
+            ? { code: "user_included", version: "0" }
+            : { code: "miniconda_e2e", version: "4.8.4_e2ed" },
+      }));
+      return body;
+    };
+    const same = await run(tiles(["echo once >> count.txt", "echo once >> count.txt"]));
+    expect((await t.api.waitForStatus(same)).statusReason).toBe("Completed successfully");
+    const count = (await t.api.jobFiles(same)).find((f) => f.relativePath === "count.txt")!;
+    expect((await t.api.download(count.id)).toString()).toBe("once\n");
+    const chain = await run(tiles(["echo a > a.txt; exit 4", "echo b > b.txt"]));
+    expect((await t.api.waitForStatus(chain)).statusReason).toBe(
+      "A run failed: the command exited with code 4",
+    );
+    expect((await t.api.jobFiles(chain)).map((f) => f.relativePath)).not.toContain("b.txt");
+  });
+});
+
 describe("failures", () => {
   it("a non-zero exit is Completed with 'A run failed' and the code", async () => {
     const id = await run(jobBody({ name: "fail", command: "echo partial > partial.txt; exit 3" }));

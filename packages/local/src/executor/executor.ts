@@ -292,11 +292,12 @@ function readStaged(file: string): StagedManifest {
 }
 
 /**
- * The script bash runs: every analysis' command in order, stopping at the first failure. An interactive
- * job without a command is an idle workstation: it waits until stopped or out of walltime.
+ * The script bash runs. A job with several software tiles has one command on Rescale, and clients repeat it
+ * on every tile: identical commands run once; different ones run in order, stopping at the first failure.
+ * An interactive job without a command is an idle workstation: it waits until stopped or out of walltime.
  */
 export function jobScript(spec: JobSpec, walltimeMs: number): string {
-  const commands = spec.jobanalyses.map((ja) => ja.command).filter((c) => c.trim() !== "");
+  const commands = [...new Set(spec.jobanalyses.map((ja) => ja.command).filter((c) => c.trim() !== ""))];
   if (commands.length === 0) return `sleep ${Math.ceil(walltimeMs / 1000) + 60}`;
   if (commands.length === 1) return commands[0]!;
   return commands.map((c) => `(\n${c}\n) || exit $?`).join("\n");
