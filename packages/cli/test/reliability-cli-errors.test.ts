@@ -121,9 +121,7 @@ describe("rescale-run: platform trouble", () => {
     }
   });
 
-  // KNOWN BUG (reported): a missing key surfaces as the SDK's ConfigurationError, which
-  // packages/cli/src/errors.ts (describeError) does not map: exit 70 with "This looks like a bug in
-  // rescale-run" instead of exit 3 (authentication) with the (good) message on how to configure a key.
+  // Was exit 70 ("looks like a bug") until the CLI mapped the SDK's ConfigurationError; kept as a regression test.
   it("a missing key (profile without apikey): exit 3, says how to configure one", async () => {
     const configDir = path.join(sandbox.configDir, "rescale");
     mkdirSync(configDir, { recursive: true });
@@ -134,10 +132,7 @@ describe("rescale-run: platform trouble", () => {
     expectCleanFailure(result, EXIT.auth, /No Rescale API key configured/);
   });
 
-  // KNOWN BUG (reported): packages/cli/src/cli.ts declares `.conflicts("profile", "local")` while `--local`
-  // has `default: false`; yargs counts the default as given, so every `--profile NAME` fails with
-  // "Arguments profile and local are mutually exclusive" (exit 2) and a Rescale profile can only be chosen
-  // through RESCALE_PROFILE.
+  // Was always "Arguments profile and local are mutually exclusive" while --local defaulted to false.
   it("--profile NAME selects a configured profile", async () => {
     const platform = await startLocalPlatform({
       dataDir: path.join(sandbox.dataDir, "profile-platform"),
