@@ -63,6 +63,11 @@ export async function buildServer(
       // fastify's own client errors (bad JSON, wrong content type, ...) in DRF's shape
       return reply.code(status).send({ detail: (err as Error).message });
     }
+    if ((err as NodeJS.ErrnoException).code === "ENOSPC") {
+      return reply
+        .code(507)
+        .send({ detail: "The local platform's disk is full: free space in its data directory." });
+    }
     req.log.error({ err }, "request failed");
     return reply.code(500).send({ detail: "A server error occurred." });
   });

@@ -112,10 +112,14 @@ export async function extractZipSafely(file: string, root: string): Promise<stri
         fs.symlinkSync(linkTarget, target);
         continue;
       }
-      await pipeline(
-        stream,
-        fs.createWriteStream(target, { fd: fs.openSync(target, WRITE_NO_FOLLOW, 0o644) }),
-      );
+      let fd: number;
+      try {
+        fd = fs.openSync(target, WRITE_NO_FOLLOW, 0o644);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "ELOOP") throw err;
+        throw new UnsafeArchiveError(`zip entry "${name}" would write through a symlink`);
+      }
+      await pipeline(stream, fs.createWriteStream(target, { fd }));
       written.push(path.relative(root, target));
     }
   } finally {
