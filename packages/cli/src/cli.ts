@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import yargs, { type Argv } from "yargs";
 import { configCommand } from "./commands/config.js";
 import { coretypesCommand } from "./commands/coretypes.js";
@@ -70,6 +71,12 @@ function register(y: Argv, spec: CommandSpec, select: (action: Action) => void):
   );
 }
 
+/** This package's version (package.json sits one level above both src/ and dist/). */
+function packageVersion(): string {
+  const file = new URL("../package.json", import.meta.url);
+  return (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version;
+}
+
 export function buildParser(argv: string[], select: (action: Action) => void, width = 110): Argv {
   let y: Argv = yargs(argv)
     .scriptName("rescale-run")
@@ -107,7 +114,7 @@ export function buildParser(argv: string[], select: (action: Action) => void, wi
     .demandCommand(1, "Name a command (see --help).")
     .help()
     .alias("h", "help")
-    .version()
+    .version(packageVersion())
     .wrap(Math.min(width, 120))
     .epilogue(EPILOGUE)
     .example("$0 submit --cores 4 --walltime 8h", "Train on the demo dataset (local platform without a key)")

@@ -5,11 +5,13 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLocalPlatform } from "../../local/src/index.js";
 import {
+  type BadInputs,
   looksLikeStackTrace,
   makeSandbox,
   type RunResult,
   runProcess,
   type Sandbox,
+  writeBadInputs,
 } from "../../testkit/src/index.js";
 import { main } from "../src/cli.js";
 
@@ -23,6 +25,7 @@ const bin = path.join(repoRoot, "packages/cli/src/bin.ts");
 const EXIT = { usage: 2, auth: 3, unavailable: 5 } as const;
 
 let sandbox: Sandbox;
+let bad: BadInputs;
 
 function rescaleRun(args: string[], env: Record<string, string | undefined> = {}): Promise<RunResult> {
   return runProcess(process.execPath, ["--conditions=source", "--import", "tsx", bin, ...args], {
@@ -72,6 +75,7 @@ function expectCleanFailure(result: RunResult, exitCode: number, message: RegExp
 
 beforeAll(async () => {
   sandbox = await makeSandbox("cli-errors-");
+  bad = await writeBadInputs(path.join(sandbox.root, "inputs"), 6);
 });
 afterAll(() => sandbox.cleanup());
 
@@ -93,6 +97,37 @@ describe("rescale-run: bad walltime strings", () => {
   it("as a real process too: one line, exit 2", async () => {
     const result = await rescaleRun(["submit", "--cores", "1", "--walltime", "banana", "--dry-run"]);
     expectCleanFailure(result, EXIT.usage, /^error: --walltime: Cannot read walltime "banana"/m);
+  });
+});
+
+// Against the local platform the CLI starts in its own process (no key set): refused before any upload.
+describe.concurrent("rescale-run submit: refused plans and data", () => {
+  const submit = (...args: string[]) => rescaleRun(["submit", "--walltime", "1h", "--dry-run", ...args]);
+
+  it("cores the core type does not offer: exit 2, lists the counts offered", async () => {
+    const result = await submit("--cores", "3", "--data", bad.dataset);
+    expectCleanFailure(result, EXIT.usage, /offers 3 cores[\s\S]*Core counts offered: 1, 2/);
+  });
+
+  it("an unknown (misspelt) core type: exit 2, names it", async () => {
+    const result = await submit("--cores", "1", "--core-type", "emeral", "--data", bad.dataset);
+    expectCleanFailure(result, EXIT.usage, /No core type "emeral"/);
+  });
+
+  it("a one-class dataset: exit 2, says two classes are needed", async () => {
+    const result = await submit("--cores", "1", "--data", bad.oneClassDataset);
+    expectCleanFailure(result, EXIT.usage, /at least two classes/);
+  });
+
+  it("a dataset zip with ../ entries: exit 2, names the entry", async () => {
+    const result = await submit("--cores", "1", "--data", bad.zipSlip);
+    expectCleanFailure(result, EXIT.usage, /zip-slip-escaped\.txt/);
+  });
+
+  it("the bad-input dataset itself (mixed unreadable files) is accepted for planning", async () => {
+    const result = await submit("--cores", "1", "--data", bad.dataset);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/dataset .*benign \d+, malignant 6, normal 6/);
   });
 });
 
