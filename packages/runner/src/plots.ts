@@ -41,7 +41,13 @@ function historySpec(history: readonly HistoryEntry[], metric: "accuracy" | "los
     data: { values },
     mark: { type: "line", point: true, strokeWidth: 2 },
     encoding: {
-      x: { field: "epoch", type: "quantitative", title: "Epoch", axis: { format: "d", tickMinStep: 1 } },
+      x: {
+        field: "epoch",
+        type: "quantitative",
+        title: "Epoch",
+        scale: { zero: false, nice: false },
+        axis: { format: "d", tickMinStep: 1 },
+      },
       y: { field: "value", type: "quantitative", title: label, scale: { zero: false } },
       color: {
         field: "split",

@@ -86,6 +86,18 @@ describe("renderPlots", () => {
     expect([meta.width, meta.height]).toEqual([PLOT_WIDTH, PLOT_HEIGHT]);
   });
 
+  it("draws a history of a single epoch", async () => {
+    const one = await renderPlots({
+      history: history.slice(0, 1),
+      metrics,
+      classNames,
+      outDir: path.join(root, "one"),
+      scale: 1,
+    });
+    const stats = await sharp(one.accuracy!).stats();
+    expect(stats.channels[0]!.stdev).toBeGreaterThan(5);
+  });
+
   it("rejects class names that differ from the metrics'", async () => {
     await expect(
       renderPlots({ history, metrics, classNames: ["a", "b", "c"], outDir: path.join(root, "bad") }),
