@@ -102,7 +102,12 @@ describe("rescale-run: bad walltime strings", () => {
 
 // Against the local platform the CLI starts in its own process (no key set): refused before any upload.
 describe.concurrent("rescale-run submit: refused plans and data", () => {
-  const submit = (...args: string[]) => rescaleRun(["submit", "--walltime", "1h", "--dry-run", ...args]);
+  // Each run gets its own data directory: concurrent commands would contend for one local platform's state.
+  let runs = 0;
+  const submit = (...args: string[]) =>
+    rescaleRun(["submit", "--walltime", "1h", "--dry-run", ...args], {
+      XDG_DATA_HOME: path.join(sandbox.dataDir, `submit-${runs++}`),
+    });
 
   it("cores the core type does not offer: exit 2, lists the counts offered", async () => {
     const result = await submit("--cores", "3", "--data", bad.dataset);
