@@ -7,6 +7,7 @@ import type { PlatformContext } from "./context.js";
 import { ApiError } from "./errors.js";
 import { fileRoutes } from "./file-routes.js";
 import { jobRoutes } from "./job-routes.js";
+import { runRoutes } from "./run-routes.js";
 
 const UNAUTHENTICATED = { detail: "Authentication credentials were not provided." };
 const INVALID_TOKEN = { detail: "Invalid token." };
@@ -77,5 +78,6 @@ export async function buildServer(
   catalogRoutes(app, ctx);
   fileRoutes(app, ctx);
   jobRoutes(app, ctx);
+  runRoutes(app, ctx);
   return app;
 }
