@@ -201,7 +201,7 @@ export const connectCommand: CommandSpec = {
         instances.map(async (i) => ({
           ...i,
           ssh:
-            i.publicHostname || i.publicIp
+            kind === "rescale" && (i.publicHostname || i.publicIp)
               ? `ssh -p ${i.sshPort ?? 22} ${i.username ?? "uprod"}@${i.publicHostname || i.publicIp}`
               : null,
           desktopUrl:

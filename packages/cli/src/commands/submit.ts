@@ -174,7 +174,7 @@ interface SubmitArgs {
 
 export const submitCommand: CommandSpec = {
   command: "submit",
-  describe: "Train on a new workstation: plan, upload, run, stream the log, download the artifacts",
+  describe: "Train on a new workstation and bring the artifacts back",
   builder,
   action: (args) => (ctx) => submit(ctx, args as unknown as SubmitArgs),
 };
@@ -213,25 +213,25 @@ async function submit(ctx: CommandContext, a: SubmitArgs): Promise<number> {
 
   const target = await openTarget(ctx);
   try {
+    const plan = await makePlan(ctx, target, a, walltime, dataset, runtime);
+    if (a.dryRun) {
+      const bootstrapScript = runnerPlaceholder(plan).script;
+      out.result({ plan, bootstrapScript }, () => {
+        renderPlan(out, plan);
+        out.line();
+        out.line(out.c.bold(`Bootstrap script (${BOOTSTRAP_FILE_NAME}, the job's command):`));
+        out.line(bootstrapScript);
+        out.line("Dry run: nothing was uploaded or created.");
+      });
+      return ExitCode.Success;
+    }
     if (a.detach && target.inProcess) {
       throw new UsageError(
         "--detach needs a platform that outlives this command; the local platform is running inside it.",
         "Start it in the background first: rescale-run local start",
       );
     }
-    const plan = await makePlan(ctx, target, a, walltime, dataset, runtime);
-    const runner = runnerPlaceholder(plan);
-    out.result(a.dryRun ? { plan, bootstrapScript: runner.script } : undefined, () => {});
     if (!out.json) renderPlan(out, plan);
-    if (a.dryRun) {
-      if (!out.json) {
-        out.line();
-        out.line(out.c.bold(`Bootstrap script (${BOOTSTRAP_FILE_NAME}, the job's command):`));
-        out.line(runner.script);
-        out.line("Dry run: nothing was uploaded or created.");
-      }
-      return ExitCode.Success;
-    }
     if (!a.yes && io.stdin.isTTY && io.stderr.isTTY && !(await confirm(ctx, "Upload and start this job?"))) {
       out.note("Cancelled; nothing was uploaded.");
       return ExitCode.Success;
