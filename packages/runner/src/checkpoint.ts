@@ -1,0 +1,138 @@
+import { mkdir, readFile, rm } from "node:fs/promises";
+import path from "node:path";
+import type { CvResult } from "./cv.js";
+import type { HeadConfig, HeadModel, HeadTrainingState } from "./head.js";
+import { atomicWrite, type NamedArray, readArrays, writeArrays } from "./tensors.js";
+
+/**
+ * The checkpoint folder of a run (`<out>/checkpoint/`): the cross-validation result and, after every epoch of the
+ * final head training, the full training state (current and best weights, Adam moments, history, RNG state).
+ * `--resume` continues from it; it is left out of artifacts.zip.
+ */
+export interface CheckpointMeta {
+  fingerprint: string;
+  seed: number;
+  config: HeadConfig;
+  finished: boolean;
+}
+
+const prefixed = (prefix: string, arrays: readonly NamedArray[]) =>
+  arrays.map((a) => ({ ...a, name: `${prefix}${a.name}` }));
+const unprefixed = (prefix: string, arrays: readonly NamedArray[]) =>
+  arrays.filter((a) => a.name.startsWith(prefix)).map((a) => ({ ...a, name: a.name.slice(prefix.length) }));
+
+export class Checkpoint {
+  constructor(readonly dir: string) {}
+
+  async saveCv(cv: CvResult): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    await atomicWrite(path.join(this.dir, "cv.json"), `${JSON.stringify(cv, null, 2)}\n`);
+  }
+
+  async loadCv(): Promise<CvResult | undefined> {
+    try {
+      return JSON.parse(await readFile(path.join(this.dir, "cv.json"), "utf8")) as CvResult;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async saveState(meta: CheckpointMeta, state: HeadTrainingState): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    await writeArrays(path.join(this.dir, "state-arrays"), [
+      ...prefixed("weights:", state.weights),
+      ...prefixed("best:", state.bestWeights),
+      ...prefixed("optimizer:", state.optimizer),
+      { name: "mean", shape: [state.mean.length], data: state.mean },
+      { name: "std", shape: [state.std.length], data: state.std },
+    ]);
+    const { weights, bestWeights, optimizer, mean, std, ...scalars } = state;
+    await atomicWrite(
+      path.join(this.dir, "state.json"),
+      `${JSON.stringify({ meta, ...scalars }, null, 1)}\n`,
+    );
+  }
+
+  async loadState(): Promise<{ meta: CheckpointMeta; state: HeadTrainingState } | undefined> {
+    let json: { meta: CheckpointMeta } & Omit<
+      HeadTrainingState,
+      "weights" | "bestWeights" | "optimizer" | "mean" | "std"
+    >;
+    try {
+      json = JSON.parse(await readFile(path.join(this.dir, "state.json"), "utf8"));
+    } catch {
+      return undefined;
+    }
+    const arrays = await readArrays(path.join(this.dir, "state-arrays"));
+    const { meta, ...scalars } = json;
+    const find = (name: string) => {
+      const a = arrays.find((x) => x.name === name);
+      if (!a) throw new Error(`checkpoint ${this.dir} lacks ${name}`);
+      return a.data;
+    };
+    return {
+      meta,
+      state: {
+        ...scalars,
+        weights: unprefixed("weights:", arrays),
+        bestWeights: unprefixed("best:", arrays),
+        optimizer: unprefixed("optimizer:", arrays),
+        mean: find("mean"),
+        std: find("std"),
+      },
+    };
+  }
+
+  async clear(): Promise<void> {
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** The trained head as predict loads it: `<out>/model/head.json` + `head-arrays.{json,bin}`. */
+export interface SavedHead {
+  format: "rescale-run-head/1";
+  classNames: string[];
+  config: HeadConfig;
+  numClasses: number;
+  /** Feature-engine cache key the head was trained on (weights identity). */
+  engineCacheKey: string;
+  preprocessVersion: string;
+}
+
+export async function saveHead(
+  dir: string,
+  model: HeadModel,
+  info: Omit<SavedHead, "format" | "config" | "numClasses">,
+): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await writeArrays(path.join(dir, "head-arrays"), [
+    ...prefixed("weights:", model.weights),
+    { name: "mean", shape: [model.mean.length], data: model.mean },
+    { name: "std", shape: [model.std.length], data: model.std },
+  ]);
+  const saved: SavedHead = {
+    format: "rescale-run-head/1",
+    config: model.config,
+    numClasses: model.numClasses,
+    ...info,
+  };
+  await atomicWrite(path.join(dir, "head.json"), `${JSON.stringify(saved, null, 2)}\n`);
+}
+
+export async function loadHead(dir: string): Promise<{ info: SavedHead; model: HeadModel }> {
+  const info = JSON.parse(await readFile(path.join(dir, "head.json"), "utf8")) as SavedHead;
+  if (info.format !== "rescale-run-head/1")
+    throw new Error(`${dir}/head.json: unknown format ${info.format}`);
+  const arrays = await readArrays(path.join(dir, "head-arrays"));
+  const get = (name: string) => arrays.find((a) => a.name === name)?.data ?? new Float32Array();
+  return {
+    info,
+    model: {
+      config: info.config,
+      numClasses: info.numClasses,
+      mean: get("mean"),
+      std: get("std"),
+      weights: unprefixed("weights:", arrays),
+    },
+  };
+}

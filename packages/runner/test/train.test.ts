@@ -1,0 +1,135 @@
+import { readdir, readFile, stat } from "node:fs/promises";
+import path from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { predict, RunInterruptedError, train, UnsupportedError } from "../src/index.js";
+import { fakeEngine } from "./fake-engine.js";
+import { makeDataset, tempDir } from "./helpers.js";
+
+const quick = { epochs: 30, patience: 5, views: 2, cvFolds: 2, seed: 3, quiet: true, upload: false } as const;
+
+describe("train pipeline (fake feature engine)", () => {
+  let data: string;
+  let cacheDir: string;
+  beforeAll(async () => {
+    data = await makeDataset(await tempDir(), { benign: 10, malignant: 8, normal: 8 });
+    cacheDir = await tempDir("runner-cache-");
+  });
+
+  it("writes every artifact, and a second run reuses the feature cache", async () => {
+    const out = await tempDir();
+    const engine = fakeEngine();
+    const result = await train({ ...quick, data, out, cacheDir, featureEngine: engine });
+    const files = await readdir(out);
+    for (const f of [
+      "labels.json",
+      "split.json",
+      "history.json",
+      "history.csv",
+      "metrics.json",
+      "predictions.csv",
+      "run.json",
+      "artifacts.zip",
+      "accuracy.png",
+      "loss.png",
+      "model",
+    ]) {
+      expect(files).toContain(f);
+    }
+    expect(JSON.parse(await readFile(path.join(out, "labels.json"), "utf8")).classNames).toEqual([
+      "benign",
+      "malignant",
+      "normal",
+    ]);
+    const run = JSON.parse(await readFile(path.join(out, "run.json"), "utf8"));
+    expect(run.engine.description).toBe("fake test engine");
+    expect(run.split).toMatchObject({ train: 18, val: 4, test: 4 });
+    expect(run.crossValidation.chosen).toMatch(/conv5/);
+    expect(run.crossValidation.scores).toHaveLength(6);
+    expect(run.dataset.masksExcluded).toBe(26);
+    expect(run.views).toEqual(["orig", "flip"]);
+    // 18 training images x 2 views + 8 evaluation images x 1 view
+    expect(engine.images).toBe(44);
+    expect(run.features).toMatchObject({ extracted: 44, cached: 0 });
+    expect(result.metrics.accuracy).toBeGreaterThanOrEqual(0.75);
+    const predictions = (await readFile(path.join(out, "predictions.csv"), "utf8")).trim().split("\n");
+    expect(predictions[0]).toBe("file,true_class,predicted_class,prob_benign,prob_malignant,prob_normal");
+    expect(predictions).toHaveLength(5);
+    const history = JSON.parse(await readFile(path.join(out, "history.json"), "utf8"));
+    expect(history.length).toBe(run.head.epochs);
+    expect(result.upload.status).toBe("skipped");
+
+    const again = fakeEngine();
+    const second = await train({ ...quick, data, out: await tempDir(), cacheDir, featureEngine: again });
+    expect(again.calls).toBe(0);
+    expect(second.report.features).toMatchObject({ extracted: 0, cached: 44 });
+    expect(second.metrics.accuracy).toBe(result.metrics.accuracy);
+
+    const changed = fakeEngine("fake-engine-v2");
+    await train({ ...quick, data, out: await tempDir(), cacheDir, featureEngine: changed, cvFolds: 0 });
+    expect(changed.images).toBe(44);
+  });
+
+  it("stops after an epoch with a checkpoint, and --resume finishes like an uninterrupted run", async () => {
+    const options = {
+      ...quick,
+      data,
+      cacheDir,
+      cvFolds: 0,
+      layers: ["conv5" as const],
+      patience: 50,
+      epochs: 12,
+    };
+    const reference = await train({ ...options, out: await tempDir(), featureEngine: fakeEngine() });
+
+    const out = await tempDir();
+    const controller = new AbortController();
+    const progress = {
+      update() {},
+      log(line: string) {
+        if (line.startsWith("epoch 4:")) controller.abort();
+      },
+    };
+    const stopped = train({
+      ...options,
+      out,
+      featureEngine: fakeEngine(),
+      signal: controller.signal,
+      progress,
+    });
+    await expect(stopped).rejects.toThrow(RunInterruptedError);
+    const state = JSON.parse(await readFile(path.join(out, "checkpoint", "state.json"), "utf8"));
+    expect(state.epoch).toBe(4);
+    await expect(stat(path.join(out, "metrics.json"))).rejects.toThrow();
+
+    const resumed = await train({ ...options, out, featureEngine: fakeEngine(), resume: true });
+    expect(resumed.report.head.epochs).toBe(12);
+    const history = JSON.parse(await readFile(path.join(out, "history.json"), "utf8"));
+    const referenceHistory = JSON.parse(await readFile(path.join(reference.outDir, "history.json"), "utf8"));
+    expect(history).toEqual(referenceHistory);
+    expect(resumed.metrics).toEqual(reference.metrics);
+  });
+
+  it("predicts class names and probabilities with the saved model", async () => {
+    const out = await tempDir();
+    await train({ ...quick, data, out, cacheDir, featureEngine: fakeEngine(), cvFolds: 0 });
+    const result = await predict({
+      inputs: [path.join(data, "malignant")],
+      model: out,
+      featureEngine: fakeEngine(),
+    });
+    expect(result.classNames).toEqual(["benign", "malignant", "normal"]);
+    expect(result.predictions).toHaveLength(8);
+    for (const p of result.predictions) {
+      const sum = Object.values(p.probabilities).reduce((a, b) => a + b, 0);
+      expect(sum).toBeCloseTo(1, 5);
+      expect(result.classNames).toContain(p.className);
+    }
+    expect(result.predictions.filter((p) => p.className === "malignant").length).toBeGreaterThanOrEqual(6);
+  });
+
+  it("refuses fine-tuning without the GPU backend", async () => {
+    await expect(
+      train({ ...quick, data, out: await tempDir(), cacheDir, featureEngine: fakeEngine(), fineTune: true }),
+    ).rejects.toThrow(UnsupportedError);
+  });
+});
