@@ -77,7 +77,7 @@ export async function openSession(
     graphOptimizationLevel: "all",
     // Idle pool threads sleep instead of spinning: a ResNet50 batch is a few dozen long operators, so wake-ups
     // cost nothing measurable, while spinning threads starve the sharp decoding that overlaps inference (and
-    // other jobs on shared cores). Measured here under load: 1.6-1.8x more images/s without spinning.
+    // other jobs on shared cores). Measured here under load: 1.8x bare and 1.1-1.6x end-to-end images/s.
     extra: { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } },
   };
   const create = (sessionOptions: typeof options) =>
