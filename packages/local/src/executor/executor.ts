@@ -1,12 +1,12 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { NODE_ANALYSIS } from "../catalog.js";
 import { coresOf, type JobSpec, walltimeHoursOf } from "../jobspec.js";
 import type { BlobStore } from "../store/blobs.js";
 import { RUNNING_STATUSES, type Store } from "../store/db.js";
+import { commandLine, cpuList, jobEnvironment, jobScript } from "./command.js";
+import { killGroup, killOrphan } from "./processes.js";
 import { outputFiles, type StagedManifest, stageInputs } from "./sandbox.js";
 
 export const PROCESS_OUTPUT_LOG = "process_output.log";
@@ -289,79 +289,4 @@ function readStaged(file: string): StagedManifest {
   } catch {
     return new Map();
   }
-}
-
-/**
- * The script bash runs. A job with several software tiles has one command on Rescale, and clients repeat it
- * on every tile: identical commands run once; different ones run in order, stopping at the first failure.
- * An interactive job without a command is an idle workstation: it waits until stopped or out of walltime.
- */
-export function jobScript(spec: JobSpec, walltimeMs: number): string {
-  const commands = [...new Set(spec.jobanalyses.map((ja) => ja.command).filter((c) => c.trim() !== ""))];
-  if (commands.length === 0) return `sleep ${Math.ceil(walltimeMs / 1000) + 60}`;
-  if (commands.length === 1) return commands[0]!;
-  return commands.map((c) => `(\n${c}\n) || exit $?`).join("\n");
-}
-
-/** Pins the job to its cores with taskset when available (Linux); the thread variables apply anyway. */
-function commandLine(script: string, cpus: string): [string, string[]] {
-  if (process.platform === "linux" && fs.existsSync("/usr/bin/taskset")) {
-    return ["/usr/bin/taskset", ["-c", cpus, "bash", "-c", script]];
-  }
-  return ["bash", ["-c", script]];
-}
-
-function cpuList(slots: number[]): string {
-  const physical = Math.max(1, os.cpus().length);
-  return [...new Set(slots.map((s) => s % physical))].sort((a, b) => a - b).join(",");
-}
-
-const THREAD_VARIABLES = [
-  "OMP_NUM_THREADS",
-  "MKL_NUM_THREADS",
-  "OPENBLAS_NUM_THREADS",
-  "NUMEXPR_NUM_THREADS",
-  "VECLIB_MAXIMUM_THREADS",
-  "TF_NUM_INTRAOP_THREADS",
-  "UV_THREADPOOL_SIZE",
-];
-
-/** The host environment minus any Rescale credentials, plus the job's variables and job-scoped key. */
-export function jobEnvironment(
-  spec: JobSpec,
-  job: { jobId: string; jobKey: string; apiUrl: string; cores: number },
-): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("RESCALE_")) env[k] = v;
-  for (const ja of spec.jobanalyses) Object.assign(env, ja.envVars);
-  for (const name of THREAD_VARIABLES) env[name] = String(job.cores);
-  env.TF_NUM_INTEROP_THREADS = "1";
-  if (spec.jobanalyses.some((ja) => ja.analysis.code === NODE_ANALYSIS)) {
-    env.PATH = `${path.dirname(process.execPath)}${path.delimiter}${env.PATH ?? ""}`;
-  }
-  env.RESCALE_API_KEY = job.jobKey;
-  env.RESCALE_API_URL = job.apiUrl;
-  env.RESCALE_JOB_ID = job.jobId;
-  env.RESCALE_CORES_PER_SLOT = String(job.cores);
-  return env;
-}
-
-function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
-  if (!pid) return;
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // already gone
-  }
-}
-
-/** Kills a process group left by a previous platform run, if it still runs in the job's directory. */
-function killOrphan(pid: number, workDir: string): void {
-  let cwd: string;
-  try {
-    cwd = fs.readlinkSync(`/proc/${pid}/cwd`);
-  } catch {
-    return; // gone (or not Linux: nothing we can verify, so nothing we kill)
-  }
-  if (cwd === workDir || cwd.startsWith(`${workDir}/`)) killGroup(pid, "SIGKILL");
 }
