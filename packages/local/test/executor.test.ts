@@ -3,12 +3,12 @@ import { jobBody } from "../../testkit/src/index.js";
 import { eventually, sleep, startTestPlatform, type TestPlatform } from "./helpers.js";
 
 // The executor end to end through the API: statuses, environment, queueing, walltime, stop, failures.
-// One walltime hour lasts 400 ms here (the documented msPerWalltimeHour test hook); the API still takes hours.
+// One walltime hour lasts 2 s here (the documented msPerWalltimeHour test hook); the API still takes hours.
 
 let t: TestPlatform;
 
 beforeAll(async () => {
-  t = await startTestPlatform({ maxCores: 2, msPerWalltimeHour: 400, killGraceMs: 300 });
+  t = await startTestPlatform({ maxCores: 2, msPerWalltimeHour: 2000, killGraceMs: 300 });
 });
 afterAll(() => t?.close());
 
@@ -54,6 +54,21 @@ describe("a successful job", () => {
     const again = await t.api.request("POST", `/api/v2/jobs/${id}/submit/`);
     expect(again.status).toBe(400);
     expect(JSON.stringify(again.body)).toContain("cannot be restarted");
+  });
+
+  it("puts the host's node first on PATH for the Node analysis", async () => {
+    const major = process.versions.node.split(".")[0]!;
+    const id = await run(
+      jobBody({
+        name: "node",
+        command: 'command -v node; node -e "console.log(process.version)"',
+        analysis: { code: "node", version: major },
+        walltimeHours: 20,
+      }),
+    );
+    expect((await t.api.waitForStatus(id)).statusReason).toBe("Completed successfully");
+    const log = (await t.api.jobFiles(id)).find((f) => f.relativePath === "process_output.log")!;
+    expect((await t.api.download(log.id)).toString()).toBe(`${process.execPath}\n${process.version}\n`);
   });
 
   it("does not hand the host's Rescale credentials to the job", async () => {
