@@ -8,6 +8,38 @@ import { BIN, runBin, sandboxEnv } from "./helpers.js";
 
 let env: NodeJS.ProcessEnv;
 let dataDir: string;
+let okBundle: string;
+let failingBundle: string;
+
+/** A stand-in runner (the real one is exercised by e2e-local.test.ts): prints epochs, writes metrics, exits `code`. */
+async function fakeRunnerBundle(dir: string, code: number, epochs: number): Promise<string> {
+  const { mkdirSync, writeFileSync } = await import("node:fs");
+  const src = join(dir, `fake-runner-src-${code}`);
+  mkdirSync(join(src, "dist"), { recursive: true });
+  writeFileSync(
+    join(src, "package.json"),
+    JSON.stringify({
+      name: "@rescale-run/runner",
+      type: "module",
+      bin: { "rescale-runner": "./dist/bin.js" },
+    }),
+  );
+  writeFileSync(
+    join(src, "dist", "bin.js"),
+    `import fs from "node:fs";
+const a = process.argv.slice(2);
+const out = a[a.indexOf("--out") + 1];
+console.log("runner args " + a.join(" ") + " classes " + fs.readdirSync(a[a.indexOf("--data") + 1]).sort().join(","));
+for (let e = 1; e <= ${epochs}; e++) { console.log("epoch " + e); await new Promise((r) => setTimeout(r, 300)); }
+fs.mkdirSync(out, { recursive: true });
+fs.writeFileSync(out + "/metrics.json", JSON.stringify({ accuracy: 0.75 }));
+process.exit(${code});
+`,
+  );
+  const file = join(dir, `fake-runner-${code}.tgz`);
+  await writeArchive(file, "tgz", (a) => a.directory(src, false));
+  return file;
+}
 
 beforeAll(async () => {
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: build first with npx -y pnpm@9 -r build`);
@@ -20,7 +52,8 @@ beforeAll(async () => {
     mkdirSync(join(dataDir, cls), { recursive: true });
     writeFileSync(join(dataDir, cls, `${cls} (1).png`), "x");
   }
-  await writeArchive(join(root, "unused.zip"), "zip", () => {});
+  okBundle = await fakeRunnerBundle(root, 0, 3);
+  failingBundle = await fakeRunnerBundle(root, 3, 1);
 });
 
 describe("rescale-run (real process)", () => {
@@ -61,5 +94,108 @@ describe("rescale-run (real process)", () => {
     );
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("rescale-run local start");
+  });
+
+  it("submit runs the whole flow: upload, job, bootstrap, streamed log, outputs downloaded, exit 0", async () => {
+    const out = mkdtempSync(join(tmpdir(), "rr-bin-out-"));
+    const r = await runBin(
+      [
+        "submit",
+        "--data",
+        dataDir,
+        "--cores",
+        "1",
+        "--walltime",
+        "1h",
+        "--yes",
+        "--poll",
+        "0.3",
+        "--runner-bundle",
+        okBundle,
+        "--out",
+        out,
+        "--epochs",
+        "3",
+      ],
+      env,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(
+      "runner args train --data dataset --out outputs --threads 1 --epochs 3 classes benign,malignant,normal",
+    );
+    expect(r.stdout.match(/^epoch 3$/gm)).toHaveLength(1);
+    expect(r.stdout).toMatch(/✓ job \S+ Completed: Completed successfully/);
+    expect(r.stdout).toContain("accuracy 0.750");
+    const { readFileSync } = await import("node:fs");
+    expect(JSON.parse(readFileSync(join(out, "outputs", "metrics.json"), "utf8")).accuracy).toBe(0.75);
+    expect(readFileSync(join(out, "process_output.log"), "utf8")).toContain("runner exited with status 0");
+  });
+
+  it("a runner that fails makes submit exit 1 with the job's reason", async () => {
+    const out = mkdtempSync(join(tmpdir(), "rr-bin-out-"));
+    const r = await runBin(
+      [
+        "submit",
+        "--data",
+        dataDir,
+        "--cores",
+        "1",
+        "--walltime",
+        "1h",
+        "--yes",
+        "--poll",
+        "0.3",
+        "--runner-bundle",
+        failingBundle,
+        "--out",
+        out,
+      ],
+      env,
+    );
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("runner exited with status 3");
+    expect(r.stdout).toMatch(/✗ job \S+ Completed: .*(exit|status).*3/);
+  });
+
+  it("with a daemon: --detach returns at once; logs --follow, status and download re-attach", async () => {
+    const start = await runBin(["local", "start", "--max-cores", "2"], env);
+    expect(start.code, start.stderr).toBe(0);
+    try {
+      const sub = await runBin(
+        [
+          "submit",
+          "--data",
+          dataDir,
+          "--cores",
+          "1",
+          "--walltime",
+          "1h",
+          "--yes",
+          "--runner-bundle",
+          okBundle,
+          "--detach",
+          "--json",
+        ],
+        env,
+      );
+      expect(sub.code, sub.stderr).toBe(0);
+      const { jobId } = JSON.parse(sub.stdout);
+      expect(sub.stderr).toContain(`logs ${jobId} --follow`);
+      const logs = await runBin(["logs", jobId, "--follow", "--poll", "0.3"], env);
+      expect(logs.code, logs.stderr).toBe(0);
+      expect(logs.stdout).toContain("runner exited with status 0");
+      const status = await runBin(["status", jobId, "--json"], env);
+      expect(JSON.parse(status.stdout).outcome).toBe("succeeded");
+      const out = mkdtempSync(join(tmpdir(), "rr-bin-dl-"));
+      const dl = await runBin(["download", jobId, "--out", out, "--json"], env);
+      expect(dl.code, dl.stderr).toBe(0);
+      expect(
+        JSON.parse(dl.stdout)
+          .files.map((f: { name: string }) => f.name)
+          .sort(),
+      ).toEqual(["metrics.json", "process_output.log"]);
+    } finally {
+      await runBin(["local", "stop"], env);
+    }
   });
 });

@@ -410,10 +410,15 @@ async function run(
   const flag = profileFlag(ctx);
   out.note(`${out.c.green("submitted")} job ${out.c.bold(jobId)} on ${target.label}`);
   if (a.detach) {
-    out.result({ jobId, detached: true, plan }, () => {
-      out.line(`job ${jobId} submitted. Re-attach with:`);
-      out.line(reattachHint(jobId, flag));
-    });
+    const hint = reattachHint(jobId, flag);
+    out.result(
+      { jobId, detached: true, plan, reattach: hint.split("\n").map((l) => l.replace(/\s+#.*$/, "").trim()) },
+      () => {
+        out.line(`job ${jobId} submitted. Re-attach with:`);
+        out.line(hint);
+      },
+    );
+    if (out.json) out.note(`job ${jobId} submitted. Re-attach with:\n${hint}`);
     return ExitCode.Success;
   }
 
