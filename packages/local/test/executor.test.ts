@@ -120,7 +120,7 @@ describe("failures", () => {
 describe("queueing", () => {
   it("waits in Queued while the requested cores are busy, then runs", async () => {
     const big = await run(
-      jobBody({ name: "holds-2", command: "sleep 1.5; echo done", cores: 2, walltimeHours: 20 }),
+      jobBody({ name: "holds-2", command: "sleep 3; echo done", cores: 2, walltimeHours: 20 }),
     );
     await waitFor(big, "Executing");
     const small = await run(jobBody({ name: "needs-1", command: "echo ran", cores: 1 }));
