@@ -133,6 +133,20 @@ describe("workstations", () => {
     expect((await ws.outputs()).map((f) => f.name)).toEqual(["process_output.log"]);
   });
 
+  it("reports no SSH when the node says sshPort null (e.g. the local platform)", async () => {
+    api()
+      .get("/api/v2/jobs/L1/")
+      .reply(200, job({ id: "L1" }));
+    api()
+      .get("/api/v2/jobs/L1/instances/")
+      .reply(200, page([instance({ sshPort: null, publicHostname: "127.0.0.1" })]));
+    const ws = await testClient().workstations.get("L1");
+    const connection = await ws.connection();
+    expect(connection.sshPort).toBeUndefined();
+    expect(connection.sshCommand).toBeUndefined();
+    expect(connection.host).toBe("127.0.0.1");
+  });
+
   it("explains an unknown software version", async () => {
     api()
       .get("/api/v2/analyses/")

@@ -11,7 +11,9 @@ import {
   classifyJobOutcome,
   type JobOutcome,
   type WaitOptions,
+  type WaitResult,
   waitUntilActive,
+  waitUntilFinished,
 } from "../waiters.js";
 import type { Walltime } from "../walltime.js";
 import type { AnalysesResource } from "./analyses.js";
@@ -60,10 +62,11 @@ export interface WorkstationConnection {
   host: string;
   ip: string | undefined;
   user: string | undefined;
-  sshPort: number;
+  /** undefined when the node reports no SSH (e.g. the local platform). */
+  sshPort: number | undefined;
   clusterId: string | undefined;
-  /** `ssh -p <port> <user>@<host>` */
-  sshCommand: string;
+  /** `ssh -p <port> <user>@<host>`, when SSH is offered. */
+  sshCommand: string | undefined;
   /** In-browser desktop page on the platform (its password: `desktopPassword()`). */
   desktopUrl: string | undefined;
 }
@@ -104,6 +107,11 @@ export class Workstation {
     return waitUntilActive(this.jobs, this.id, options);
   }
 
+  /** Waits until it has ended (stopped, out of walltime, or failed); outputs are synced by then. */
+  async waitUntilFinished(options: WaitOptions = {}): Promise<WaitResult> {
+    return waitUntilFinished(this.jobs, this.id, options);
+  }
+
   async status(options: { signal?: AbortSignal } = {}): Promise<WorkstationStatus> {
     const outcome = classifyJobOutcome(await this.jobs.statuses(this.id, options));
     const clusterStatus =
@@ -133,7 +141,8 @@ export class Workstation {
     if (!node || !host) {
       throw new RescaleError(`Workstation ${this.id} has no reachable node yet; wait until it is active.`);
     }
-    const sshPort = node.sshPort ?? this.job.sshPort ?? 22;
+    // An absent port means the default (22); an explicit null means the node offers no SSH.
+    const sshPort = node.sshPort === undefined ? (this.job.sshPort ?? 22) : (node.sshPort ?? undefined);
     const user = node.username ?? undefined;
     return {
       host,
@@ -141,7 +150,7 @@ export class Workstation {
       user,
       sshPort,
       clusterId: node.clusterId,
-      sshCommand: `ssh -p ${sshPort} ${user ? `${user}@` : ""}${host}`,
+      sshCommand: sshPort === undefined ? undefined : `ssh -p ${sshPort} ${user ? `${user}@` : ""}${host}`,
       desktopUrl: node.clusterId ? this.jobs.desktopUrl(node.clusterId) : undefined,
     };
   }
