@@ -3,6 +3,11 @@ import fs from "node:fs";
 import path from "node:path";
 import { configDir } from "./paths.js";
 
+/** The local key file is unreadable or damaged (the message says which file and what to do). */
+export class LocalConfigError extends Error {
+  override name = "LocalConfigError";
+}
+
 /** What `local-platform.json` holds. The key is a secret: the file is written mode 0600. */
 export interface LocalPlatformConfig {
   apiKey: string;
@@ -21,10 +26,17 @@ export function readLocalPlatformConfig(file = localPlatformConfigPath()): Local
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw err;
   }
-  const parsed = JSON.parse(text) as Partial<LocalPlatformConfig>;
-  if (typeof parsed.apiKey !== "string" || parsed.apiKey.length < 20) {
-    throw new Error(`${file} has no valid "apiKey"; delete the file to have a new key created`);
+  let parsed: Partial<LocalPlatformConfig>;
+  try {
+    parsed = JSON.parse(text) as Partial<LocalPlatformConfig>;
+  } catch {
+    throw new LocalConfigError(`${file} is not valid JSON; delete the file to have a new key created`);
   }
+  if (typeof parsed?.apiKey !== "string" || parsed.apiKey.length < 20) {
+    throw new LocalConfigError(`${file} has no valid "apiKey"; delete the file to have a new key created`);
+  }
+  // The file holds a secret: never leave it readable by others, whoever loosened it.
+  if ((fs.statSync(file).mode & 0o077) !== 0) fs.chmodSync(file, 0o600);
   return { apiKey: parsed.apiKey };
 }
 

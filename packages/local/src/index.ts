@@ -2,6 +2,7 @@ export type { Analysis, AnalysisVersion, CoreType } from "./catalog.js";
 export { allowedCoreCounts, LOCAL_CORE_TYPE, NODE_ANALYSIS } from "./catalog.js";
 export {
   ensureLocalApiKey,
+  LocalConfigError,
   type LocalPlatformConfig,
   localPlatformConfigPath,
   readLocalPlatformConfig,
