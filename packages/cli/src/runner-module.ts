@@ -1,3 +1,6 @@
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+
 /**
  * The runner is loaded only by the commands that need it (train, predict, the demo dataset): it pulls in
  * TensorFlow.js and sharp, which the other commands should not pay for at start-up. The interface below is the
@@ -14,7 +17,14 @@ export interface RunnerModule {
 
 const RUNNER = "@rescale-run/runner";
 
-export function loadRunner(): Promise<RunnerModule> {
+export async function loadRunner(): Promise<RunnerModule> {
   // A non-literal specifier keeps vite's import analysis from resolving it eagerly.
-  return import(RUNNER) as Promise<RunnerModule>;
+  const runner = (await import(RUNNER)) as Partial<RunnerModule>;
+  if (runner.generateSyntheticDataset) return runner as RunnerModule;
+  // Until the runner's index exports the generator, load its module file directly (the exports map only
+  // governs bare specifiers, not file URLs).
+  const { locateRunner } = await import("./bundle.js");
+  const file = pathToFileURL(join((await locateRunner()).dir, "dist", "synthetic.js")).href;
+  const synthetic = (await import(file)) as Pick<RunnerModule, "generateSyntheticDataset">;
+  return { ...(runner as RunnerModule), generateSyntheticDataset: synthetic.generateSyntheticDataset };
 }
