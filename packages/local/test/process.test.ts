@@ -35,8 +35,8 @@ describe("daemon", () => {
 });
 
 describe("restart in the middle of a job", () => {
-  it("loses nothing: the running job is Completed honestly, its process killed, the queued job runs", async () => {
-    const first = await startDaemon({ dataDir: files.dataDir, maxCores: 1 });
+  it("loses nothing: running jobs are Completed honestly, leftovers killed, the queued job runs", async () => {
+    const first = await startDaemon({ dataDir: files.dataDir, maxCores: 2 });
     const api = new RawApi(first.url, readLocalPlatformConfig()!.apiKey);
     const input = path.join(files.sandbox.root, "input.txt");
     fs.writeFileSync(input, "kept\n");
@@ -50,8 +50,19 @@ describe("restart in the middle of a job", () => {
     );
     await api.submit(running.id);
     await api.waitForStatus(running.id, ["Executing"], 20_000);
+    // A second job whose command ends while the platform is down: its exit status cannot be known.
+    const shortJob = await api.createJob(
+      jobBody({ name: "ends-while-down", command: "sleep 2; echo done > done.txt", walltimeHours: 10 }),
+    );
+    await api.submit(shortJob.id);
+    await api.waitForStatus(shortJob.id, ["Executing"], 20_000);
     const waiting = await api.createJob(
-      jobBody({ name: "waiting", command: "cat input.txt > copy.txt", inputFiles: [{ id: upload.id }] }),
+      jobBody({
+        name: "waiting",
+        command: "cat input.txt > copy.txt",
+        inputFiles: [{ id: upload.id }],
+        cores: 2,
+      }),
     );
     await api.submit(waiting.id);
     await api.waitForStatus(waiting.id, ["Queued"]);
@@ -63,8 +74,11 @@ describe("restart in the middle of a job", () => {
     process.kill(first.pid, "SIGKILL");
     await eventually(async () => (isAlive(first.pid) ? undefined : true));
     expect(isAlive(jobPid)).toBe(true); // the job outlived the platform: the restart must deal with it
+    const doneFile = path.join(files.dataDir, "jobs", shortJob.id, "work", "done.txt");
+    await eventually(async () => (fs.existsSync(doneFile) ? true : undefined));
+    await new Promise((r) => setTimeout(r, 300)); // let its shell exit
 
-    const second = await startDaemon({ dataDir: files.dataDir, maxCores: 1 });
+    const second = await startDaemon({ dataDir: files.dataDir, maxCores: 2 });
     expect(second.pid).not.toBe(first.pid);
     const api2url = new RawApi(second.url, readLocalPlatformConfig()!.apiKey);
     const final = await api2url.waitForStatus(running.id);
@@ -73,6 +87,12 @@ describe("restart in the middle of a job", () => {
     const outputs = await api2url.jobFiles(running.id);
     const log = outputs.find((f) => f.relativePath === "process_output.log")!;
     expect((await api2url.download(log.id)).toString()).toContain("working");
+
+    const short = await api2url.waitForStatus(shortJob.id);
+    expect(short.statusReason).toBe(
+      "The job's command ended while the platform was down; its exit status is unknown",
+    );
+    expect((await api2url.jobFiles(shortJob.id)).map((f) => f.relativePath)).toContain("done.txt");
 
     expect((await api2url.waitForStatus(waiting.id)).statusReason).toBe("Completed successfully");
     const copy = (await api2url.jobFiles(waiting.id)).find((f) => f.relativePath === "copy.txt")!;

@@ -6,7 +6,7 @@ import { coresOf, type JobSpec, walltimeHoursOf } from "../jobspec.js";
 import type { BlobStore } from "../store/blobs.js";
 import { RUNNING_STATUSES, type Store } from "../store/db.js";
 import { commandLine, cpuList, jobEnvironment, jobScript } from "./command.js";
-import { killGroup, killOrphan } from "./processes.js";
+import { killGroup, killLeftovers } from "./processes.js";
 import { outputFiles, type StagedManifest, stageInputs } from "./sandbox.js";
 
 export const PROCESS_OUTPUT_LOG = "process_output.log";
@@ -16,6 +16,7 @@ export const REASONS = {
   stoppedByUser: "Stopped by user",
   stoppedBeforeStart: "Stopped by user before the job started",
   restarted: "Platform restarted while the job was running",
+  endedWhileDown: "The job's command ended while the platform was down; its exit status is unknown",
   shutDown: "Platform shut down while the job was running",
 } as const;
 
@@ -101,8 +102,9 @@ export class Executor {
   async recover(): Promise<void> {
     const { store } = this.o;
     for (const job of store.jobsWithStatus(RUNNING_STATUSES)) {
-      if (job.pid) killOrphan(job.pid, this.workDirOf(job.id));
-      await this.finalize(job.id, REASONS.restarted);
+      const killed = killLeftovers(job.id);
+      const endedWhileDown = killed === 0 && job.status === "Executing";
+      await this.finalize(job.id, endedWhileDown ? REASONS.endedWhileDown : REASONS.restarted);
     }
     for (const job of store.jobsWithStatus(["Pending", "Queued"])) {
       if (job.status === "Pending") store.setJobStatus(job.id, "Queued");
@@ -188,6 +190,7 @@ export class Executor {
       store.setClusterStatus(jobId, "Started");
       store.setJobStatus(jobId, "Validated");
       const exit = await this.execute(run, spec, workDir);
+      store.updateJob(jobId, { exitCode: exit.code });
       await this.finalize(jobId, run.endReason ?? exitReason(exit));
     } finally {
       clearTimeout(run.walltimeTimer);

@@ -10,13 +10,34 @@ export function killGroup(pid: number | undefined, signal: NodeJS.Signals): void
   }
 }
 
-/** Kills a process group left by a previous platform run, if it still runs in the job's directory. */
-export function killOrphan(pid: number, workDir: string): void {
-  let cwd: string;
+/**
+ * Kills what is left of a job from a previous platform run: every process whose environment carries the
+ * job's RESCALE_JOB_ID (found in /proc, so only on Linux). Returns how many were found, or undefined where
+ * /proc cannot tell.
+ */
+export function killLeftovers(jobId: string): number | undefined {
+  let pids: string[];
   try {
-    cwd = fs.readlinkSync(`/proc/${pid}/cwd`);
+    pids = fs.readdirSync("/proc").filter((name) => /^\d+$/.test(name));
   } catch {
-    return; // gone (or not Linux: nothing we can verify, so nothing we kill)
+    return undefined;
   }
-  if (cwd === workDir || cwd.startsWith(`${workDir}/`)) killGroup(pid, "SIGKILL");
+  const marker = `RESCALE_JOB_ID=${jobId}`;
+  let found = 0;
+  for (const pid of pids) {
+    let environ: string;
+    try {
+      environ = fs.readFileSync(`/proc/${pid}/environ`, "latin1");
+    } catch {
+      continue; // gone, or not ours
+    }
+    if (!environ.split("\0").includes(marker)) continue;
+    found++;
+    try {
+      process.kill(Number(pid), "SIGKILL");
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return found;
 }
