@@ -183,9 +183,8 @@ export async function runRunnerCli(argv: string[], io: CliIo = defaultIo): Promi
       },
     )
     .fail((message, error) => {
-      if (error) throw error;
-      io.stderr(`error: ${message}\nRun rescale-runner --help for usage.\n`);
-      exitCode = EXIT_CODES.userInput;
+      // Throwing stops yargs from running the command handler after a validation failure.
+      throw error ?? new UserInputError(`${message}\nRun rescale-runner --help for usage.`);
     })
     .exitProcess(false)
     .help();

@@ -1,0 +1,36 @@
+import { describe, expect, it } from "vitest";
+import { EXIT_CODES, runRunnerCli } from "../src/index.js";
+import { makeDataset, tempDir } from "./helpers.js";
+
+async function run(argv: string[]) {
+  let stdout = "";
+  let stderr = "";
+  const code = await runRunnerCli(argv, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
+  return { code, stdout, stderr };
+}
+
+describe("rescale-runner CLI", () => {
+  it("reports a bad dataset as a user error without a stack trace", async () => {
+    const data = await makeDataset(await tempDir(), { benign: 8 });
+    const { code, stderr } = await run(["train", "--data", data, "--out", await tempDir(), "--quiet"]);
+    expect(code).toBe(EXIT_CODES.userInput);
+    expect(stderr).toMatch(/^error: .*single class/);
+    expect(stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("rejects bad flags with exit code 2", async () => {
+    expect((await run(["train"])).code).toBe(EXIT_CODES.userInput);
+    expect((await run(["train", "--data", ".", "--engine", "gpu"])).code).toBe(EXIT_CODES.userInput);
+    const views = await run(["train", "--data", ".", "--views", "9"]);
+    expect(views.code).toBe(EXIT_CODES.userInput);
+    expect(views.stderr).toMatch(/--views/);
+    expect((await run(["frobnicate"])).code).toBe(EXIT_CODES.userInput);
+  });
+
+  it("predict without a trained model says what to pass", async () => {
+    const empty = await tempDir();
+    const { code, stderr } = await run(["predict", empty, "--model", empty]);
+    expect(code).toBe(EXIT_CODES.userInput);
+    expect(stderr).toMatch(/holds no trained model/);
+  });
+});
