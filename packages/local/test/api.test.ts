@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildZip, jobBody } from "../../testkit/src/index.js";
+import { buildZip, jobBody, type ZipEntry } from "../../testkit/src/index.js";
 import { daemonStatus, LocalPlatformError, startLocalPlatform } from "../src/index.js";
 import { startTestPlatform, type TestPlatform } from "./helpers.js";
 
@@ -285,25 +285,26 @@ describe("request bodies", () => {
 });
 
 describe("zip inputs", () => {
+  /** Uploads a zip of `entries` and runs `command` with it as input; returns the finished job's id and status. */
+  async function runWithZip(name: string, entries: ZipEntry[], command: string) {
+    const zip = path.join(t.sandbox.root, `${name}.zip`);
+    fs.writeFileSync(zip, buildZip(entries));
+    const file = await t.api.upload(zip);
+    const job = await t.api.createJob(jobBody({ name, command, inputFiles: [{ id: file.id }] }));
+    await t.api.submit(job.id);
+    return { id: job.id, final: await t.api.waitForStatus(job.id) };
+  }
+
   it("extracts nested entries and keeps unchanged inputs out of the outputs", async () => {
-    const zip = path.join(t.sandbox.root, "inputs.zip");
-    fs.writeFileSync(
-      zip,
-      buildZip([
+    const job = await runWithZip(
+      "inputs",
+      [
         { name: "data/a.txt", data: "alpha\n" },
         { name: "data/sub/b.txt", data: "beta\n" },
-      ]),
+      ],
+      "cat data/a.txt data/sub/b.txt > joined.txt",
     );
-    const file = await t.api.upload(zip);
-    const job = await t.api.createJob(
-      jobBody({
-        name: "zip",
-        command: "cat data/a.txt data/sub/b.txt > joined.txt",
-        inputFiles: [{ id: file.id }],
-      }),
-    );
-    await t.api.submit(job.id);
-    expect((await t.api.waitForStatus(job.id)).statusReason).toBe("Completed successfully");
+    expect(job.final.statusReason).toBe("Completed successfully");
     const outputs = await t.api.jobFiles(job.id);
     expect(outputs.map((f) => f.relativePath).sort()).toEqual(["joined.txt", "process_output.log"]);
     const joined = outputs.find((f) => f.relativePath === "joined.txt")!;
@@ -311,20 +312,14 @@ describe("zip inputs", () => {
   });
 
   it("refuses a zip with a ../ entry and says why", async () => {
-    const zip = path.join(t.sandbox.root, "slip.zip");
-    fs.writeFileSync(
-      zip,
-      buildZip([
+    const { final } = await runWithZip(
+      "slip",
+      [
         { name: "ok.txt", data: "ok" },
         { name: "../../escaped.txt", data: "pwned" },
-      ]),
+      ],
+      "true",
     );
-    const file = await t.api.upload(zip);
-    const job = await t.api.createJob(
-      jobBody({ name: "slip", command: "true", inputFiles: [{ id: file.id }] }),
-    );
-    await t.api.submit(job.id);
-    const final = await t.api.waitForStatus(job.id);
     expect(final.statusReason).toMatch(/^Input file staging failed: slip\.zip: .*\.\.\/\.\.\/escaped\.txt/);
     expect(fs.existsSync(path.join(t.dataDir, "escaped.txt"))).toBe(false);
     expect(fs.existsSync(path.join(t.dataDir, "jobs", "escaped.txt"))).toBe(false);
