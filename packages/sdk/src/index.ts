@@ -46,7 +46,15 @@ export {
   WalltimeError,
 } from "./errors.js";
 export { contentDisposition, multipartBody, type ProgressEvent } from "./multipart.js";
-export { collect, fetchPage, type Page, type PageOptions, paginate } from "./paginate.js";
+export {
+  collect,
+  fetchPage,
+  ListResource,
+  type Page,
+  type PageOptions,
+  paginate,
+  type Query,
+} from "./paginate.js";
 export { REDACTED, redactText, redactValue } from "./redact.js";
 export { AnalysesResource, type ResolvedVersion } from "./resources/analyses.js";
 export { type CoreTypeListOptions, CoreTypesResource } from "./resources/coreTypes.js";

@@ -89,3 +89,32 @@ export async function collect<T>(items: AsyncIterable<T>, limit = Number.POSITIV
   }
   return out;
 }
+
+/** Base of a resource with one main list endpoint: `iterate()`, `list()` and `page()` over it. */
+export abstract class ListResource<S extends z.ZodTypeAny, O extends PageOptions = PageOptions> {
+  constructor(
+    protected readonly transport: Transport,
+    private readonly listPath: string,
+    private readonly item: S,
+  ) {}
+
+  /** Maps the resource's list options to query parameters; the default passes them through. */
+  protected pageOptions(options: O): PageOptions {
+    return options;
+  }
+
+  /** Every item across pages; stops fetching when the loop breaks. */
+  iterate(options: O = {} as O): AsyncGenerator<z.output<S>> {
+    return paginate(this.transport, this.listPath, this.item, this.pageOptions(options));
+  }
+
+  /** All items. */
+  list(options: O = {} as O): Promise<z.output<S>[]> {
+    return collect(this.iterate(options));
+  }
+
+  /** One page (`pageSize`, 1-based `page`). */
+  page(options: O = {} as O): Promise<Page<z.output<S>>> {
+    return fetchPage(this.transport, this.listPath, this.item, this.pageOptions(options));
+  }
+}

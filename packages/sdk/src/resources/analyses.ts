@@ -1,6 +1,6 @@
 /** Software (analyses) and their versions. */
 import { NotFoundError } from "../errors.js";
-import { collect, fetchPage, type Page, type PageOptions, paginate } from "../paginate.js";
+import { ListResource, type PageOptions } from "../paginate.js";
 import { type Analysis, type AnalysisVersion, analysisSchema } from "../schemas.js";
 import type { Transport } from "../transport.js";
 
@@ -13,19 +13,9 @@ export interface ResolvedVersion {
   versionCode: string;
 }
 
-export class AnalysesResource {
-  constructor(private readonly transport: Transport) {}
-
-  iterate(options: PageOptions = {}): AsyncGenerator<Analysis> {
-    return paginate(this.transport, ANALYSES, analysisSchema, options);
-  }
-
-  list(options: PageOptions = {}): Promise<Analysis[]> {
-    return collect(this.iterate(options));
-  }
-
-  page(options: PageOptions = {}): Promise<Page<Analysis>> {
-    return fetchPage(this.transport, ANALYSES, analysisSchema, options);
+export class AnalysesResource extends ListResource<typeof analysisSchema> {
+  constructor(transport: Transport) {
+    super(transport, ANALYSES, analysisSchema);
   }
 
   /** The analysis with this code (scans the paged list, stopping at the match). */

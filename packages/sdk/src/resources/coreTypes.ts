@@ -1,6 +1,6 @@
 /** Core types (hardware catalog) and per-tier compute prices. */
 import { NotFoundError } from "../errors.js";
-import { collect, fetchPage, type Page, type PageOptions, paginate } from "../paginate.js";
+import { collect, ListResource, type PageOptions, paginate } from "../paginate.js";
 import { type ComputePrice, type CoreType, computePriceSchema, coreTypeSchema } from "../schemas.js";
 import type { Transport } from "../transport.js";
 
@@ -11,19 +11,15 @@ export interface CoreTypeListOptions extends PageOptions {
 
 const CORE_TYPES = "/api/v2/coretypes/";
 
-export class CoreTypesResource {
-  constructor(private readonly transport: Transport) {}
-
-  iterate(options: CoreTypeListOptions = {}): AsyncGenerator<CoreType> {
-    return paginate(this.transport, CORE_TYPES, coreTypeSchema, withActive(options));
+export class CoreTypesResource extends ListResource<typeof coreTypeSchema, CoreTypeListOptions> {
+  constructor(transport: Transport) {
+    super(transport, CORE_TYPES, coreTypeSchema);
   }
 
-  list(options: CoreTypeListOptions = {}): Promise<CoreType[]> {
-    return collect(this.iterate(options));
-  }
-
-  page(options: CoreTypeListOptions = {}): Promise<Page<CoreType>> {
-    return fetchPage(this.transport, CORE_TYPES, coreTypeSchema, withActive(options));
+  protected override pageOptions(options: CoreTypeListOptions): PageOptions {
+    const query = { ...options.query };
+    if (options.isActive !== undefined) query.isActive = options.isActive;
+    return { ...options, query };
   }
 
   /** Finds a core type by code (`emerald`) or display name (`Emerald`, case-insensitive). */
@@ -47,10 +43,4 @@ export class CoreTypesResource {
   async computePrices(options: { signal?: AbortSignal } = {}): Promise<ComputePrice[]> {
     return collect(paginate(this.transport, "/api/v2/billing/computeprices/", computePriceSchema, options));
   }
-}
-
-function withActive(options: CoreTypeListOptions): PageOptions {
-  const query = { ...options.query };
-  if (options.isActive !== undefined) query.isActive = options.isActive;
-  return { ...options, query };
 }

@@ -7,7 +7,7 @@ import { pipeline } from "node:stream/promises";
 import type { z } from "zod";
 import { ConnectionError, RescaleError } from "../errors.js";
 import { type MultipartBody, multipartBody, type ProgressEvent } from "../multipart.js";
-import { collect, fetchPage, type Page, type PageOptions, paginate } from "../paginate.js";
+import { ListResource, type PageOptions } from "../paginate.js";
 import { parseResponse } from "../parse.js";
 import { fileLinesSchema, type RescaleFile, rescaleFileSchema } from "../schemas.js";
 import { throwIfAborted } from "../sleep.js";
@@ -50,8 +50,14 @@ export interface FileListOptions extends PageOptions {
 
 const FILES = "/api/v2/files/";
 
-export class FilesResource {
-  constructor(private readonly transport: Transport) {}
+export class FilesResource extends ListResource<typeof rescaleFileSchema, FileListOptions> {
+  constructor(transport: Transport) {
+    super(transport, FILES, rescaleFileSchema);
+  }
+
+  protected override pageOptions(options: FileListOptions): PageOptions {
+    return { ...options, query: { ...options.query, search: options.search } };
+  }
 
   /** Uploads from a path or a Readable with constant memory; resolves to the created file object. */
   async upload(source: string | Readable, options: UploadOptions = {}): Promise<RescaleFile> {
@@ -178,18 +184,6 @@ export class FilesResource {
     return loaded;
   }
 
-  iterate(options: FileListOptions = {}): AsyncGenerator<RescaleFile> {
-    return paginate(this.transport, FILES, rescaleFileSchema, withSearch(options));
-  }
-
-  list(options: FileListOptions = {}): Promise<RescaleFile[]> {
-    return collect(this.iterate(options));
-  }
-
-  page(options: FileListOptions = {}): Promise<Page<RescaleFile>> {
-    return fetchPage(this.transport, FILES, rescaleFileSchema, withSearch(options));
-  }
-
   async get(id: string, options: { signal?: AbortSignal } = {}): Promise<RescaleFile> {
     const path = `${FILES}${encodeURIComponent(id)}/`;
     const response = await this.transport.request({ method: "GET", path, signal: options.signal });
@@ -218,10 +212,6 @@ export class FilesResource {
     });
     return parseResponse(fileLinesSchema, response.data, { method: "GET", path });
   }
-}
-
-function withSearch(options: FileListOptions): PageOptions {
-  return { ...options, query: { ...options.query, search: options.search } };
 }
 
 async function sizeOf(path: string): Promise<number> {

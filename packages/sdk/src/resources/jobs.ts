@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { BILLING_PRIORITY_VALUE } from "../compare.js";
 import { ConnectionError, RescaleError, ServerError, TimeoutError, ValidationError } from "../errors.js";
-import { collect, fetchPage, type Page, type PageOptions, paginate, type Query } from "../paginate.js";
+import { collect, ListResource, type PageOptions, paginate, type Query } from "../paginate.js";
 import { parseResponse } from "../parse.js";
 import {
   type ClusterStatusEntry,
@@ -195,8 +195,17 @@ export function newestFirst<T extends { statusDate?: Date | null }>(entries: rea
     .map(({ entry }) => entry);
 }
 
-export class JobsResource {
-  constructor(private readonly transport: Transport) {}
+export class JobsResource extends ListResource<typeof jobSchema, JobListOptions> {
+  constructor(transport: Transport) {
+    super(transport, JOBS, jobSchema);
+  }
+
+  protected override pageOptions(options: JobListOptions): PageOptions {
+    const query: Query = { ...options.query };
+    if (options.state) query.state = options.state;
+    if (options.jobStatus) query.job_status = toStatusFilter(options.jobStatus);
+    return { ...options, query };
+  }
 
   /**
    * Creates (saves, does not start) a job. Never blindly repeated: when the answer is lost (timeout, reset,
@@ -274,18 +283,6 @@ export class JobsResource {
     const path = this.jobPath(jobId);
     const response = await this.transport.request({ method: "GET", path, signal: options.signal });
     return parseResponse(jobSchema, response.data, { method: "GET", path });
-  }
-
-  iterate(options: JobListOptions = {}): AsyncGenerator<Job> {
-    return paginate(this.transport, JOBS, jobSchema, jobListQuery(options));
-  }
-
-  list(options: JobListOptions = {}): Promise<Job[]> {
-    return collect(this.iterate(options));
-  }
-
-  page(options: JobListOptions = {}): Promise<Page<Job>> {
-    return fetchPage(this.transport, JOBS, jobSchema, jobListQuery(options));
   }
 
   /** All status entries, newest first. */
@@ -392,11 +389,4 @@ export class JobsResource {
     if (!jobId) throw new RescaleError("A job id is required.");
     return `${JOBS}${encodeURIComponent(jobId)}/`;
   }
-}
-
-function jobListQuery(options: JobListOptions): PageOptions {
-  const query: Query = { ...options.query };
-  if (options.state) query.state = options.state;
-  if (options.jobStatus) query.job_status = toStatusFilter(options.jobStatus);
-  return { ...options, query };
 }
