@@ -46,6 +46,7 @@ async function main(): Promise<number> {
     maxCores: int("max-cores"),
     catalogFile: values.catalog as string | undefined,
     standalone: true,
+    logger: true,
   });
   process.stdout.write(
     `local platform listening on ${platform.url} (data: ${platform.dataDir}, pid ${process.pid})\n`,

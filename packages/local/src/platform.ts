@@ -28,7 +28,7 @@ export interface LocalPlatformOptions {
    * oversubscription (reported in the core type's description).
    */
   maxCores?: number;
-  /** A pino-compatible logger, or true for fastify's default JSON logs (Authorization redacted). */
+  /** A pino-compatible logger, or true for JSON logs of warnings and errors on stdout (Authorization redacted). */
   logger?: FastifyBaseLogger | boolean;
   /** TEST HOOK: milliseconds one walltime hour lasts (default a real hour). See docs/local-platform.md. */
   msPerWalltimeHour?: number;

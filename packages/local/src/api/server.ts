@@ -25,7 +25,10 @@ export async function buildServer(
 ): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: typeof logger === "object" ? logger : undefined,
-    logger: typeof logger === "boolean" ? logger && { redact: ["req.headers.authorization"] } : undefined,
+    logger:
+      typeof logger === "boolean"
+        ? logger && { level: "warn", redact: ["req.headers.authorization", "req.headers.cookie"] }
+        : undefined,
     bodyLimit: 10 * 2 ** 20,
   });
   await app.register(multipart, { limits: { fileSize: Number.MAX_SAFE_INTEGER, files: 1, fields: 10 } });
