@@ -1,5 +1,6 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
+import nock from "nock";
 import { beforeAll, describe, expect, it } from "vitest";
 import { predict, RunInterruptedError, train, UnsupportedError } from "../src/index.js";
 import { fakeEngine } from "./fake-engine.js";
@@ -125,6 +126,55 @@ describe("train pipeline (fake feature engine)", () => {
       expect(result.classNames).toContain(p.className);
     }
     expect(result.predictions.filter((p) => p.className === "malignant").length).toBeGreaterThanOrEqual(6);
+  });
+
+  it("uploads the artifacts on a workstation and records their ids", async () => {
+    const baseUrl = "http://127.0.0.1:9";
+    const apiKey = "0123456789abcdef0123456789abcdef01234567";
+    nock.disableNetConnect();
+    let n = 0;
+    const scope = nock(baseUrl, { reqheaders: { authorization: `Token ${apiKey}` } })
+      .post("/api/v2/files/contents/")
+      .times(3)
+      .reply(201, () => {
+        n++;
+        return {
+          id: `file${n}`,
+          name: `f${n}`,
+          typeId: 1,
+          dateUploaded: "2026-11-25T18:00:00.000000Z",
+          decryptedSize: 1,
+          isUploaded: true,
+          isDeleted: false,
+          relativePath: `f${n}`,
+        };
+      });
+    try {
+      const out = await tempDir();
+      const lines: string[] = [];
+      const result = await train({
+        ...quick,
+        upload: "auto",
+        cvFolds: 0,
+        data,
+        out,
+        cacheDir,
+        featureEngine: fakeEngine(),
+        env: { RESCALE_API_KEY: apiKey, RESCALE_API_URL: baseUrl },
+        progress: { update() {}, log: (line) => lines.push(line) },
+      });
+      expect(scope.isDone()).toBe(true);
+      expect(result.upload.status).toBe("uploaded");
+      const uploaded = JSON.parse(await readFile(path.join(out, "uploaded.json"), "utf8"));
+      expect(uploaded.map((u: { id: string }) => u.id)).toEqual(["file1", "file2", "file3"]);
+      expect(uploaded[0].path).toBe(result.zip);
+      expect(lines.join("\n")).toContain("file1");
+      expect(lines.join("\n")).not.toContain(apiKey);
+      expect(await readFile(path.join(out, "run.json"), "utf8")).not.toContain(apiKey);
+    } finally {
+      nock.cleanAll();
+      nock.enableNetConnect();
+    }
   });
 
   it("refuses fine-tuning without the GPU backend", async () => {
