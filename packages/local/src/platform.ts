@@ -85,9 +85,12 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
     killGraceMs: options.killGraceMs,
   });
   const owner = os.userInfo().username;
-  const app = await buildServer({ store, blobs, executor, catalog, owner }, apiKey, options.logger ?? false);
-
   const host = options.host ?? "127.0.0.1";
+  const app = await buildServer(
+    { store, blobs, executor, catalog, owner },
+    { apiKey, logger: options.logger ?? false, bindHost: host },
+  );
+
   try {
     await app.listen({ host, port: options.port ?? 0 });
   } catch (err) {

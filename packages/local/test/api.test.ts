@@ -30,6 +30,31 @@ describe("auth", () => {
     expect(wrong).toMatchObject({ status: 401, body: { detail: "Invalid token." } });
   });
 
+  it("refuses a Host header that is not a loopback name (DNS rebinding), like Django's ALLOWED_HOSTS", async () => {
+    const { request } = await import("node:http");
+    const port = Number(new URL(t.platform.url).port);
+    const ask = (host: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = request(
+          {
+            host: "127.0.0.1",
+            port,
+            path: "/api/v2/coretypes/",
+            headers: { host, authorization: `Token ${t.platform.apiKey}` },
+          },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        req.on("error", reject);
+        req.end();
+      });
+    expect(await ask("evil.example:80")).toBe(400);
+    expect(await ask(`localhost:${port}`)).toBe(200);
+    expect(await ask(`127.0.0.1:${port}`)).toBe(200);
+  });
+
   it("answers 404 {detail} for paths without the trailing slash", async () => {
     const res = await t.api.request("GET", "/api/v2/coretypes");
     expect(res).toMatchObject({ status: 404, body: { detail: "Not found." } });

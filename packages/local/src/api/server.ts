@@ -17,12 +17,25 @@ function sameKey(a: string, b: string): boolean {
   return timingSafeEqual(Buffer.from(hashKey(a), "hex"), Buffer.from(hashKey(b), "hex"));
 }
 
+/** Host names accepted in requests, or undefined (anything) when bound to every interface. */
+function allowedHostNames(bindHost: string): Set<string> | undefined {
+  if (bindHost === "0.0.0.0" || bindHost === "::") return undefined;
+  return new Set(["127.0.0.1", "localhost", "::1", bindHost.replace(/^\[|\]$/g, "").toLowerCase()]);
+}
+
+function hostNameOf(host: string | undefined): string {
+  if (!host) return "";
+  const bracketed = /^\[([^\]]+)\]/.exec(host);
+  return (bracketed ? bracketed[1]! : host.replace(/:\d+$/, "")).toLowerCase();
+}
+
 /** The HTTP face of the platform: auth, Rescale's error shapes, and the routes. */
 export async function buildServer(
   ctx: PlatformContext,
-  apiKey: string,
-  logger: FastifyBaseLogger | boolean,
+  options: { apiKey: string; logger: FastifyBaseLogger | boolean; bindHost: string },
 ): Promise<FastifyInstance> {
+  const { apiKey, logger } = options;
+  const allowedHosts = allowedHostNames(options.bindHost);
   const app = Fastify({
     loggerInstance: typeof logger === "object" ? logger : undefined,
     logger:
@@ -49,6 +62,12 @@ export async function buildServer(
   });
 
   app.addHook("onRequest", async (req) => {
+    // Like Django's ALLOWED_HOSTS: a page that rebinds its DNS name to 127.0.0.1 cannot reach the API.
+    if (allowedHosts && !allowedHosts.has(hostNameOf(req.host))) {
+      throw new ApiError(400, {
+        detail: "Invalid Host header: the local platform answers loopback names only.",
+      });
+    }
     const header = req.headers.authorization;
     if (!header) throw new ApiError(401, UNAUTHENTICATED);
     const m = /^(Token|Bearer)\s+(\S+)$/.exec(header);
