@@ -151,6 +151,10 @@ export class Transport {
     const replayable = !(options.body instanceof Readable);
     const retries = options.retries ?? this.retry.retries;
     const signal = options.signal;
+    const shouldRetry = (error: unknown): boolean => {
+      if (signal?.aborted || !isRetryable(error, { idempotent, replayable })) return false;
+      return !(error instanceof RateLimitError && (error.retryAfterMs ?? 0) > this.retry.maxRetryAfterMs);
+    };
     return pRetry((attempt) => this.attempt<T>(options, attempt), {
       retries,
       minTimeout: this.retry.minTimeoutMs,
@@ -158,12 +162,10 @@ export class Transport {
       factor: 2,
       randomize: true,
       signal,
-      shouldRetry: (error) => {
-        if (signal?.aborted || !isRetryable(error, { idempotent, replayable })) return false;
-        return !(error instanceof RateLimitError && (error.retryAfterMs ?? 0) > this.retry.maxRetryAfterMs);
-      },
+      shouldRetry,
+      // p-retry calls this even after shouldRetry said no, so it must apply the same decision before waiting.
       onFailedAttempt: async (error) => {
-        if (error.retriesLeft <= 0 || !isRetryable(error, { idempotent, replayable })) return;
+        if (error.retriesLeft <= 0 || !shouldRetry(error)) return;
         this.log("warn", `retrying ${method} ${this.displayPath(options.path)} after: ${error.message}`, {
           attempt: error.attemptNumber,
           retriesLeft: error.retriesLeft,
@@ -187,7 +189,7 @@ export class Transport {
         url: this.requestUrl(options.path),
         params: cleanQuery(options.query),
         data: options.body,
-        headers: options.headers,
+        headers: options.responseType === "stream" ? { Accept: "*/*", ...options.headers } : options.headers,
         responseType: options.responseType === "stream" ? "stream" : "json",
         signal: options.signal,
         timeout: options.timeoutMs,

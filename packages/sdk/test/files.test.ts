@@ -78,6 +78,13 @@ describe("upload", () => {
     await expect(testClient().files.upload(path)).rejects.toMatchObject({ status: 503 });
   });
 
+  it("explains a missing or unreadable source without a request", async () => {
+    await expect(testClient().files.upload(join(dir, "missing.zip"))).rejects.toThrow(
+      /Cannot upload .*missing.zip: ENOENT/,
+    );
+    await expect(testClient().files.upload(dir)).rejects.toThrow(/is not a regular file/);
+  });
+
   it("aborts", async () => {
     const path = join(dir, "a.bin");
     await writeFile(path, "abc");
@@ -91,8 +98,11 @@ describe("upload", () => {
 
 describe("download", () => {
   it("downloads to a path via .part and reports progress", async () => {
-    api().get("/api/v2/files/F1/contents/").reply(200, CONTENT, { "Content-Length": "1000" });
-    const to = join(dir, "out.bin");
+    api()
+      .get("/api/v2/files/F1/contents/")
+      .matchHeader("accept", "*/*")
+      .reply(200, CONTENT, { "Content-Length": "1000" });
+    const to = join(dir, "new", "sub", "out.bin");
     const progress: Array<number | undefined> = [];
     const result = await testClient().files.download("F1", { to, onProgress: (e) => progress.push(e.total) });
     expect(result).toEqual({ bytes: 1000, resumedFrom: 0, path: to });

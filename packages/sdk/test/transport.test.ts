@@ -160,9 +160,13 @@ describe("transport", () => {
 
   it("throws RateLimitError with retryAfterMs when the wait is over the limit", async () => {
     api().get("/api/v2/files/F/").reply(429, { detail: "throttled" }, { "Retry-After": "3600" });
-    const error = (await caught(testClient().files.get("F"))) as RateLimitError;
+    const warnings: string[] = [];
+    const error = (await caught(
+      testClient({ logger: { warn: (m) => warnings.push(m) } }).files.get("F"),
+    )) as RateLimitError;
     expect(error).toBeInstanceOf(RateLimitError);
     expect(error.retryAfterMs).toBe(3_600_000);
+    expect(warnings).toEqual([]); // no retry announced, no hour-long wait started in the background
   });
 
   it("maps connection failures to ConnectionError and retries idempotent requests", async () => {

@@ -1,7 +1,7 @@
 /** Files: streamed upload (multipart field `file`), download with Range resume, list, get, delete, lines. */
 import { createReadStream, createWriteStream } from "node:fs";
-import { rename, rm, stat } from "node:fs/promises";
-import { basename } from "node:path";
+import { mkdir, rename, rm, stat } from "node:fs/promises";
+import { basename, dirname } from "node:path";
 import { type Readable, Transform, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { z } from "zod";
@@ -65,7 +65,7 @@ export class FilesResource extends ListResource<typeof rescaleFileSchema, FileLi
     const isPath = typeof source === "string";
     const name = options.name ?? (isPath ? basename(source) : undefined);
     if (!name) throw new RescaleError("Uploading a stream needs options.name (the file name on Rescale).");
-    const size = isPath ? (await stat(source)).size : options.size;
+    const size = isPath ? await uploadSize(source) : options.size;
     const input = isPath ? createReadStream(source, { highWaterMark: 256 * 1024 }) : source;
     const body: MultipartBody = multipartBody({
       field: "file",
@@ -99,6 +99,7 @@ export class FilesResource extends ListResource<typeof rescaleFileSchema, FileLi
     }
     const target = options.to;
     const part = `${target}.part`;
+    await mkdir(dirname(target), { recursive: true });
     if (options.resume === false) await rm(part, { force: true });
     const initial = await sizeOf(part);
     const maxResumes = options.maxResumes ?? 3;
@@ -211,6 +212,17 @@ export class FilesResource extends ListResource<typeof rescaleFileSchema, FileLi
       signal: options.signal,
     });
     return parseResponse(fileLinesSchema, response.data, { method: "GET", path });
+  }
+}
+
+async function uploadSize(path: string): Promise<number> {
+  try {
+    const info = await stat(path);
+    if (!info.isFile()) throw new RescaleError(`Cannot upload ${path}: it is not a regular file.`);
+    return info.size;
+  } catch (error) {
+    if (error instanceof RescaleError) throw error;
+    throw new RescaleError(`Cannot upload ${path}: ${(error as Error).message}`, { cause: error });
   }
 }
 
