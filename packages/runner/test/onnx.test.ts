@@ -1,19 +1,13 @@
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ORIGINAL_VIEW } from "../src/augment.js";
-import {
-  FEATURE_LAYER_NAMES,
-  FEATURE_LAYERS,
-  type FeatureLayer,
-  INPUT_SIZE,
-} from "../src/features/engine.js";
+import { initBackend } from "../src/backend.js";
+import { FEATURE_LAYER_NAMES, FEATURE_LAYERS, INPUT_SIZE } from "../src/features/engine.js";
 import { buildGraph, OnnxGraphBuildError } from "../src/features/onnx/graph.js";
 import {
   createOnnxEngine,
@@ -24,10 +18,9 @@ import {
 } from "../src/features/onnx/index.js";
 import { buildResNetOnnxModel } from "../src/features/onnx/model-file.js";
 import { encodeOnnxModel } from "../src/features/onnx/proto.js";
+import { createTfjsEngine, type TfjsFeatureEngine } from "../src/features/tfjs.js";
 import { parseKerasTopology } from "../src/model/keras-topology.js";
 import {
-  readResNetModelFiles,
-  readResNetWeights,
   resnetFeatureCacheKey,
   resnetModelDir,
   resnetWeightsHash,
@@ -79,12 +72,7 @@ function pooledReference(
 }
 
 beforeAll(async () => {
-  const require = createRequire(import.meta.url);
-  setWasmPaths(
-    `${path.join(path.dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json")), "dist")}/`,
-  );
-  await tf.setBackend("wasm");
-  await tf.ready();
+  await initBackend("wasm", 1);
 });
 
 describe("ONNX graph builder on a small Keras model", () => {
@@ -193,59 +181,36 @@ describe("ONNX graph builder on a small Keras model", () => {
 describe("ONNX engine on the Keras ResNet50", () => {
   let cacheRoot: string;
   let engine: OnnxFeatureEngine;
-  let reference: (batch: Float32Array, shape: number[]) => Float32Array[];
-  let tfModel: tf.LayersModel;
+  let tfjs: TfjsFeatureEngine;
 
   beforeAll(async () => {
     cacheRoot = path.join(tmpdir(), `rescale-run-onnx-test-${process.pid}`);
     engine = await createOnnxEngine({ threads: 2, cacheDir: cacheRoot });
-    const files = await readResNetModelFiles();
-    const weights = await readResNetWeights();
-    const specs = files.modelJson.weightsManifest.flatMap((group) => group.weights);
-    const weightData = new Uint8Array(
-      specs.reduce((sum, spec) => sum + weights.get(spec.name)!.data.byteLength, 0),
-    );
-    let offset = 0;
-    for (const spec of specs) {
-      const { data } = weights.get(spec.name)!;
-      weightData.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), offset);
-      offset += data.byteLength;
-    }
-    tfModel = await tf.loadLayersModel(
-      tf.io.fromMemory({
-        modelTopology: files.modelJson.modelTopology as object,
-        weightSpecs: specs as tf.io.WeightsManifestEntry[],
-        weightData: weightData.buffer,
-      }),
-    );
-    reference = pooledReference(
-      tfModel,
-      FEATURE_LAYER_NAMES.map((layer) => FEATURE_LAYERS[layer].source),
-    );
+    tfjs = await createTfjsEngine({ backend: "wasm", threads: 1 });
   }, 180_000);
 
   afterAll(async () => {
     await engine?.dispose();
-    tfModel?.dispose();
+    await tfjs?.dispose();
     await rm(cacheRoot, { recursive: true, force: true });
   });
 
   async function expectAgreement(batch: Float32Array, n: number, what: string): Promise<void> {
     const features = await engine.extract(batch, n);
-    const expected = reference(batch, [n, INPUT_SIZE, INPUT_SIZE, 3]);
+    const expected = await tfjs.extract(batch, n);
     const worst: string[] = [];
-    FEATURE_LAYER_NAMES.forEach((layer: FeatureLayer, i) => {
+    for (const layer of FEATURE_LAYER_NAMES) {
       const dim = FEATURE_LAYERS[layer].dim;
       expect(features[layer]).toHaveLength(n * dim);
       let max = 0;
       for (let image = 0; image < n; image++) {
         const slice = (data: Float32Array) => data.subarray(image * dim, (image + 1) * dim);
-        const error = relativeL2Error(slice(features[layer]), slice(expected[i]!));
+        const error = relativeL2Error(slice(features[layer]), slice(expected[layer]));
         expect(error, `${layer} image ${image}`).toBeLessThan(1e-4);
         max = Math.max(max, error);
       }
       worst.push(`${layer} ${max.toExponential(1)}`);
-    });
+    }
     console.info(`ONNX vs TF.js, ${what}: largest relative L2 error ${worst.join(", ")}`);
   }
 
@@ -261,7 +226,9 @@ describe("ONNX engine on the Keras ResNet50", () => {
     expect(size).toBeGreaterThan(90e6);
     expect(size).toBeLessThan(100e6);
     expect(engine.description).toMatch(/^onnxruntime-node 1\.30\.\d+ \(cpu, 2 threads\)/);
+    // Agreeing engines share the feature cache (the agreement tests below), so their keys are equal.
     expect(engine.cacheKey).toBe(ONNX_AGREES_WITH_TFJS ? resnetFeatureCacheKey(hash) : `onnx-${hash}`);
+    expect(engine.cacheKey === tfjs.cacheKey).toBe(ONNX_AGREES_WITH_TFJS);
     const again = await ensureResNetOnnxModel({ cacheRoot });
     expect(again).toMatchObject({ path: engine.modelPath, buildMs: undefined });
   });

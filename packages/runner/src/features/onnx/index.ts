@@ -16,7 +16,6 @@ import {
 } from "./runtime.js";
 
 export {
-  defaultCacheRoot,
   ensureResNetOnnxModel,
   ONNX_BUILDER_VERSION,
   onnxModelPath,

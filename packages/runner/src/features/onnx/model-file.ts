@@ -4,10 +4,10 @@
  */
 import { randomBytes } from "node:crypto";
 import { mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
-import os from "node:os";
 import path from "node:path";
 import { parseKerasTopology } from "../../model/keras-topology.js";
 import { readResNetModelFiles, readResNetWeights, resnetWeightsHash } from "../../model/resnet-weights.js";
+import { cacheRoot as defaultCacheRoot } from "../../paths.js";
 import { FEATURE_LAYERS, type FeatureLayer } from "../engine.js";
 import { buildGraph, type GraphDescription } from "./graph.js";
 import { encodeOnnxModel, ONNX_OPSET } from "./proto.js";
@@ -19,13 +19,6 @@ export const ONNX_BUILDER_VERSION = "b1";
 export const ONNX_INPUT_NAME = "input_nhwc";
 
 const MODEL_FILE_PREFIX = "resnet50-";
-
-/** `$XDG_CACHE_HOME/rescale-run` (default ~/.cache/rescale-run). */
-export function defaultCacheRoot(): string {
-  const xdg = process.env.XDG_CACHE_HOME;
-  const base = xdg && path.isAbsolute(xdg) ? xdg : path.join(os.homedir(), ".cache");
-  return path.join(base, "rescale-run");
-}
 
 /** Where the graph for `weightsHash` lives under the rescale-run cache root. */
 export function onnxModelPath(cacheRoot: string, weightsHash: string): string {
