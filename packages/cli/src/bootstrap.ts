@@ -8,8 +8,6 @@
 
 export const MIN_NODE_MAJOR = 20;
 export const BOOTSTRAP_FILE_NAME = "rescale-run-bootstrap.sh";
-/** Where the script keeps the runtime and the unpacked runner; removed on exit so it never becomes an output. */
-export const BOOTSTRAP_WORK_DIR = ".rescale-run";
 
 export interface BootstrapOptions {
   /** File name of the runner bundle (a .tar.gz) in the job's working directory. */
@@ -56,7 +54,6 @@ MIN_NODE_MAJOR=${MIN_NODE_MAJOR}
 RUNNER_ARCHIVE=${shellQuote(o.runnerArchive)}
 NODE_TARBALL=${shellQuote(o.nodeTarball ?? "")}
 THREADS=${o.threads}
-WORK="$PWD/${BOOTSTRAP_WORK_DIR}"
 
 say() { echo "[rescale-run] $*"; }
 fail() { code=$1; shift; echo "[rescale-run] error: $*" >&2; exit "$code"; }
@@ -84,7 +81,9 @@ find_conda() {
   return 1
 }
 
-mkdir -p "$WORK" || fail 1 "cannot create $WORK"
+# The runtime and the unpacked runner live outside the working directory, so they never become job outputs
+# (even when the job is killed before the cleanup runs).
+WORK=$(mktemp -d "\${TMPDIR:-/tmp}/rescale-run.XXXXXX") || fail 1 "cannot create a temporary directory"
 trap 'rm -rf "$WORK"' EXIT
 
 NODE=""

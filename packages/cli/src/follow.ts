@@ -51,8 +51,12 @@ export interface FollowOptions {
   onStatus?: (latest: JobStatusEntry | undefined, elapsedMs: number) => void;
   /** Return when the job is Executing (do not wait for the end). */
   untilActive?: boolean;
-  /** A workstation that outlives its command: stop it once the runner exited, so outputs are synced. */
+  /**
+   * A workstation that outlives its command (Rescale's runForever): stop it when the runner has exited and the
+   * job is still running `stopGraceMs` later (a platform that ends the job with its command needs no stop).
+   */
   stopAfterRunnerExit?: boolean;
+  stopGraceMs?: number;
   onStopRequested?: () => void;
 }
 
@@ -75,12 +79,16 @@ export async function followJob(
   const started = Date.now();
   let seen: string[] = [];
   let runnerExit: number | undefined;
+  let runnerExitSeenAt = 0;
   let stopRequested = false;
   let latest: JobStatusEntry | undefined;
   const emit = (lines: string[]) => {
     for (const line of lines) {
       const m = RUNNER_EXIT.exec(line);
-      if (m) runnerExit = Number(m[1]);
+      if (m) {
+        runnerExit = Number(m[1]);
+        runnerExitSeenAt = Date.now();
+      }
       options.onLine?.(line);
     }
     seen = [...seen, ...lines].slice(-TAIL_LINES);
@@ -99,7 +107,8 @@ export async function followJob(
       if (executing && options.untilActive)
         return { latest, outcome, runnerExit, detached: false, stopRequested };
       if (executing && options.onLine) emit(newLines(seen, await tailLog(client, jobId, options.signal)));
-      if (runnerExit !== undefined && options.stopAfterRunnerExit && !stopRequested) {
+      const graceOver = Date.now() - runnerExitSeenAt >= (options.stopGraceMs ?? 0);
+      if (runnerExit !== undefined && options.stopAfterRunnerExit && !stopRequested && graceOver) {
         stopRequested = true;
         options.onStopRequested?.();
         await client.jobs.stop(jobId, { signal: options.signal }).catch(() => {});

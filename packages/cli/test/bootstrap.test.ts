@@ -1,12 +1,12 @@
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { BOOTSTRAP_FILE_NAME, renderBootstrapScript, shellQuote } from "../src/bootstrap.js";
 
 /** Tools the script may use; everything else (node, conda) is absent unless a test puts it on the fake PATH. */
-const TOOLS = ["sh", "bash", "tar", "gzip", "xz", "mkdir", "rm", "uname", "cat", "sleep", "env"];
+const TOOLS = ["sh", "bash", "tar", "gzip", "xz", "mkdir", "mktemp", "rm", "uname", "cat", "sleep", "env"];
 
 let dir: string;
 let bin: string;
@@ -50,7 +50,7 @@ function runScript(options: { tarball?: string; runnerArgs?: string[] } = {}) {
   writeFileSync(join(dir, "job", BOOTSTRAP_FILE_NAME), script);
   return spawnSync(join(bin, "bash"), [BOOTSTRAP_FILE_NAME], {
     cwd: join(dir, "job"),
-    env: { PATH: bin, HOME: join(dir, "home") },
+    env: { PATH: bin, HOME: join(dir, "home"), TMPDIR: join(dir, "tmp") },
     encoding: "utf8",
   });
 }
@@ -61,6 +61,7 @@ beforeEach(() => {
   mkdirSync(bin);
   mkdirSync(join(dir, "job"));
   mkdirSync(join(dir, "home"));
+  mkdirSync(join(dir, "tmp"));
   for (const tool of TOOLS) {
     const path = which(tool);
     if (path) symlinkSync(path, join(bin, tool));
@@ -79,8 +80,9 @@ describe("bootstrap script", () => {
       `ARGS ${JSON.stringify(["train", "--data", "dataset", "--out", "outputs", "--threads", "4", "--epochs", "2", "--name", "it's"])} OMP=4`,
     );
     expect(r.status).toBe(3);
-    // The unpacked runtime and runner are removed so they never become job outputs.
-    expect(existsSync(join(dir, "job", ".rescale-run"))).toBe(false);
+    // The runtime and runner are unpacked outside the working directory (never job outputs) and removed.
+    expect(readdirSync(join(dir, "job")).sort()).toEqual([BOOTSTRAP_FILE_NAME, "runner.tgz"]);
+    expect(readdirSync(join(dir, "tmp"))).toEqual([]);
   });
 
   it("without node installs nodejs from conda-forge through conda", () => {
@@ -93,7 +95,9 @@ describe("bootstrap script", () => {
     );
     symlinkSync(which("ln")!, join(bin, "ln"));
     const r = runScript();
-    expect(r.stdout).toMatch(/CONDA create -y -q -p .*conda-node -c conda-forge nodejs>=20/);
+    expect(r.stdout).toMatch(
+      /CONDA create -y -q -p .*\/tmp\/rescale-run\.\w+\/conda-node -c conda-forge nodejs>=20/,
+    );
     expect(r.stdout).toContain("from conda-forge");
     expect(r.stdout).toContain("ARGS");
     expect(r.status).toBe(3);

@@ -424,8 +424,10 @@ async function run(
 
   const printLine = (line: string) => (out.json ? out.io.stderr : out.io.stdout).write(`${line}\n`);
   const started = Date.now();
+  const poll = pollMs(a.poll, target.kind);
   const result = await followJob(client, jobId, {
-    pollMs: pollMs(a.poll, target.kind),
+    pollMs: poll,
+    stopGraceMs: 5 * poll,
     signal: ctx.signal,
     onLine: (line) => {
       out.clearStatus();
