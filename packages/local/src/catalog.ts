@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import os from "node:os";
+import { LocalPlatformError } from "./errors.js";
 
 /** A core type in Rescale's wire shape (see rescale-api.md), plus `isEmulated` for catalog entries. */
 export interface CoreType {
@@ -111,10 +112,11 @@ export function readEmulatedCatalog(file: string): CoreType[] {
   try {
     parsed = JSON.parse(fs.readFileSync(file, "utf8"));
   } catch (err) {
-    throw new Error(`cannot read the core type catalog ${file}: ${(err as Error).message}`);
+    throw new LocalPlatformError(`cannot read the core type catalog ${file}: ${(err as Error).message}`);
   }
   const list = Array.isArray(parsed) ? parsed : (parsed as { results?: unknown }).results;
-  if (!Array.isArray(list)) throw new Error(`${file}: expected an array of core types or {"results": [...]}`);
+  if (!Array.isArray(list))
+    throw new LocalPlatformError(`${file}: expected an array of core types or {"results": [...]}`);
   return list.map((entry, index) => {
     const t = entry as Partial<CoreType>;
     const valid =
@@ -122,7 +124,10 @@ export function readEmulatedCatalog(file: string): CoreType[] {
       t.code !== LOCAL_CORE_TYPE &&
       Array.isArray(t.cores) &&
       t.cores.every((n) => Number.isInteger(n) && n > 0);
-    if (!valid) throw new Error(`${file}: entry ${index} needs a "code" (not "local") and integer "cores"`);
+    if (!valid)
+      throw new LocalPlatformError(
+        `${file}: entry ${index} needs a "code" (not "local") and integer "cores"`,
+      );
     const cores = t.cores as number[];
     return {
       ...t,

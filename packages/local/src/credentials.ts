@@ -1,12 +1,8 @@
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { LocalConfigError } from "./errors.js";
 import { configDir } from "./paths.js";
-
-/** The local key file is unreadable or damaged (the message says which file and what to do). */
-export class LocalConfigError extends Error {
-  override name = "LocalConfigError";
-}
 
 /** What `local-platform.json` holds. The key is a secret: the file is written mode 0600. */
 export interface LocalPlatformConfig {

@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { LocalPlatformError } from "./errors.js";
 import { isAlive, readServerRecord, type ServerRecord } from "./lockfile.js";
 import { defaultDataDir } from "./paths.js";
 
@@ -83,7 +84,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<DaemonIn
   }
   if (child.pid && isAlive(child.pid)) process.kill(child.pid, "SIGTERM");
   const tail = fs.readFileSync(logFile, "utf8").split("\n").slice(-10).join("\n");
-  throw new Error(`the local platform did not start (see ${logFile}):\n${tail}`);
+  throw new LocalPlatformError(`the local platform did not start (see ${logFile}):\n${tail}`);
 }
 
 /** Stops the daemon serving dataDir: SIGTERM (running jobs are ended and recorded), SIGKILL after the timeout. */

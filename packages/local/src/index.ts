@@ -2,18 +2,13 @@ export type { Analysis, AnalysisVersion, CoreType } from "./catalog.js";
 export { allowedCoreCounts, LOCAL_CORE_TYPE, NODE_ANALYSIS } from "./catalog.js";
 export {
   ensureLocalApiKey,
-  LocalConfigError,
   type LocalPlatformConfig,
   localPlatformConfigPath,
   readLocalPlatformConfig,
   writeLocalPlatformConfig,
 } from "./credentials.js";
 export { type DaemonInfo, type DaemonStatus, daemonStatus, startDaemon, stopDaemon } from "./daemon.js";
+export { LocalConfigError, LocalPlatformError } from "./errors.js";
 export { PROCESS_OUTPUT_LOG, REASONS } from "./executor/executor.js";
 export { configDir, defaultDataDir } from "./paths.js";
-export {
-  type LocalPlatform,
-  LocalPlatformError,
-  type LocalPlatformOptions,
-  startLocalPlatform,
-} from "./platform.js";
+export { type LocalPlatform, type LocalPlatformOptions, startLocalPlatform } from "./platform.js";

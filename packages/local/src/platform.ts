@@ -5,6 +5,7 @@ import type { FastifyBaseLogger } from "fastify";
 import { buildServer } from "./api/server.js";
 import { analyses, machineCoreType, readEmulatedCatalog } from "./catalog.js";
 import { ensureLocalApiKey } from "./credentials.js";
+import { LocalPlatformError } from "./errors.js";
 import { Executor, REASONS } from "./executor/executor.js";
 import type { CatalogView } from "./jobspec.js";
 import { claimDataDir, releaseDataDir } from "./lockfile.js";
@@ -45,10 +46,6 @@ export interface LocalPlatform {
   dataDir: string;
   /** Ends running jobs honestly ("Platform shut down while the job was running"), then closes. */
   close(): Promise<void>;
-}
-
-export class LocalPlatformError extends Error {
-  override name = "LocalPlatformError";
 }
 
 /** Starts the local Rescale-compatible platform in this process. */
