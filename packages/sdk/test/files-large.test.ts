@@ -23,6 +23,8 @@ let baseUrl: string;
 let uploaded = { bytes: 0, contentLength: 0, head: "" };
 /** Byte offset after which the next download response is cut off (simulates a dropped connection). */
 let breakAt: number | undefined;
+/** When set, the next download stalls at `breakAt` (socket left open, no more bytes) instead of closing. */
+let stall = false;
 const rangesSeen: string[] = [];
 
 function patternChunk(offset: number, length: number): Buffer {
@@ -58,7 +60,9 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     if (range) headers["Content-Range"] = `bytes ${start}-${SIZE - 1}/${SIZE}`;
     res.writeHead(range ? 206 : 200, headers);
     const stop = breakAt;
+    const stallHere = stall;
     breakAt = undefined;
+    stall = false;
     const block = 1024 * 1024;
     const template = patternChunk(0, block + PATTERN.length);
     for (let offset = start; offset < SIZE; ) {
@@ -67,7 +71,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
       const chunk = template.subarray(phase, phase + length);
       if (stop !== undefined && offset + length > stop) {
         res.write(chunk.subarray(0, stop - offset));
-        await new Promise((r) => setTimeout(r, 20));
+        await new Promise((r) => setTimeout(r, stallHere ? 60_000 : 20));
         res.socket?.destroy();
         return;
       }
@@ -89,12 +93,13 @@ beforeAll(async () => {
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 afterAll(async () => {
+  server.closeAllConnections(); // the stalled response would otherwise hold the server open
   await new Promise((resolve) => server.close(resolve));
   await rm(dir, { recursive: true, force: true });
 });
 
-function client(): RescaleClient {
-  return new RescaleClient({ apiKey: TEST_API_KEY, baseUrl, retry: { retries: 0 } });
+function client(timeoutMs?: number): RescaleClient {
+  return new RescaleClient({ apiKey: TEST_API_KEY, baseUrl, retry: { retries: 0 }, timeoutMs });
 }
 
 /** Runs `work` while sampling RSS every 25 ms; returns the peak growth over the starting RSS. */
@@ -170,5 +175,35 @@ describe("large transfers", () => {
     expect((await stat(to)).size).toBe(SIZE);
     expect(await sha256OfFile(to)).toBe(expectedSha256());
     expect(growth).toBeLessThan(BUDGET);
+  });
+
+  it("aborts an upload mid-way with the signal's AbortError", async () => {
+    const path = join(dir, "big.bin");
+    const controller = new AbortController();
+    const started = Date.now();
+    const error = await client()
+      .files.upload(path, {
+        signal: controller.signal,
+        onProgress: (e) => {
+          if (e.loaded >= 32 * 1024 * 1024) controller.abort();
+        },
+      })
+      .catch((e: unknown) => e);
+    expect((error as Error).name).toBe("AbortError");
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it("resumes a download whose server stalls mid-body (idle timeout, then Range)", async () => {
+    const to = join(dir, "stalled.bin");
+    breakAt = 8 * 1024 * 1024;
+    stall = true;
+    rangesSeen.length = 0;
+    const started = Date.now();
+    const result = await client(500).files.download("Big", { to });
+    expect(Date.now() - started).toBeLessThan(30_000); // the stall (60 s) was cut by the 500 ms idle timeout
+    expect(result.bytes).toBe(SIZE);
+    expect(rangesSeen).toHaveLength(2);
+    expect(rangesSeen[1]).toMatch(/^bytes=\d+-$/);
+    expect(await sha256OfFile(to)).toBe(expectedSha256());
   });
 });
