@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { FastifyBaseLogger } from "fastify";
+import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import { buildServer } from "./api/server.js";
 import { analyses, machineCoreType, readEmulatedCatalog } from "./catalog.js";
 import { ensureLocalApiKey } from "./credentials.js";
@@ -72,6 +72,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
   const store = new Store(path.join(dataDir, "platform.sqlite"));
   const blobs = new BlobStore(dataDir);
   let url = "";
+  let app: FastifyInstance | undefined;
   const executor = new Executor({
     store,
     blobs,
@@ -80,10 +81,11 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
     apiUrl: () => url,
     msPerWalltimeHour: options.msPerWalltimeHour,
     killGraceMs: options.killGraceMs,
+    log: (message) => app?.log.error(message),
   });
   const owner = os.userInfo().username;
   const host = options.host ?? "127.0.0.1";
-  const app = await buildServer(
+  app = await buildServer(
     { store, blobs, executor, catalog, owner },
     { apiKey, logger: options.logger ?? false, bindHost: host },
   );

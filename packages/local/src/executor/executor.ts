@@ -81,11 +81,6 @@ export class Executor {
     return this.running.has(jobId);
   }
 
-  /** Cores currently held by running jobs. */
-  busyCores(): number {
-    return this.o.capacity - this.freeSlots.size;
-  }
-
   submit(jobId: string): void {
     const { store } = this.o;
     store.updateJob(jobId, { submitted: true });
@@ -153,9 +148,7 @@ export class Executor {
       for (const s of slots) this.freeSlots.delete(s);
       const run: RunningJob = { jobId, slots, finished: Promise.resolve() };
       this.running.set(jobId, run);
-      run.finished = this.run(run, job.spec as JobSpec).catch((err) => {
-        this.o.log?.(`job ${jobId}: internal error: ${(err as Error).message}`);
-      });
+      run.finished = this.run(run, job.spec as JobSpec).catch((err) => this.failed(jobId, err as Error));
     }
   }
 
@@ -248,6 +241,22 @@ export class Executor {
     if (!run.child?.pid) return; // still staging: run() checks endReason before spawning
     killGroup(run.child.pid, "SIGTERM");
     run.killTimer = setTimeout(() => killGroup(run.child?.pid, "SIGKILL"), this.graceMs);
+  }
+
+  /** A bug or an I/O failure of the platform itself: the job must still end, and say so. */
+  private failed(jobId: string, err: Error): void {
+    this.o.log?.(`job ${jobId}: the local platform failed to run it: ${err.stack ?? err.message}`);
+    try {
+      this.o.store.revokeJobKeys(jobId);
+      this.o.store.setClusterStatus(jobId, "Stopped");
+      this.o.store.setJobStatus(
+        jobId,
+        "Completed",
+        `The local platform failed to run the job: ${err.message}`,
+      );
+    } catch {
+      // the database itself is gone (platform closing): recover() settles the job on the next start
+    }
   }
 
   /** Collects outputs, revokes the job's key and records the final statuses. */
