@@ -221,6 +221,16 @@ const fixtures: FixtureHooks = {
       .times(2)
       .reply(200, page(stopped));
   },
+  jobList() {
+    const ids = ["LiSt1", "LiSt2", "LiSt3"];
+    const scope = api();
+    for (const id of ids) {
+      scope.post(JOBS).reply(201, (_uri, body) => job({ id, name: (body as { name: string }).name }));
+    }
+    const newestFirst = [...ids].reverse().map((id) => job({ id }));
+    scope.get(JOBS).query(true).times(3).reply(paged(JOBS, newestFirst));
+    for (const id of ids) scope.delete(`${JOBS}${id}/`).reply(204);
+  },
   validation() {
     api()
       .post(JOBS)

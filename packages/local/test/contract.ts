@@ -74,6 +74,7 @@ export interface FixtureHooks {
   jobLifecycle: Fixtures;
   runningJob: Fixtures;
   workstation: Fixtures;
+  jobList: Fixtures;
   validation: Fixtures;
   wrongKey: Fixtures;
   notFound: Fixtures;
@@ -198,6 +199,21 @@ export function contractCases(f: FixtureHooks): ContractCase[] {
       },
     },
     {
+      name: "jobs list: newest first, walked across pages with absolute next links; unsubmitted jobs deletable",
+      fixtures: f.jobList,
+      async check(t) {
+        const created: string[] = [];
+        for (const n of [1, 2, 3]) created.push((await createJob(t, `contract-list-${n}`, "true")).id);
+        const first = await t.client.jobs.page({ pageSize: 2 });
+        expect(first.results.length).toBe(2);
+        expect(first.next).toMatch(/^https?:\/\/.+\/api\/v2\/jobs\/\?/);
+        const all = (await t.client.jobs.list({ pageSize: 2 })).map((j) => j.id);
+        const ours = all.filter((id) => created.includes(id));
+        expect(ours).toEqual([...created].reverse());
+        for (const id of created) await t.client.jobs.delete(id);
+      },
+    },
+    {
       name: "a workstation (interactive, two software tiles): active, reachable, stopped for good",
       fixtures: f.workstation,
       async check(t) {
@@ -272,6 +288,7 @@ export const NO_FIXTURES: FixtureHooks = {
   jobLifecycle: none,
   runningJob: none,
   workstation: none,
+  jobList: none,
   validation: none,
   wrongKey: none,
   notFound: none,
