@@ -199,6 +199,14 @@ describe("files", () => {
     expect((await t.api.request("GET", `/api/v2/files/${id}/`)).status).toBe(404);
   });
 
+  it("keeps only the last path component of an uploaded file's name", async () => {
+    const form = new FormData();
+    form.set("file", new Blob(["x"]), "some/dir/x.txt");
+    const res = await t.api.request<{ name: string }>("POST", "/api/v2/files/contents/", form);
+    expect(res.status).toBe(201);
+    expect(res.body.name).toBe("x.txt");
+  });
+
   it('refuses an upload without the multipart field "file"', async () => {
     const form = new FormData();
     form.set("other", new Blob(["x"]), "x.txt");
@@ -334,6 +342,20 @@ describe("zip inputs", () => {
     expect(outputs.map((f) => f.relativePath).sort()).toEqual(["joined.txt", "process_output.log"]);
     const joined = outputs.find((f) => f.relativePath === "joined.txt")!;
     expect((await t.api.download(joined.id)).toString()).toBe("alpha\nbeta\n");
+  });
+
+  it("refuses two input files with the same name instead of silently overwriting one", async () => {
+    const file = path.join(t.sandbox.root, "same.txt");
+    fs.writeFileSync(file, "one");
+    const first = await t.api.upload(file);
+    const second = await t.api.upload(file);
+    const job = await t.api.createJob(
+      jobBody({ name: "dupes", command: "true", inputFiles: [{ id: first.id }, { id: second.id }] }),
+    );
+    await t.api.submit(job.id);
+    expect((await t.api.waitForStatus(job.id)).statusReason).toBe(
+      'Input file staging failed: two input files are named "same.txt"; rename one (PATCH its name)',
+    );
   });
 
   it("refuses a zip with a ../ entry and says why", async () => {

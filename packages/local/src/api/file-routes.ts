@@ -35,8 +35,10 @@ export function fileRoutes(app: FastifyInstance, ctx: PlatformContext): void {
     if (part?.type !== "file" || part.fieldname !== "file") {
       throw badRequest({ file: ['No file was submitted in the form field "file".'] });
     }
-    const name = part.filename?.trim();
-    if (!name) throw badRequest({ file: ["The submitted file has no name."] });
+    // A client may send a path; the file keeps its last component, as a browser would send it.
+    const name = part.filename?.split(/[\\/]/).pop()?.trim();
+    if (!name || name === "." || name === "..")
+      throw badRequest({ file: ["The submitted file has no usable name."] });
     const info = await ctx.blobs.put(part.file);
     if (part.file.truncated) throw badRequest({ file: ["The upload was truncated."] });
     const row = ctx.store.insertFile({ name, typeId: 1, ...info, jobId: null, relativePath: null });

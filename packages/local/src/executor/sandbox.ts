@@ -27,10 +27,14 @@ export async function stageInputs(
   blobs: BlobStore,
 ): Promise<StagedManifest> {
   const written: string[] = [];
+  const names = new Set<string>();
   for (const ref of refs) {
     const file = store.file(ref.id);
     if (!file) throw new StagingError(`input file ${ref.id} was deleted before the job started`);
     const name = safeBaseName(file.name);
+    if (names.has(name))
+      throw new StagingError(`two input files are named "${name}"; rename one (PATCH its name)`);
+    names.add(name);
     const target = path.join(workDir, name);
     fs.copyFileSync(blobs.pathOf(file.sha256), target, fs.constants.COPYFILE_FICLONE);
     if (ref.decompress && name.toLowerCase().endsWith(".zip")) {
