@@ -3,7 +3,7 @@
  * platform it starts in-process: submit on a tiny generated dataset with a short training, Completed, artifacts
  * downloaded and valid; then status / list / logs from the platform's persisted state.
  */
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -92,8 +92,9 @@ describe("rescale-run against the local platform (real process)", () => {
     expect(readFileSync(join(out, "process_output.log"), "utf8")).toContain(
       "starting the runner with 2 threads",
     );
-    // The unpacked runner never comes back as an output.
-    expect(existsSync(join(out, ".rescale-run"))).toBe(false);
+    // Only the runner's outputs and the log come back: never the unpacked runner or the inputs.
+    const files = readdirSync(out, { recursive: true }).map(String);
+    expect(files.filter((f) => f.includes("node_modules") || f.endsWith(".tgz"))).toEqual([]);
 
     // State persisted by the platform: a new process sees the job, its timeline and its log.
     const status = await runBin(["status", jobId, "--json"], env);
