@@ -1,6 +1,5 @@
 /** Auto-pagination over Rescale's `{count, next, previous, results}` lists as an async iterator. */
 import { z } from "zod";
-import { parseResponse } from "./parse.js";
 import { pageSchema } from "./schemas.js";
 import type { Transport } from "./transport.js";
 
@@ -42,10 +41,8 @@ async function fetchPageAt<S extends z.ZodTypeAny>(
   query: Query | undefined,
   signal: AbortSignal | undefined,
 ): Promise<Page<z.output<S>>> {
-  const response = await transport.request({ method: "GET", path, query, signal });
-  const where = { method: "GET", path };
   const schema = z.union([pageSchema(item), z.array(item)]);
-  const page = parseResponse(schema, response.data, where) as
+  const page = (await transport.requestAs(schema, { method: "GET", path, query, signal })) as
     | z.output<ReturnType<typeof pageSchema<S>>>
     | z.output<S>[];
   if (Array.isArray(page)) return { count: page.length, next: null, previous: null, results: page };

@@ -5,7 +5,7 @@ import { ResponseShapeError } from "./errors.js";
 export function parseResponse<S extends z.ZodTypeAny>(
   schema: S,
   data: unknown,
-  where: { method: string; path: string },
+  where: { method: string; path: string; redact?: <T>(value: T) => T },
 ): z.output<S> {
   const result = schema.safeParse(data);
   if (result.success) return result.data;
@@ -16,6 +16,6 @@ export function parseResponse<S extends z.ZodTypeAny>(
   throw new ResponseShapeError(`Unexpected response shape from ${where.method} ${where.path}: ${problems}`, {
     method: where.method,
     path: where.path,
-    body: data,
+    body: where.redact ? where.redact(data) : data,
   });
 }

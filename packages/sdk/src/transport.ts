@@ -6,6 +6,7 @@
 import { Readable } from "node:stream";
 import axios, { type AxiosInstance, type AxiosResponse, isAxiosError } from "axios";
 import pRetry from "p-retry";
+import type { z } from "zod";
 import { normalizeBaseUrl } from "./config.js";
 import {
   ConfigurationError,
@@ -16,6 +17,7 @@ import {
   ServerError,
   TimeoutError,
 } from "./errors.js";
+import { parseResponse } from "./parse.js";
 import { redactText, redactValue } from "./redact.js";
 import { abortableSleep, abortReason, throwIfAborted } from "./sleep.js";
 
@@ -143,6 +145,17 @@ export class Transport {
   /** Absolute URL of a path on this platform (for links such as the in-browser desktop). */
   url(path: string): string {
     return `${this.baseUrl}${path}`;
+  }
+
+  /** A request whose 2xx body is validated against `schema` (a mismatch is a ResponseShapeError). */
+  async requestAs<S extends z.ZodTypeAny>(schema: S, options: RequestOptions): Promise<z.output<S>> {
+    const response = await this.request(options);
+    const redact = <T>(value: T): T => this.redact(value);
+    return parseResponse(schema, response.data, {
+      method: options.method,
+      path: this.displayPath(options.path),
+      redact,
+    });
   }
 
   async request<T = unknown>(options: RequestOptions): Promise<TransportResponse<T>> {

@@ -214,6 +214,10 @@ describe("transport", () => {
     const connection = await caught(testClient({ logger }).files.get("F"));
     expect(connection).toBeInstanceOf(ConnectionError);
     expectNoKey(connection, logs);
+    api().get("/api/v2/files/F/").reply(200, { id: "F", echoedKey: TEST_API_KEY }); // no name: a shape error
+    const shape = await caught(testClient({ logger }).files.get("F"));
+    expect(shape.name).toBe("ResponseShapeError");
+    expectNoKey(shape, logs);
     const client = testClient();
     expect(inspect(client, { depth: 5 })).not.toContain(TEST_API_KEY);
     expect(JSON.stringify(client)).not.toContain(TEST_API_KEY);

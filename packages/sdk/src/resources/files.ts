@@ -8,7 +8,6 @@ import type { z } from "zod";
 import { ConnectionError, RescaleError } from "../errors.js";
 import { type MultipartBody, multipartBody, type ProgressEvent } from "../multipart.js";
 import { ListResource, type PageOptions } from "../paginate.js";
-import { parseResponse } from "../parse.js";
 import { fileLinesSchema, type RescaleFile, rescaleFileSchema } from "../schemas.js";
 import { throwIfAborted } from "../sleep.js";
 import type { Transport } from "../transport.js";
@@ -78,14 +77,13 @@ export class FilesResource extends ListResource<typeof rescaleFileSchema, FileLi
     const headers: Record<string, string> = { "Content-Type": body.contentType };
     if (body.contentLength !== undefined) headers["Content-Length"] = String(body.contentLength);
     try {
-      const response = await this.transport.request({
+      return await this.transport.requestAs(rescaleFileSchema, {
         method: "POST",
         path: `${FILES}contents/`,
         body: body.stream,
         headers,
         signal: options.signal,
       });
-      return parseResponse(rescaleFileSchema, response.data, { method: "POST", path: `${FILES}contents/` });
     } finally {
       if (!body.stream.destroyed) body.stream.destroy();
       if (isPath && !input.destroyed) input.destroy();
@@ -187,8 +185,7 @@ export class FilesResource extends ListResource<typeof rescaleFileSchema, FileLi
 
   async get(id: string, options: { signal?: AbortSignal } = {}): Promise<RescaleFile> {
     const path = `${FILES}${encodeURIComponent(id)}/`;
-    const response = await this.transport.request({ method: "GET", path, signal: options.signal });
-    return parseResponse(rescaleFileSchema, response.data, { method: "GET", path });
+    return await this.transport.requestAs(rescaleFileSchema, { method: "GET", path, signal: options.signal });
   }
 
   async delete(id: string, options: { signal?: AbortSignal } = {}): Promise<void> {
@@ -205,13 +202,12 @@ export class FilesResource extends ListResource<typeof rescaleFileSchema, FileLi
     options: { query?: Record<string, string | number>; signal?: AbortSignal } = {},
   ): Promise<z.output<typeof fileLinesSchema>> {
     const path = `${FILES}${encodeURIComponent(id)}/lines/`;
-    const response = await this.transport.request({
+    return await this.transport.requestAs(fileLinesSchema, {
       method: "GET",
       path,
       query: options.query,
       signal: options.signal,
     });
-    return parseResponse(fileLinesSchema, response.data, { method: "GET", path });
   }
 }
 

@@ -6,7 +6,6 @@ import { randomBytes } from "node:crypto";
 import { BILLING_PRIORITY_VALUE } from "../compare.js";
 import { ConnectionError, RescaleError, ServerError, TimeoutError, ValidationError } from "../errors.js";
 import { collect, ListResource, type PageOptions, paginate, type Query } from "../paginate.js";
-import { parseResponse } from "../parse.js";
 import {
   type ClusterStatusEntry,
   clusterStatusSchema,
@@ -219,14 +218,13 @@ export class JobsResource extends ListResource<typeof jobSchema, JobListOptions>
     let lastError: unknown;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       try {
-        const response = await this.transport.request({
+        return await this.transport.requestAs(jobSchema, {
           method: "POST",
           path: JOBS,
           body,
           idempotent: false,
           signal: options.signal,
         });
-        return parseResponse(jobSchema, response.data, { method: "POST", path: JOBS });
       } catch (error) {
         if (!token || !outcomeUnknown(error)) throw error;
         lastError = error;
@@ -281,8 +279,7 @@ export class JobsResource extends ListResource<typeof jobSchema, JobListOptions>
 
   async get(jobId: string, options: { signal?: AbortSignal } = {}): Promise<Job> {
     const path = this.jobPath(jobId);
-    const response = await this.transport.request({ method: "GET", path, signal: options.signal });
-    return parseResponse(jobSchema, response.data, { method: "GET", path });
+    return await this.transport.requestAs(jobSchema, { method: "GET", path, signal: options.signal });
   }
 
   /** All status entries, newest first. */
@@ -354,13 +351,12 @@ export class JobsResource extends ListResource<typeof jobSchema, JobListOptions>
   ): Promise<TailResult> {
     const encoded = filePath.split("/").filter(Boolean).map(encodeURIComponent).join("/");
     const path = `${this.jobPath(jobId)}runs/${encodeURIComponent(runId)}/tail/${encoded}/`;
-    const response = await this.transport.request({
+    return await this.transport.requestAs(tailSchema, {
       method: "GET",
       path,
       query: { lines: options.lines },
       signal: options.signal,
     });
-    return parseResponse(tailSchema, response.data, { method: "GET", path });
   }
 
   /** Nodes of an executing job (host, ip, user, ssh port, role). */
@@ -371,13 +367,13 @@ export class JobsResource extends ListResource<typeof jobSchema, JobListOptions>
   /** Password of a cluster's in-browser desktop. */
   async desktopPassword(clusterId: string, options: { signal?: AbortSignal } = {}): Promise<string> {
     const path = `/api/v2/clusters/${encodeURIComponent(clusterId)}/remote_viz_hardware_settings/password/`;
-    const response = await this.transport.request({
+    const answer = await this.transport.requestAs(desktopPasswordSchema, {
       method: "POST",
       path,
       idempotent: true,
       signal: options.signal,
     });
-    return parseResponse(desktopPasswordSchema, response.data, { method: "POST", path }).data;
+    return answer.data;
   }
 
   /** URL of a cluster's in-browser desktop page on this platform. */
