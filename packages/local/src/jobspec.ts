@@ -107,7 +107,7 @@ function parseJobAnalysis(
     throw fail("This field is required.", "analysis", "code");
   const analysis = catalog.analyses.find((a) => a.code === analysisIn.code);
   if (!analysis) throw fail(`Unknown analysis code "${analysisIn.code}".`, "analysis", "code");
-  const version = analysis.versions.find((v) => v.versionCode === analysisIn.version);
+  const version = analysis.versions.find((v) => v.versionCode === String(analysisIn.version));
   if (!version) throw fail("The specified version is not available.", "analysis", "version");
 
   const hw = entry.hardware;

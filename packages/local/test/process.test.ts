@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -31,6 +32,24 @@ describe("daemon", () => {
     expect(await stopDaemon({ dataDir: files.dataDir })).toEqual({ stopped: true, pid: started.pid });
     expect(isAlive(started.pid)).toBe(false);
     expect((await daemonStatus({ dataDir: files.dataDir })).running).toBe(false);
+  });
+});
+
+describe("rescale-local", () => {
+  const bin = path.resolve(import.meta.dirname, "../src/bin.ts");
+  const runBin = (args: string[]) =>
+    spawnSync(process.execPath, ["--import", "tsx", bin, ...args], { encoding: "utf8" });
+
+  it("prints its usage, and a clear one-line error (no stack trace) for a bad flag", () => {
+    const help = runBin(["--help"]);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain("--max-cores N");
+    const bad = runBin(["--port", "abc", "--data-dir", path.join(files.sandbox.root, "bad")]);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr.trim()).toBe('rescale-local: --port must be a whole number, got "abc"');
+    const unknown = runBin(["--frobnicate"]);
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).not.toMatch(/\n\s+at /);
   });
 });
 
