@@ -1,3 +1,4 @@
+import os from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jobBody } from "../../testkit/src/index.js";
 import { eventually, sleep, startTestPlatform, type TestPlatform } from "./helpers.js";
@@ -55,6 +56,18 @@ describe("a successful job", () => {
     expect(again.status).toBe(400);
     expect(JSON.stringify(again.body)).toContain("cannot be restarted");
   });
+
+  it.skipIf(process.platform !== "linux" || os.cpus().length < 2)(
+    "pins a 1-core job to one CPU",
+    async () => {
+      const id = await run(
+        jobBody({ name: "affinity", command: "grep Cpus_allowed_list /proc/self/status", cores: 1 }),
+      );
+      expect((await t.api.waitForStatus(id)).statusReason).toBe("Completed successfully");
+      const log = (await t.api.jobFiles(id)).find((f) => f.relativePath === "process_output.log")!;
+      expect((await t.api.download(log.id)).toString()).toMatch(/^Cpus_allowed_list:\s+\d+\n$/);
+    },
+  );
 
   it("puts the host's node first on PATH for the Node analysis", async () => {
     const major = process.versions.node.split(".")[0]!;
