@@ -136,6 +136,7 @@ status=0
 wait "$RUNNER_PID" || status=$?
 # wait returns early when a trapped signal arrives: wait again for the runner's own exit status.
 while kill -0 "$RUNNER_PID" 2>/dev/null; do wait "$RUNNER_PID" && status=0 || status=$?; done
+rm -rf "$WORK"
 say "runner exited with status $status"
 exit "$status"
 `;

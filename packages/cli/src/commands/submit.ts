@@ -438,7 +438,8 @@ async function run(
         `${out.c.cyan("⏳")} job ${jobId}: ${s?.status ?? "Pending"} (${formatDuration(elapsed)})`,
         s?.status,
       ),
-    stopAfterRunnerExit: plan.jobType === "interactive" && !a.keepRunning,
+    // Only Rescale keeps a runForever workstation up after its command; the local platform ends the job itself.
+    stopAfterRunnerExit: target.kind === "rescale" && plan.jobType === "interactive" && !a.keepRunning,
     onStopRequested: () =>
       out.note(`training finished; stopping workstation ${jobId} so its outputs are synced`),
   });
