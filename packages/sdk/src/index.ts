@@ -99,6 +99,7 @@ export {
   type Logger,
   type RequestOptions,
   type RetryOptions,
+  type StreamBody,
   Transport,
   type TransportOptions,
   type TransportResponse,

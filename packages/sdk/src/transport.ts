@@ -57,6 +57,11 @@ export interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined | null>;
   /** JSON-serialisable value, or a Readable for raw/multipart bodies. */
   body?: unknown;
+  /**
+   * Builds a fresh streamed body for each attempt (e.g. re-opening a file), which makes a streamed request
+   * replayable. Takes precedence over `body`.
+   */
+  makeBody?: () => StreamBody;
   headers?: Record<string, string>;
   responseType?: "json" | "stream";
   signal?: AbortSignal;
@@ -70,6 +75,13 @@ export interface RequestOptions {
   timeoutMs?: number;
   /** Overrides the client's retry count for this request (0 = no retries at all). */
   retries?: number;
+}
+
+export interface StreamBody {
+  body: Readable;
+  headers: Record<string, string>;
+  /** Releases what the body reads from (called after every attempt). */
+  dispose?: () => void;
 }
 
 export interface TransportResponse<T> {
@@ -161,7 +173,7 @@ export class Transport {
   async request<T = unknown>(options: RequestOptions): Promise<TransportResponse<T>> {
     const method = options.method;
     const idempotent = options.idempotent ?? (method === "GET" || method === "HEAD");
-    const replayable = !(options.body instanceof Readable);
+    const replayable = options.makeBody !== undefined || !(options.body instanceof Readable);
     const retries = options.retries ?? this.retry.retries;
     const signal = options.signal;
     const shouldRetry = (error: unknown): boolean => {
@@ -195,25 +207,37 @@ export class Transport {
     const path = this.displayPath(options.path);
     const started = Date.now();
     this.log("debug", `→ ${options.method} ${path}`, { attempt });
+    const made = options.makeBody?.();
+    const body = made ? made.body : options.body;
+    const headers = {
+      ...(options.responseType === "stream" ? { Accept: "*/*" } : {}),
+      ...options.headers,
+      ...made?.headers,
+    };
     let response: AxiosResponse;
     try {
       response = await this.http.request({
         method: options.method,
         url: this.requestUrl(options.path),
         params: cleanQuery(options.query),
-        data: options.body,
-        headers: options.responseType === "stream" ? { Accept: "*/*", ...options.headers } : options.headers,
+        data: body,
+        headers,
         responseType: options.responseType === "stream" ? "stream" : "json",
         signal: options.signal,
         timeout: options.timeoutMs,
         // follow-redirects buffers request bodies to replay them; a streamed upload must not be buffered.
-        ...(options.body instanceof Readable ? { maxRedirects: 0 } : {}),
+        ...(body instanceof Readable ? { maxRedirects: 0 } : {}),
       });
     } catch (error) {
       throw this.transportError(error, options.method, path, options.signal);
+    } finally {
+      if (made) {
+        if (!made.body.destroyed) made.body.destroy();
+        made.dispose?.();
+      }
     }
-    const headers = flattenHeaders(response.headers);
-    const requestId = REQUEST_ID_HEADERS.map((name) => headers[name]).find(Boolean);
+    const responseHeaders = flattenHeaders(response.headers);
+    const requestId = REQUEST_ID_HEADERS.map((name) => responseHeaders[name]).find(Boolean);
     this.log("debug", `← ${response.status} ${options.method} ${path}`, {
       ms: Date.now() - started,
       requestId,
@@ -226,10 +250,10 @@ export class Transport {
         path,
         requestId,
         body: this.redact(body === "" ? undefined : body),
-        retryAfter: headers["retry-after"],
+        retryAfter: responseHeaders["retry-after"],
       });
     }
-    return { status: response.status, headers, data: response.data as T, requestId };
+    return { status: response.status, headers: responseHeaders, data: response.data as T, requestId };
   }
 
   private requestUrl(path: string): string {

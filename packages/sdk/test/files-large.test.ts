@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RescaleClient } from "../src/index.js";
 import { rescaleFile, TEST_API_KEY } from "./fixtures/index.js";
@@ -205,5 +206,28 @@ describe("large transfers", () => {
     expect(rangesSeen).toHaveLength(2);
     expect(rangesSeen[1]).toMatch(/^bytes=\d+-$/);
     expect(await sha256OfFile(to)).toBe(expectedSha256());
+  });
+
+  it("resumes a download into a Writable after a dropped connection (Range from the bytes written)", async () => {
+    breakAt = 5 * 1024 * 1024 + 7;
+    rangesSeen.length = 0;
+    const hash = createHash("sha256");
+    let ended = false;
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        hash.update(chunk);
+        done();
+      },
+      final(done) {
+        ended = true;
+        done();
+      },
+    });
+    const result = await client().files.download("Big", { to: sink });
+    expect(result.bytes).toBe(SIZE);
+    expect(rangesSeen).toHaveLength(2);
+    expect(rangesSeen[1]).toMatch(/^bytes=\d+-$/);
+    expect(ended).toBe(true);
+    expect(hash.digest("hex")).toBe(expectedSha256());
   });
 });

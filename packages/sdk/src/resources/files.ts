@@ -1,16 +1,18 @@
 /** Files: streamed upload (multipart field `file`), download with Range resume, list, get, delete, lines. */
+
+import { once } from "node:events";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname } from "node:path";
-import { type Readable, Transform, type Writable } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import type { Readable, Writable } from "node:stream";
+import { finished } from "node:stream/promises";
 import type { z } from "zod";
 import { ConnectionError, RescaleError } from "../errors.js";
-import { type MultipartBody, multipartBody, type ProgressEvent } from "../multipart.js";
+import { multipartBody, type ProgressEvent } from "../multipart.js";
 import { ListResource, type PageOptions } from "../paginate.js";
 import { fileLinesSchema, type RescaleFile, rescaleFileSchema } from "../schemas.js";
-import { throwIfAborted } from "../sleep.js";
-import type { Transport } from "../transport.js";
+import { abortReason, throwIfAborted } from "../sleep.js";
+import type { StreamBody, Transport } from "../transport.js";
 
 export type { ProgressEvent } from "../multipart.js";
 
@@ -58,69 +60,102 @@ export class FilesResource extends ListResource<typeof rescaleFileSchema, FileLi
     return { ...options, query: { ...options.query, search: options.search } };
   }
 
-  /** Uploads from a path or a Readable with constant memory; resolves to the created file object. */
+  /**
+   * Uploads from a path or a Readable with constant memory; resolves to the created file object.
+   * A path is re-opened for each attempt, so its upload is retried like a GET (429, 5xx, resets); a lost answer
+   * can then leave an orphan copy of the file, never a failed run. A Readable cannot be replayed: not retried.
+   */
   async upload(source: string | Readable, options: UploadOptions = {}): Promise<RescaleFile> {
     throwIfAborted(options.signal);
     const isPath = typeof source === "string";
     const name = options.name ?? (isPath ? basename(source) : undefined);
     if (!name) throw new RescaleError("Uploading a stream needs options.name (the file name on Rescale).");
     const size = isPath ? await uploadSize(source) : options.size;
-    const input = isPath ? createReadStream(source, { highWaterMark: 256 * 1024 }) : source;
-    const body: MultipartBody = multipartBody({
-      field: "file",
-      filename: name,
-      contentType: options.contentType,
-      source: input,
-      size,
-      onProgress: options.onProgress,
-    });
-    const headers: Record<string, string> = { "Content-Type": body.contentType };
-    if (body.contentLength !== undefined) headers["Content-Length"] = String(body.contentLength);
+    const makeBody = (input: Readable): StreamBody => {
+      const multipart = multipartBody({
+        field: "file",
+        filename: name,
+        contentType: options.contentType,
+        source: input,
+        size,
+        onProgress: options.onProgress,
+      });
+      const headers: Record<string, string> = { "Content-Type": multipart.contentType };
+      if (multipart.contentLength !== undefined) headers["Content-Length"] = String(multipart.contentLength);
+      return { body: multipart.stream, headers, dispose: () => input.destroy() };
+    };
+    const request = { method: "POST", path: `${FILES}contents/`, signal: options.signal } as const;
+    if (isPath) {
+      return this.transport.requestAs(rescaleFileSchema, {
+        ...request,
+        idempotent: true,
+        makeBody: () => makeBody(createReadStream(source, { highWaterMark: 256 * 1024 })),
+      });
+    }
+    const once = makeBody(source);
     try {
       return await this.transport.requestAs(rescaleFileSchema, {
-        method: "POST",
-        path: `${FILES}contents/`,
-        body: body.stream,
-        headers,
-        signal: options.signal,
+        ...request,
+        body: once.body,
+        headers: once.headers,
       });
     } finally {
-      if (!body.stream.destroyed) body.stream.destroy();
-      if (isPath && !input.destroyed) input.destroy();
+      if (!once.body.destroyed) once.body.destroy();
     }
   }
 
+  /**
+   * Downloads a file's contents. A path is written via `<path>.part` (continued from its size with a Range
+   * request unless `resume: false`) and renamed when complete. A transfer that breaks mid-body is resumed with
+   * Range up to `maxResumes` times, into a path or a Writable alike (a Writable is ended when done).
+   */
   async download(id: string, options: DownloadOptions): Promise<DownloadResult> {
-    if (typeof options.to !== "string") {
-      const bytes = await this.transfer(id, 0, options.to, options);
-      return { bytes, resumedFrom: 0, path: undefined };
+    const maxResumes = options.maxResumes ?? 3;
+    const to = options.to;
+    if (typeof to !== "string") {
+      const progress = { written: 0 };
+      for (let resumes = 0; ; resumes++) {
+        const opened = await this.openContents(id, progress.written, options);
+        if (opened.complete) break;
+        try {
+          // A server that ignores the Range resends from byte 0: skip what the sink already has.
+          await copyInto(opened, to, progress.written - opened.start, progress, options);
+          break;
+        } catch (error) {
+          if (!resumable(error, resumes, maxResumes, options.signal)) throw error;
+        }
+      }
+      to.end();
+      await finished(to, { readable: false });
+      return { bytes: progress.written, resumedFrom: 0, path: undefined };
     }
-    const target = options.to;
-    const part = `${target}.part`;
-    await mkdir(dirname(target), { recursive: true });
+    const part = `${to}.part`;
+    await mkdir(dirname(to), { recursive: true });
     if (options.resume === false) await rm(part, { force: true });
     const initial = await sizeOf(part);
-    const maxResumes = options.maxResumes ?? 3;
     for (let resumes = 0; ; resumes++) {
-      const offset = await sizeOf(part);
-      try {
-        const bytes = await this.transfer(id, offset, part, options);
-        await rename(part, target);
-        return { bytes, resumedFrom: initial, path: target };
-      } catch (error) {
-        if (!(error instanceof ConnectionError) || resumes >= maxResumes || options.signal?.aborted)
-          throw error;
+      const opened = await this.openContents(id, await sizeOf(part), options);
+      if (!opened.complete) {
+        // 206 appends to the .part; a 200 (Range ignored) rewrites it from the start.
+        const file = createWriteStream(part, { flags: opened.start > 0 ? "a" : "w" });
+        const progress = { written: opened.start };
+        try {
+          await copyInto(opened, file, 0, progress, options);
+          file.end();
+          await finished(file, { readable: false });
+        } catch (error) {
+          file.destroy();
+          if (!resumable(error, resumes, maxResumes, options.signal)) throw error;
+          continue;
+        }
       }
+      await rename(part, to);
+      return { bytes: (await stat(to)).size, resumedFrom: initial, path: to };
     }
   }
 
-  /** Streams the contents from `offset` into a path (append) or a Writable; returns the total file size. */
-  private async transfer(
-    id: string,
-    offset: number,
-    to: string | Writable,
-    options: DownloadOptions,
-  ): Promise<number> {
+  /** GET contents from `offset`; `complete` when a 416 confirms the caller already has every byte. */
+  private async openContents(id: string, offset: number, options: DownloadOptions): Promise<OpenedContents> {
     const path = `${FILES}${encodeURIComponent(id)}/contents/`;
     const response = await this.transport.request<Readable>({
       method: "GET",
@@ -133,15 +168,12 @@ export class FilesResource extends ListResource<typeof rescaleFileSchema, FileLi
     if (response.status === 416) {
       response.data.resume();
       const file = await this.get(id, { signal: options.signal });
-      if (file.decryptedSize === offset) return offset;
-      return this.transfer(id, 0, to, options);
+      if (file.decryptedSize === offset) return { complete: true };
+      return this.openContents(id, 0, options);
     }
-    let start = 0;
-    let total: number | undefined;
     if (response.status === 206) {
       const range = /bytes\s+(\d+)-(\d+)\/(\d+|\*)/.exec(response.headers["content-range"] ?? "");
-      start = range ? Number(range[1]) : Number.NaN;
-      total = range && range[3] !== "*" ? Number(range[3]) : undefined;
+      const start = range ? Number(range[1]) : Number.NaN;
       if (start !== offset) {
         response.data.destroy();
         throw new RescaleError(`Server resumed ${path} at byte ${start}, asked for ${offset}`, {
@@ -149,38 +181,12 @@ export class FilesResource extends ListResource<typeof rescaleFileSchema, FileLi
           path,
         });
       }
-    } else {
-      const length = Number(response.headers["content-length"]);
-      total =
-        Number.isFinite(length) && response.headers["content-length"] !== undefined ? length : undefined;
+      const total = range && range[3] !== "*" ? Number(range[3]) : undefined;
+      return { complete: false, stream: response.data, start, total, path };
     }
-    let loaded = start;
-    const counter = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        loaded += chunk.length;
-        options.onProgress?.({ loaded, total });
-        callback(null, chunk);
-      },
-    });
-    const sink = typeof to === "string" ? createWriteStream(to, { flags: start > 0 ? "a" : "w" }) : to;
-    try {
-      await pipeline(response.data, counter, sink, options.signal ? { signal: options.signal } : {});
-    } catch (error) {
-      if (options.signal?.aborted || !(error instanceof Error) || !isStreamBreak(error)) throw error;
-      throw new ConnectionError(`Download of ${path} broke after ${loaded} bytes: ${error.message}`, {
-        method: "GET",
-        path,
-        code: (error as NodeJS.ErrnoException).code ?? "ECONNRESET",
-      });
-    }
-    if (total !== undefined && loaded !== total) {
-      throw new ConnectionError(`Download of ${path} ended at ${loaded} of ${total} bytes`, {
-        method: "GET",
-        path,
-        code: "ERR_INCOMPLETE",
-      });
-    }
-    return loaded;
+    const length = response.headers["content-length"];
+    const total = length !== undefined && Number.isFinite(Number(length)) ? Number(length) : undefined;
+    return { complete: false, stream: response.data, start: 0, total, path };
   }
 
   async get(id: string, options: { signal?: AbortSignal } = {}): Promise<RescaleFile> {
@@ -239,4 +245,60 @@ function isStreamBreak(error: Error): boolean {
     code === "EPIPE" ||
     /aborted/i.test(error.message)
   );
+}
+
+type OpenedContents =
+  | { complete: true }
+  | { complete: false; stream: Readable; start: number; total: number | undefined; path: string };
+
+/**
+ * Copies a response body into `sink` with backpressure, without ending the sink (a resumed transfer goes on
+ * writing into it). `progress.written` counts bytes in the destination, even when the copy breaks.
+ */
+async function copyInto(
+  opened: Extract<OpenedContents, { complete: false }>,
+  sink: Writable,
+  skipBytes: number,
+  progress: { written: number },
+  options: DownloadOptions,
+): Promise<void> {
+  let position = opened.start;
+  let skip = Math.max(0, skipBytes);
+  try {
+    for await (const chunk of opened.stream as AsyncIterable<Buffer>) {
+      position += chunk.length;
+      const data = skip > 0 ? chunk.subarray(Math.min(skip, chunk.length)) : chunk;
+      skip -= chunk.length - data.length;
+      if (data.length === 0) continue;
+      if (!sink.write(data)) await once(sink, "drain", options.signal ? { signal: options.signal } : {});
+      progress.written += data.length;
+      options.onProgress?.({ loaded: progress.written, total: opened.total });
+    }
+  } catch (error) {
+    opened.stream.destroy();
+    if (options.signal?.aborted) throw abortReason(options.signal);
+    if (!(error instanceof Error) || !isStreamBreak(error)) throw error;
+    throw new ConnectionError(`Download of ${opened.path} broke after ${position} bytes: ${error.message}`, {
+      method: "GET",
+      path: opened.path,
+      code: (error as NodeJS.ErrnoException).code ?? "ECONNRESET",
+    });
+  }
+  if (opened.total !== undefined && position !== opened.total) {
+    throw new ConnectionError(`Download of ${opened.path} ended at ${position} of ${opened.total} bytes`, {
+      method: "GET",
+      path: opened.path,
+      code: "ERR_INCOMPLETE",
+    });
+  }
+}
+
+/** May a broken download be continued with another Range request? */
+function resumable(
+  error: unknown,
+  resumes: number,
+  maxResumes: number,
+  signal: AbortSignal | undefined,
+): boolean {
+  return error instanceof ConnectionError && resumes < maxResumes && !signal?.aborted;
 }
