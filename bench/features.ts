@@ -3,16 +3,18 @@
  * (wasm) and, as a peer in the same run, PyTorch on the CPU (Debian's python3-torch + python3-torchvision,
  * torchvision resnet50 with random weights, eval mode, no_grad, 2 threads). Also the onnx engine end to end on
  * real BUSI images (read, decode, resize, preprocess overlapped with inference, as the runner does it).
+ * The contenders run in interleaved rounds, so a change in the load of a shared machine hits all of them alike.
  * Prints a table and the ratios, and rewrites the "Feature extraction" section of docs/benchmarks.md.
  *
- * Flags: --seconds S (timed seconds per engine, default 20), --batch N (images per call, default 8),
- * --images N (real images end to end, default 160), --no-write (do not touch docs/benchmarks.md).
+ * Flags: --seconds S (timed seconds per contender, default 24), --rounds R (default 3), --batch N (images per call,
+ * default 8), --images N (real images end to end, default 192), --no-write (do not touch docs/benchmarks.md).
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { readFile, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { ORIGINAL_VIEW } from "../packages/runner/src/augment.js";
@@ -30,21 +32,30 @@ const THREADS = 2;
 
 const { values: flags } = parseArgs({
   options: {
-    seconds: { type: "string", default: "20" },
+    seconds: { type: "string", default: "24" },
+    rounds: { type: "string", default: "3" },
     batch: { type: "string", default: "8" },
-    images: { type: "string", default: "160" },
+    images: { type: "string", default: "192" },
     "no-write": { type: "boolean", default: false },
   },
 });
-const SECONDS = Number(flags.seconds);
+const ROUNDS = Number(flags.rounds);
+const ROUND_SECONDS = Number(flags.seconds) / ROUNDS;
 const BATCH = Number(flags.batch);
 const E2E_IMAGES = Number(flags.images);
 
-interface Measurement {
+interface RoundResult {
+  images: number;
+  seconds: number;
+}
+
+/** Something measured in rounds; `skipped` says why it could not run here. */
+interface Contender {
   name: string;
   detail: string;
-  imagesPerSecond: number | undefined;
-  note?: string;
+  skipped?: string;
+  round(index: number): Promise<RoundResult>;
+  close(): Promise<void>;
 }
 
 function randomBatch(n: number): Float32Array {
@@ -57,19 +68,56 @@ function randomBatch(n: number): Float32Array {
   return out;
 }
 
-/** One warm-up call, then calls for at least `seconds` (and at least 2 calls). */
-async function timeEngine(engine: FeatureEngine, seconds: number): Promise<number> {
-  const batch = randomBatch(BATCH);
-  await engine.extract(batch, BATCH);
-  let images = 0;
-  const started = performance.now();
-  while (images < 2 * BATCH || performance.now() - started < seconds * 1000) {
-    await engine.extract(batch, BATCH);
-    images += BATCH;
-  }
-  return images / ((performance.now() - started) / 1000);
+function skipped(name: string, reason: string): Contender {
+  return {
+    name,
+    detail: "not run",
+    skipped: reason,
+    round: async () => ({ images: 0, seconds: 0 }),
+    close: async () => {},
+  };
 }
 
+/** Bare inference on a fixed batch: one warm-up call, then calls for at least the round's seconds. */
+async function engineContender(name: string, engine: FeatureEngine): Promise<Contender> {
+  const batch = randomBatch(BATCH);
+  await engine.extract(batch, BATCH);
+  return {
+    name,
+    detail: engine.description,
+    async round() {
+      let images = 0;
+      const started = performance.now();
+      while (images < 2 * BATCH || performance.now() - started < ROUND_SECONDS * 1000) {
+        await engine.extract(batch, BATCH);
+        images += BATCH;
+      }
+      return { images, seconds: (performance.now() - started) / 1000 };
+    },
+    close: () => engine.dispose(),
+  };
+}
+
+/** The onnx engine fed from disk through the runner's own extraction pipeline (decode/preprocess overlapped). */
+async function endToEndContender(engine: FeatureEngine): Promise<Contender> {
+  const name = "onnx end to end";
+  if (!existsSync(BUSI_DIR)) return skipped(name, `skipped: ${BUSI_DIR} is missing`);
+  const images = (await scanDataset(BUSI_DIR)).images.slice(0, E2E_IMAGES);
+  const perRound = Math.ceil(images.length / ROUNDS);
+  return {
+    name,
+    detail: `${images.length} BUSI images read, decoded, resized and preprocessed (sharp) overlapped with inference`,
+    async round(index) {
+      const chunk = images.slice(index * perRound, (index + 1) * perRound);
+      const jobs = chunk.map((image) => ({ image, views: [ORIGINAL_VIEW] }));
+      const { stats } = await extractFeatures(jobs, { engine, batchSize: BATCH });
+      return { images: stats.extracted, seconds: stats.seconds };
+    },
+    close: async () => {},
+  };
+}
+
+/** A Python process that loads torchvision's resnet50 once, then times one round per line it reads. */
 const TORCH_SCRIPT = `
 import json, sys, time
 import torch, torchvision
@@ -78,13 +126,14 @@ model = torchvision.models.resnet50(weights=None).eval()
 x = torch.randn(${BATCH}, 3, ${INPUT_SIZE}, ${INPUT_SIZE})
 with torch.no_grad():
     model(x)
-    images, start = 0, time.perf_counter()
-    while images < ${2 * BATCH} or time.perf_counter() - start < float(sys.argv[1]):
-        model(x)
-        images += ${BATCH}
-print(json.dumps({"imagesPerSecond": images / (time.perf_counter() - start),
-                  "torch": torch.__version__, "torchvision": torchvision.__version__,
-                  "threads": torch.get_num_threads()}))
+    print(json.dumps({"torch": torch.__version__, "torchvision": torchvision.__version__,
+                      "threads": torch.get_num_threads()}), flush=True)
+    for line in sys.stdin:
+        images, start = 0, time.perf_counter()
+        while images < ${2 * BATCH} or time.perf_counter() - start < float(line):
+            model(x)
+            images += ${BATCH}
+        print(json.dumps({"images": images, "seconds": time.perf_counter() - start}), flush=True)
 `;
 
 /** The first python3 that imports torch and torchvision (Debian's lives in /usr/bin, a pyenv shim may shadow it). */
@@ -96,50 +145,35 @@ function pythonWithTorch(): string | undefined {
   return undefined;
 }
 
-function measureTorch(seconds: number): Measurement {
+async function torchContender(): Promise<Contender> {
+  const name = "pytorch (peer)";
   const python = pythonWithTorch();
   if (!python) {
-    return {
-      name: "pytorch (peer)",
-      detail: "not run",
-      imagesPerSecond: undefined,
-      note: "skipped: no python3 with torch + torchvision (apt-get install -y python3-torch python3-torchvision)",
-    };
+    return skipped(
+      name,
+      "skipped: no python3 with torch + torchvision (apt-get install -y python3-torch python3-torchvision)",
+    );
   }
-  const out = execFileSync(python, ["-c", TORCH_SCRIPT, String(seconds)], { encoding: "utf8" });
-  const result = JSON.parse(out.trim().split("\n").pop()!) as {
-    imagesPerSecond: number;
-    torch: string;
-    torchvision: string;
-    threads: number;
+  const child: ChildProcessWithoutNullStreams = spawn(python, ["-c", TORCH_SCRIPT]);
+  child.stderr.pipe(process.stderr);
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const next = async <T>(): Promise<T> => {
+    const line = await lines.next();
+    if (line.done) throw new Error("the PyTorch peer exited early");
+    return JSON.parse(line.value) as T;
   };
+  const info = await next<{ torch: string; torchvision: string; threads: number }>();
   return {
-    name: "pytorch (peer)",
-    detail: `torch ${result.torch}, torchvision ${result.torchvision} resnet50 (random weights), eval, no_grad, ${result.threads} threads`,
-    imagesPerSecond: result.imagesPerSecond,
-  };
-}
-
-/** The onnx engine fed from disk through the runner's own extraction pipeline (decode/preprocess overlapped). */
-async function measureEndToEnd(engine: FeatureEngine, count: number): Promise<Measurement> {
-  if (!existsSync(BUSI_DIR)) {
-    return {
-      name: "onnx end to end",
-      detail: "not run",
-      imagesPerSecond: undefined,
-      note: `skipped: ${BUSI_DIR} missing`,
-    };
-  }
-  const dataset = await scanDataset(BUSI_DIR);
-  const images = dataset.images.slice(0, count);
-  const { stats } = await extractFeatures(
-    images.map((image) => ({ image, views: [ORIGINAL_VIEW] })),
-    { engine, batchSize: BATCH },
-  );
-  return {
-    name: "onnx end to end",
-    detail: `${stats.extracted} BUSI images: read + sharp decode/resize + caffe preprocessing overlapped with inference`,
-    imagesPerSecond: stats.imagesPerSecond,
+    name,
+    detail: `torch ${info.torch}, torchvision ${info.torchvision} resnet50 (random weights), eval, no_grad, ${info.threads} threads`,
+    async round() {
+      child.stdin.write(`${ROUND_SECONDS}\n`);
+      return next<RoundResult>();
+    },
+    async close() {
+      child.stdin.end();
+      await new Promise((resolve) => child.once("exit", resolve));
+    },
   };
 }
 
@@ -165,54 +199,58 @@ async function writeSection(body: string): Promise<void> {
   await writeFile(DOC, next.endsWith("\n") ? next : `${next}\n`);
 }
 
+interface Row {
+  name: string;
+  detail: string;
+  imagesPerSecond: number | undefined;
+  rounds: number[];
+}
+
 async function main(): Promise<void> {
   const load = () => os.loadavg()[0]!.toFixed(2);
   const loadBefore = load();
   console.log(`machine: ${machine()}; load average (1 min) ${loadBefore}`);
 
   const onnx = await createOnnxEngine({ threads: THREADS });
-  console.log(
-    `onnx: ${onnx.description}${onnx.buildMs ? `, graph built in ${(onnx.buildMs / 1000).toFixed(1)} s` : ""}`,
-  );
   const graphBytes = (await stat(onnx.modelPath)).size;
-  const onnxFirst = await timeEngine(onnx, SECONDS);
-  console.log(`onnx bare: ${fmt(onnxFirst)} images/s`);
-  const e2e = await measureEndToEnd(onnx, E2E_IMAGES);
-  console.log(`onnx end to end: ${fmt(e2e.imagesPerSecond)} images/s ${e2e.note ?? ""}`);
-  const onnxSecond = await timeEngine(onnx, SECONDS);
-  console.log(`onnx bare (again): ${fmt(onnxSecond)} images/s`);
-  await onnx.dispose();
-  const onnxBare = (onnxFirst + onnxSecond) / 2;
-
-  const tfjs = await createTfjsEngine({ backend: "wasm", threads: THREADS });
-  const tfjsRate = await timeEngine(tfjs, SECONDS);
-  console.log(`tfjs: ${fmt(tfjsRate)} images/s (${tfjs.description})`);
-  await tfjs.dispose();
-
-  const torch = measureTorch(SECONDS);
-  console.log(`pytorch: ${fmt(torch.imagesPerSecond)} images/s ${torch.note ?? torch.detail}`);
+  const contenders = [
+    await engineContender("onnx", onnx),
+    await endToEndContender(onnx),
+    await engineContender("tfjs", await createTfjsEngine({ backend: "wasm", threads: THREADS })),
+    await torchContender(),
+  ];
+  const totals = contenders.map(() => ({ images: 0, seconds: 0, rounds: [] as number[] }));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [i, contender] of contenders.entries()) {
+      if (contender.skipped) continue;
+      const result = await contender.round(round);
+      totals[i]!.images += result.images;
+      totals[i]!.seconds += result.seconds;
+      totals[i]!.rounds.push(result.images / result.seconds);
+      console.log(
+        `round ${round + 1}/${ROUNDS} ${contender.name}: ${fmt(result.images / result.seconds)} images/s`,
+      );
+    }
+  }
+  for (const contender of contenders) await contender.close();
   const loadAfter = load();
 
-  const rows: Measurement[] = [
-    {
-      name: "onnx",
-      detail: `${onnx.description}, mean of two runs (${fmt(onnxFirst)}, ${fmt(onnxSecond)})`,
-      imagesPerSecond: onnxBare,
-    },
-    e2e,
-    { name: "tfjs", detail: tfjs.description, imagesPerSecond: tfjsRate },
-    torch,
-  ];
+  const rows: Row[] = contenders.map((contender, i) => ({
+    name: contender.name,
+    detail: contender.skipped ?? contender.detail,
+    imagesPerSecond: contender.skipped ? undefined : totals[i]!.images / totals[i]!.seconds,
+    rounds: totals[i]!.rounds,
+  }));
+  const rate = (name: string) => rows.find((row) => row.name.startsWith(name))?.imagesPerSecond;
   const ratios = [
-    `onnx / pytorch: ${ratio(onnxBare, torch.imagesPerSecond)} (target >= 3x)`,
-    `onnx / tfjs: ${ratio(onnxBare, tfjsRate)}`,
-    `onnx end to end / onnx bare: ${ratio(e2e.imagesPerSecond, onnxBare)} (target >= 0.80x)`,
+    `onnx / pytorch: ${ratio(rate("onnx"), rate("pytorch"))} (target >= 3x)`,
+    `onnx / tfjs: ${ratio(rate("onnx"), rate("tfjs"))}`,
+    `onnx end to end / onnx bare: ${ratio(rate("onnx end"), rate("onnx"))} (target >= 0.80x)`,
   ];
   console.log("");
-  for (const row of rows)
-    console.log(
-      `${row.name.padEnd(18)} ${fmt(row.imagesPerSecond).padStart(7)} images/s  ${row.note ?? row.detail}`,
-    );
+  for (const row of rows) {
+    console.log(`${row.name.padEnd(18)} ${fmt(row.imagesPerSecond).padStart(7)} images/s  ${row.detail}`);
+  }
   for (const line of ratios) console.log(line);
 
   if (flags["no-write"]) return;
@@ -222,24 +260,25 @@ async function main(): Promise<void> {
     `Measured by \`pnpm bench:features\` on ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC.`,
     `Machine: ${machine()}. Load average (1 min) ${loadBefore} before, ${loadAfter} after: other engineers were`,
     "using the same 2 cores during this run, so these figures are noisy and low; the lead re-runs the bench on a",
-    "quiet machine for the final numbers.",
+    "quiet machine for the final numbers. The contenders ran in interleaved rounds so load changes hit all alike.",
     "",
-    `224x224 inputs, batches of ${BATCH}, ${THREADS} threads, ${SECONDS} s timed per engine after one warm-up batch.`,
+    `224x224 inputs, batches of ${BATCH}, ${THREADS} threads requested, ${ROUNDS} rounds of ${ROUND_SECONDS.toFixed(0)} s per`,
+    "contender after one warm-up batch (end to end: a share of the images per round).",
     "",
-    "| engine | images/s | ms/image | details |",
-    "| --- | ---: | ---: | --- |",
+    "| engine | images/s | ms/image | per round | details |",
+    "| --- | ---: | ---: | --- | --- |",
     ...rows.map(
       (row) =>
-        `| ${row.name} | ${fmt(row.imagesPerSecond)} | ${row.imagesPerSecond ? (1000 / row.imagesPerSecond).toFixed(1) : "n/a"} | ${row.note ?? row.detail} |`,
+        `| ${row.name} | ${fmt(row.imagesPerSecond)} | ${row.imagesPerSecond ? (1000 / row.imagesPerSecond).toFixed(1) : "n/a"} | ${row.rounds.map(fmt).join(", ")} | ${row.detail} |`,
     ),
     "",
     ...ratios.map((line) => `- ${line}`),
     "",
     `ONNX graph: ${(graphBytes / 1e6).toFixed(1)} MB (opset 13, BatchNormalization folded into the 53 convolutions),`,
     `${onnx.buildMs ? `built in ${(onnx.buildMs / 1000).toFixed(1)} s by this run` : "reused from the cache"}; its features agree with`,
-    "the TF.js engine's to a relative L2 error below 1e-4 (packages/runner/test/onnx.test.ts). The CUDA execution",
-    "provider path (used when onnxruntime-node's CUDA provider library is installed, or with executionProvider",
-    '"cuda", falling back to the CPU with a note) is untested here: this machine has no GPU.',
+    "the TF.js engine's to a relative L2 error below 1e-4 (measured about 1e-7 to 8e-7; packages/runner/test/onnx.test.ts).",
+    "The CUDA execution provider path (used when onnxruntime-node's CUDA provider library is installed, or with",
+    'executionProvider "cuda", falling back to the CPU with a note) is untested here: this machine has no GPU.',
     "",
   ].join("\n");
   await writeSection(body);
