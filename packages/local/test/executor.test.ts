@@ -1,6 +1,9 @@
+import fs from "node:fs";
 import os from "node:os";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jobBody } from "../../testkit/src/index.js";
+import { jobBody, RawApi } from "../../testkit/src/index.js";
+import { startLocalPlatform } from "../src/index.js";
 import { eventually, sleep, startTestPlatform, type TestPlatform } from "./helpers.js";
 
 // The executor end to end through the API: statuses, environment, queueing, walltime, stop, failures.
@@ -123,6 +126,22 @@ describe("several software tiles", () => {
 });
 
 describe("failures", () => {
+  it("an internal failure of the platform still completes the job, saying so", async () => {
+    const dataDir = path.join(t.sandbox.root, "broken-platform");
+    const broken = await startLocalPlatform({ dataDir, apiKey: t.platform.apiKey });
+    try {
+      const other = new RawApi(broken.url, broken.apiKey);
+      fs.rmSync(path.join(dataDir, "jobs"), { recursive: true, force: true });
+      fs.writeFileSync(path.join(dataDir, "jobs"), "not a directory"); // every sandbox now fails to be created
+      const { id } = await other.createJob(jobBody({ name: "doomed", command: "true" }));
+      await other.submit(id);
+      const final = await other.waitForStatus(id);
+      expect(final.statusReason).toMatch(/^The local platform failed to run the job: .*(ENOTDIR|EEXIST)/);
+    } finally {
+      await broken.close();
+    }
+  });
+
   it("a non-zero exit is Completed with 'A run failed' and the code", async () => {
     const id = await run(jobBody({ name: "fail", command: "echo partial > partial.txt; exit 3" }));
     expect((await t.api.waitForStatus(id)).statusReason).toBe("A run failed: the command exited with code 3");
