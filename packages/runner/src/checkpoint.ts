@@ -97,6 +97,8 @@ export interface SavedHead {
   /** Feature-engine cache key the head was trained on (weights identity). */
   engineCacheKey: string;
   preprocessVersion: string;
+  /** Folder (relative to the model folder) of a fine-tuned ResNet that predict must use instead of the stock one. */
+  backbone?: string;
 }
 
 export async function saveHead(

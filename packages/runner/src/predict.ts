@@ -86,6 +86,16 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
   const notes: string[] = [];
   let engine = options.featureEngine;
   let owned: FeatureEngine | undefined;
+  if (!engine && info.backbone) {
+    // A fine-tuned backbone (GPU training) is a TF.js model: only the tfjs engine can run it.
+    const { createTfjsEngine } = await import("./features/tfjs.js");
+    engine = owned = await createTfjsEngine({
+      backend: options.backend,
+      threads: options.threads,
+      modelDir: path.join(modelDir, info.backbone),
+    });
+    notes.push("the model has a fine-tuned backbone: using the tfjs engine");
+  }
   if (!engine) {
     const selection = await selectEngine({
       engine: options.engine,

@@ -228,6 +228,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const checkpoint = new Checkpoint(path.join(out, "checkpoint"));
   const interrupted = () => new RunInterruptedError(stop.reason(), checkpoint.dir);
   let ownedEngine: FeatureEngine | undefined;
+  let ownedEvalEngine: FeatureEngine | undefined;
   try {
     await mkdir(out, { recursive: true });
 
@@ -276,10 +277,6 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
             "4 GiB of memory). Run without --fine-tune to train the head on frozen features.",
         );
       }
-      // Not built yet: a fine-tuned backbone must be saved and loaded by predict in place of the cached features.
-      throw new UnsupportedError(
-        "--fine-tune is not implemented in this version of the runner; run without it.",
-      );
     }
     const views = trainingViews(options.views ?? 3);
     const cacheDir = path.join(
@@ -396,10 +393,47 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     if (headResult.stopReason === "interrupted") throw interrupted();
     const finalState = await checkpoint.loadState();
     if (finalState) await checkpoint.saveState({ ...meta, finished: true }, finalState.state);
-    await saveHead(path.join(out, "model"), headResult.model, {
+    const modelDir = path.join(out, "model");
+    let headModel = headResult.model;
+    let evalEngine = engine;
+    let evalFeatures = features;
+    let fineTune: RunReport["fineTune"] = { ran: false, reason: "not requested (--fine-tune)" };
+    if (options.fineTune) {
+      // GPU backend only (checked above). The fine-tuned stage changes the features: evaluate and predict with
+      // the saved backbone through the tfjs engine. Untested here (no GPU).
+      const { fineTuneLastStage } = await import("./finetune.js");
+      const tuned = await fineTuneLastStage({
+        head: headModel,
+        train: trainImages,
+        val: valImages,
+        views,
+        outDir: modelDir,
+        seed,
+        limitInputPixels: options.limitInputPixels,
+        progress,
+        shouldStop: stop.shouldStop,
+      });
+      headModel = tuned.head;
+      const { createTfjsEngine } = await import("./features/tfjs.js");
+      evalEngine = ownedEvalEngine = await createTfjsEngine({
+        backend: options.backend,
+        modelDir: tuned.backboneDir,
+      });
+      const testJobs = testImages.map((image) => ({ image, views: [ORIGINAL_VIEW] }));
+      evalFeatures = (
+        await extractFeatures(testJobs, {
+          engine: evalEngine,
+          limitInputPixels: options.limitInputPixels,
+          progress,
+        })
+      ).features;
+      fineTune = { ran: true, epochs: tuned.history.length };
+    }
+    await saveHead(modelDir, headModel, {
       classNames,
-      engineCacheKey: engine.cacheKey,
+      engineCacheKey: evalEngine.cacheKey,
       preprocessVersion: PREPROCESS_VERSION,
+      ...(evalEngine === engine ? {} : { backbone: "backbone" }),
     });
     endStage("head");
 
@@ -407,9 +441,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const testMatrix = buildMatrix(
       testImages.map((img) => sample(img, ORIGINAL_VIEW.id)),
       config.layers,
-      features,
+      evalFeatures,
     );
-    const probs = predictHead(headResult.model, testMatrix);
+    const probs = predictHead(headModel, testMatrix);
     const k = classNames.length;
     const rows = testImages.map((img, i) => ({
       file: img.file,
@@ -491,7 +525,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         bestEpoch: headResult.bestEpoch,
         stopReason: headResult.stopReason,
       },
-      fineTune: { ran: false, reason: "not requested (--fine-tune)" },
+      fineTune,
       test: {
         n: metrics.n,
         accuracy: metrics.accuracy,
@@ -528,6 +562,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   } finally {
     stop.dispose();
     await ownedEngine?.dispose();
+    await ownedEvalEngine?.dispose();
   }
 }
 

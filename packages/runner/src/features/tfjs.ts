@@ -45,6 +45,17 @@ export async function loadLocalLayersModel(modelDir?: string): Promise<tf.Layers
   return tf.loadLayersModel(handler);
 }
 
+/** The ResNet with one output per requested layer: its activation, globally average-pooled. */
+export function pooledFeatureModel(base: tf.LayersModel, layers: readonly FeatureLayer[]): tf.LayersModel {
+  const outputs = layers.map(
+    (layer) =>
+      tf.layers
+        .globalAveragePooling2d({ name: `pool_${layer}` })
+        .apply(base.getLayer(FEATURE_LAYERS[layer].source).output) as tf.SymbolicTensor,
+  );
+  return tf.model({ inputs: base.inputs, outputs });
+}
+
 /**
  * The TF.js feature engine: the Keras ResNet50 with one extra output per feature layer (global average pool of
  * activation_21 / activation_39 / activation_48), run with `predict` (inference mode: BatchNormalization uses its
@@ -52,14 +63,7 @@ export async function loadLocalLayersModel(modelDir?: string): Promise<tf.Layers
  */
 export async function createTfjsEngine(options: TfjsEngineOptions = {}): Promise<TfjsFeatureEngine> {
   const backend = await initBackend(options.backend ?? "auto", options.threads ?? 1);
-  const base = await loadLocalLayersModel(options.modelDir);
-  const outputs = FEATURE_LAYER_NAMES.map(
-    (layer) =>
-      tf.layers
-        .globalAveragePooling2d({ name: `pool_${layer}` })
-        .apply(base.getLayer(FEATURE_LAYERS[layer].source).output) as tf.SymbolicTensor,
-  );
-  const model = tf.model({ inputs: base.inputs, outputs });
+  const model = pooledFeatureModel(await loadLocalLayersModel(options.modelDir), FEATURE_LAYER_NAMES);
   const weightsHash = await resnetWeightsHash(options.modelDir);
   return {
     name: "tfjs",
