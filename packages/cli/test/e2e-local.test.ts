@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import yauzl from "yauzl";
+import { loadRunner } from "../src/runner-module.js";
 import { BIN, REPO, runBin, sandboxEnv } from "./helpers.js";
 
 const RUNNER_BIN = join(REPO, "packages/runner/dist/bin.js");
@@ -39,7 +40,7 @@ beforeAll(async () => {
   }
   env = sandboxEnv({ XDG_CACHE_HOME: SHARED_CACHE });
   dataDir = join(mkdtempSync(join(tmpdir(), "rr-e2e-data-")), "tiny-busi");
-  const { generateSyntheticDataset } = await import("@rescale-run/runner");
+  const { generateSyntheticDataset } = await loadRunner();
   await generateSyntheticDataset(dataDir, { perClass: 8, size: 96, seed: 7 });
 });
 
@@ -66,6 +67,7 @@ describe("rescale-run against the local platform (real process)", () => {
         "1h",
         "--epochs",
         "3",
+        "--runner-arg=--cv-folds=2",
         "--yes",
         "--poll",
         "0.5",
