@@ -1,5 +1,7 @@
+import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
+import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RescaleClient } from "../../sdk/src/index.js";
 import {
@@ -167,11 +169,8 @@ describe("SDK flow through injected network faults", () => {
     }
   });
 
-  // KNOWN BUG (reported): FilesResource.upload sends a Readable body, which Transport marks as not
-  // replayable, so an upload is never retried: one 503 or 429 (even with Retry-After, when the server
-  // provably did nothing) fails the whole upload. A path source could be re-opened for each attempt.
-  // Remove `.fails` once uploads from a path are retried on 429 / 5xx / connection refused.
-  it.fails("retries an upload from a path after one 503 and one 429", async () => {
+  // Uploads were never retried (the body is a stream) until the SDK reopened the path per attempt.
+  it("retries an upload from a path after one 503 and one 429", async () => {
     const proxy = await startFaultProxy({
       target: platform.url,
       rates: { "503": 0.5, "429-seconds": 0.5 },
@@ -185,6 +184,33 @@ describe("SDK flow through injected network faults", () => {
       const input = await writeValidPng(path.join(sandbox.root, "retry-upload.png"), 12);
       const uploaded = await client.files.upload(input);
       expect(uploaded.decryptedSize).toBeGreaterThan(0);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  // A download into a stream was not resumed after a cut (the CLI reads the job log this way) until the SDK
+  // resumed it with Range.
+  it("resumes a download into a stream after a mid-body cut", async () => {
+    const source = path.join(sandbox.root, "stream-source.png");
+    await writeValidPng(source, 13, 64);
+    const uploaded = await direct.upload(source);
+    const proxy = await startFaultProxy({
+      target: platform.url,
+      rates: {},
+      plan: ({ method, routeCount }) => (method === "GET" && routeCount === 0 ? "truncated-body" : undefined),
+    });
+    try {
+      const client = clientThrough(proxy, []);
+      const chunks: Buffer[] = [];
+      const sink = new Writable({
+        write(chunk, _encoding, done) {
+          chunks.push(Buffer.from(chunk));
+          done();
+        },
+      });
+      await client.files.download(uploaded.id, { to: sink });
+      expect(createHash("sha256").update(Buffer.concat(chunks)).digest("hex")).toBe(await sha256File(source));
     } finally {
       await proxy.close();
     }
