@@ -8,3 +8,4 @@ export type { HeadKind } from "./head.js";
 export type { Metrics } from "./metrics.js";
 export { type Prediction, type PredictOptions, type PredictResult, predict } from "./predict.js";
 export { type RunReport, type TrainOptions, type TrainResult, train } from "./train.js";
+export { generateSyntheticDataset, type SyntheticDatasetOptions } from "./synthetic.js";
