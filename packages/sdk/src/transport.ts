@@ -149,6 +149,15 @@ export class Transport {
     });
   }
 
+  /** Logging or inspecting the transport (or a resource holding it) shows the platform, never the key. */
+  toJSON(): Record<string, unknown> {
+    return { baseUrl: this.baseUrl };
+  }
+
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return `Transport { baseUrl: '${this.baseUrl}' }`;
+  }
+
   /** Removes the API key from any text or value before it is shown or logged. */
   redact<T>(value: T): T {
     return redactValue(value, this.secrets);

@@ -221,6 +221,10 @@ describe("transport", () => {
     const client = testClient();
     expect(inspect(client, { depth: 5 })).not.toContain(TEST_API_KEY);
     expect(JSON.stringify(client)).not.toContain(TEST_API_KEY);
+    for (const part of [client.transport, client.jobs, client.files, client.workstations]) {
+      expect(inspect(part, { depth: 8, showHidden: true })).not.toContain(TEST_API_KEY);
+      expect(JSON.stringify(part)).not.toContain(TEST_API_KEY);
+    }
   });
 
   it("strips a trailing /api/v2 and slash from the base URL", () => {
