@@ -178,20 +178,23 @@ export interface Plan {
   out: string;
 }
 
-export interface PlanInput {
-  name: string;
-  platform: Plan["platform"];
+export interface PlanInput
+  extends Pick<
+    Plan,
+    | "name"
+    | "platform"
+    | "software"
+    | "cidrRule"
+    | "dataset"
+    | "attachments"
+    | "runnerArgs"
+    | "offlineRuntime"
+    | "out"
+  > {
   batch: boolean;
   choice: CoreTypeChoice;
   walltime: Walltime;
   priority: PriorityFlag;
-  software: SoftwareChoice;
-  cidrRule: string | null;
-  dataset: PlanDataset;
-  attachments: string[];
-  runnerArgs: string[];
-  offlineRuntime: string | null;
-  out: string;
 }
 
 export function buildPlan(input: PlanInput): Plan {

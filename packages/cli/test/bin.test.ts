@@ -10,11 +10,12 @@ let env: NodeJS.ProcessEnv;
 let dataDir: string;
 let okBundle: string;
 let failingBundle: string;
+let slowBundle: string;
 
 /** A stand-in runner (the real one is exercised by e2e-local.test.ts): prints epochs, writes metrics, exits `code`. */
 async function fakeRunnerBundle(dir: string, code: number, epochs: number): Promise<string> {
   const { mkdirSync, writeFileSync } = await import("node:fs");
-  const src = join(dir, `fake-runner-src-${code}`);
+  const src = join(dir, `fake-runner-src-${code}-${epochs}`);
   mkdirSync(join(src, "dist"), { recursive: true });
   writeFileSync(
     join(src, "package.json"),
@@ -36,7 +37,7 @@ fs.writeFileSync(out + "/metrics.json", JSON.stringify({ accuracy: 0.75 }));
 process.exit(${code});
 `,
   );
-  const file = join(dir, `fake-runner-${code}.tgz`);
+  const file = join(dir, `fake-runner-${code}-${epochs}.tgz`);
   await writeArchive(file, "tgz", (a) => a.directory(src, false));
   return file;
 }
@@ -54,6 +55,7 @@ beforeAll(async () => {
   }
   okBundle = await fakeRunnerBundle(root, 0, 3);
   failingBundle = await fakeRunnerBundle(root, 3, 1);
+  slowBundle = await fakeRunnerBundle(root, 0, 20);
 });
 
 describe("rescale-run (real process)", () => {
@@ -194,6 +196,54 @@ describe("rescale-run (real process)", () => {
           .files.map((f: { name: string }) => f.name)
           .sort(),
       ).toEqual(["metrics.json", "process_output.log"]);
+    } finally {
+      await runBin(["local", "stop"], env);
+    }
+  });
+
+  it("Ctrl-C while waiting detaches (exit 130) and the job keeps running on the daemon", async () => {
+    const start = await runBin(["local", "start", "--max-cores", "2"], env);
+    expect(start.code, start.stderr).toBe(0);
+    try {
+      const { spawn } = await import("node:child_process");
+      const child = spawn(
+        process.execPath,
+        [
+          BIN,
+          "submit",
+          "--data",
+          dataDir,
+          "--cores",
+          "1",
+          "--walltime",
+          "1h",
+          "--yes",
+          "--poll",
+          "0.3",
+          "--runner-bundle",
+          slowBundle,
+        ],
+        { env, stdio: ["ignore", "pipe", "pipe"] },
+      );
+      let stdout = "";
+      let stderr = "";
+      child.stderr.on("data", (d) => {
+        stderr += d;
+      });
+      const code = await new Promise<number | null>((resolve) => {
+        child.stdout.on("data", (d) => {
+          stdout += d;
+          if (/^epoch 2$/m.test(stdout)) child.kill("SIGINT");
+        });
+        child.on("close", resolve);
+      });
+      expect(code, stderr).toBe(130);
+      const jobId = /detached: job (\S+) keeps running/.exec(stderr)?.[1];
+      expect(jobId, stderr).toBeDefined();
+      expect(stderr).toContain(`rescale-run logs ${jobId} --follow`);
+      const logs = await runBin(["logs", jobId!, "--follow", "--poll", "0.3"], env);
+      expect(logs.code, logs.stderr).toBe(0);
+      expect(logs.stdout).toContain("epoch 20");
     } finally {
       await runBin(["local", "stop"], env);
     }

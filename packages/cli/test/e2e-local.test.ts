@@ -67,7 +67,9 @@ describe("rescale-run against the local platform (real process)", () => {
         "1h",
         "--epochs",
         "3",
-        "--runner-arg=--cv-folds=2",
+        // A short training: no cross-validation, one view per image.
+        "--runner-arg=--cv-folds=0",
+        "--runner-arg=--views=1",
         "--yes",
         "--poll",
         "0.5",

@@ -48,23 +48,20 @@ const RATES = {
   "504": 0.04,
   reset: 0.04,
   "lost-response": 0.05,
+  "truncated-body": 0.03,
 } as const;
-/** Not injected here: the CLI reads the job's log into memory, and a download to a stream is not resumed
- * after a mid-body cut (reported; covered with downloads to files in packages/local/test/faults-sdk-flow). */
-const NOT_INJECTED: FaultKind[] = ["truncated-body"];
 
-/** The dangerous cases happen on every run: lost create and submit answers, and status polls that walk
- * through every injected fault kind once (every other poll). */
+/** The dangerous cases happen on every run: lost create and submit answers, a download cut mid-body, and
+ * status polls that walk through every fault kind once (every other poll). */
 function plan({ method, path: p, routeCount }: { method: string; path: string; routeCount: number }) {
   if (method === "POST" && p === "/api/v2/jobs/" && routeCount === 0) return "lost-response";
   if (method === "POST" && p.endsWith("/submit/") && routeCount === 0) return "lost-response";
-  if (method === "GET" && p.endsWith("/statuses/") && routeCount < 2 * INJECTED.length) {
-    return routeCount % 2 === 0 ? INJECTED[routeCount / 2]! : null;
+  if (method === "GET" && p.endsWith("/contents/") && routeCount === 0) return "truncated-body";
+  if (method === "GET" && p.endsWith("/statuses/") && routeCount < 2 * FAULT_KINDS.length) {
+    return routeCount % 2 === 0 ? (FAULT_KINDS[routeCount / 2] as FaultKind) : null;
   }
   return undefined;
 }
-
-const INJECTED = FAULT_KINDS.filter((kind) => !NOT_INJECTED.includes(kind));
 
 let sandbox: Sandbox;
 let platform: LocalPlatform;
@@ -154,7 +151,7 @@ describe("rescale-run submit through injected network faults (real process, loca
         `retriesObserved=${stats.retriesObserved} createsForwarded=${proxy.forwardedCount("POST", "/api/v2/jobs/")} ` +
         `submitsForwarded=${proxy.forwardedCount("POST", /\/submit\/$/)} cliSeconds=${(run.durationMs / 1000).toFixed(0)}`,
     );
-    for (const kind of INJECTED) expect(stats.faults[kind], kind).toBeGreaterThan(0);
+    for (const kind of FAULT_KINDS) expect(stats.faults[kind], kind).toBeGreaterThan(0);
   });
 
   it("created the job once and submitted it once (counted on the platform)", async () => {
@@ -193,6 +190,7 @@ describe("rescale-run submit through injected network faults (real process, loca
       name: string;
       sha256: string;
     }[];
+    const runnerDir = path.dirname(path.join(outDir, uploadedJson!));
     let checked = 0;
     for (const entry of uploaded) {
       const downloaded = path.join(runnerDir, entry.name);
