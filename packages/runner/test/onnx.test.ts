@@ -66,7 +66,8 @@ function pooledReference(
   });
   return (batch, shape) =>
     tf.tidy(() => {
-      const outputs = pooled.predict(tf.tensor(batch, shape)) as tf.Tensor[];
+      const result = pooled.predict(tf.tensor(batch, shape));
+      const outputs = Array.isArray(result) ? result : [result];
       return outputs.map((output) => output.dataSync() as Float32Array);
     });
 }
@@ -159,6 +160,20 @@ describe("ONNX graph builder on a small Keras model", () => {
     expect(relativeL2Error(results.early!.data as Float32Array, early!)).toBeLessThan(1e-5);
     expect(relativeL2Error(results.late!.data as Float32Array, late!)).toBeLessThan(1e-5);
     await session.release();
+
+    // A convolution that is itself an output keeps its own value: its BatchNormalization is not folded into it.
+    const convOut = buildGraph(topology, exportWeights(model), {
+      inputName: "input",
+      pooledOutputs: { pooledC3: "c3" },
+    });
+    expect(convOut.nodes.find((node) => node.name === "c3")?.outputs).toEqual(["c3"]);
+    const convSession = await ort.InferenceSession.create(
+      encodeOnnxModel(convOut, { producerVersion: "test", docString: "", properties: {} }),
+    );
+    const c3 = (await convSession.run({ input: new ort.Tensor("float32", batch, shape) })).pooledC3!
+      .data as Float32Array;
+    expect(relativeL2Error(c3, pooledReference(model, ["c3"])(batch, shape)[0]!)).toBeLessThan(1e-5);
+    await convSession.release();
     model.dispose();
   });
 

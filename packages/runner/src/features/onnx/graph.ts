@@ -147,7 +147,6 @@ class GraphBuilder {
     private readonly topology: KerasTopology,
     private readonly weights: Map<string, WeightTensor>,
     private readonly options: BuildGraphOptions,
-    private readonly keepUnfolded: Set<string>,
   ) {
     for (const layer of topology.layers) {
       for (const input of layer.inputs) {
@@ -286,7 +285,9 @@ class GraphBuilder {
   private foldableBatchNorm(layer: KerasLayer): KerasLayer | undefined {
     const consumers = this.consumers.get(layer.name) ?? [];
     const only = consumers.length === 1 ? consumers[0] : undefined;
-    if (only?.className !== "BatchNormalization" || this.keepUnfolded.has(layer.name)) return undefined;
+    // A convolution whose own output is requested keeps it: folding would replace it by the normalised one.
+    const isOutput = Object.values(this.options.pooledOutputs).includes(layer.name);
+    if (only?.className !== "BatchNormalization" || isOutput) return undefined;
     if (layer.config.activation !== "linear" && layer.config.activation !== undefined) return undefined;
     return batchNormAxisIsChannels(only) ? only : undefined;
   }
@@ -472,15 +473,11 @@ function kernelToOihw(data: Float32Array, kh: number, kw: number, cin: number, c
   return out;
 }
 
-/**
- * Builds the graph description. `keepUnfolded` lists convolutions whose BatchNormalization must stay a separate
- * node (for tests of the folding; empty in production).
- */
+/** Builds the graph description of the layers the pooled outputs depend on. */
 export function buildGraph(
   topology: KerasTopology,
   weights: Map<string, WeightTensor>,
   options: BuildGraphOptions,
-  keepUnfolded: Iterable<string> = [],
 ): GraphDescription {
   const reserved = [options.inputName, ...Object.keys(options.pooledOutputs)];
   for (const layer of topology.layers) {
@@ -488,5 +485,5 @@ export function buildGraph(
       throw new OnnxGraphBuildError(`Layer name ${layer.name} collides with a graph input/output name`);
     }
   }
-  return new GraphBuilder(topology, weights, options, new Set(keepUnfolded)).build();
+  return new GraphBuilder(topology, weights, options).build();
 }
