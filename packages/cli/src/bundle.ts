@@ -122,6 +122,7 @@ export async function ensureRunnerBundle(
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+  await pruneOldBundles(dir, fileName);
   const packSeconds = (Date.now() - started) / 1000;
   return {
     path,
@@ -131,6 +132,18 @@ export async function ensureRunnerBundle(
     packSeconds,
     hash,
   };
+}
+
+/** Keeps the new bundle and the one before it (another command may still be uploading it); ~150 MiB each. */
+async function pruneOldBundles(dir: string, keep: string): Promise<void> {
+  const bundles = (await readdir(dir)).filter(
+    (f) => /^rescale-run-runner-[0-9a-f]+\.tgz$/.test(f) && f !== keep,
+  );
+  const dated = await Promise.all(
+    bundles.map(async (f) => ({ f, mtime: (await stat(join(dir, f))).mtimeMs })),
+  );
+  dated.sort((a, b) => b.mtime - a.mtime);
+  for (const { f } of dated.slice(1)) await rm(join(dir, f), { force: true });
 }
 
 async function workspaceDependencies(packageDir: string): Promise<string[]> {
