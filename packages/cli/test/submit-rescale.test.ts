@@ -297,4 +297,94 @@ describe("submit against Rescale (nock)", () => {
     expect(r.stderr).toContain("Invalid token.");
     expect(r.stderr).not.toContain(KEY);
   });
+
+  it("--batch --detach creates a compute job (no workstation flags) at economy priority and returns its id", async () => {
+    const env = sandboxEnv({ RESCALE_API_KEY: KEY, RESCALE_API_URL: BASE });
+    let created: Record<string, unknown> | undefined;
+    let n = 0;
+    const scope = mockCatalog(nock(BASE))
+      .post("/api/v2/files/contents/")
+      .times(3)
+      .reply(201, () => ({ id: `b${++n}`, name: `file${n}` }))
+      .post("/api/v2/jobs/", (body) => {
+        created = body;
+        return true;
+      })
+      .reply(201, () => ({ id: "JOB2", name: created?.name }))
+      .post("/api/v2/jobs/JOB2/submit/")
+      .reply(200, "");
+    const r = await runInProcess(
+      [
+        "submit",
+        "--data",
+        dataDir,
+        "--core-type",
+        "titanium",
+        "--cores",
+        "8",
+        "--walltime",
+        "1d12h",
+        "--batch",
+        "--priority",
+        "on-demand-economy",
+        "--runner-bundle",
+        bundle,
+        "--detach",
+        "--yes",
+        "--json",
+      ],
+      env,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).jobId).toBe("JOB2");
+    const ja = (created!.jobanalyses as Record<string, unknown>[])[0]!;
+    expect(ja.hardware).toEqual({
+      coreType: "titanium",
+      coresPerSlot: 8,
+      slots: 1,
+      walltime: 36,
+      type: "compute",
+    });
+    expect(ja.flags).toBeUndefined();
+    expect(created!.billingPriorityValue).toBe("ON_DEMAND");
+    expect(created!.isLowPriority).toBe(true);
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it("status shows the timeline oldest first and exits 1 for Completed with a failure reason", async () => {
+    const env = sandboxEnv({ RESCALE_API_KEY: KEY, RESCALE_API_URL: BASE });
+    const d = (m: number) => `2026-01-01T00:${String(m).padStart(2, "0")}:00Z`;
+    nock(BASE)
+      .get("/api/v2/jobs/J9/")
+      .reply(200, {
+        id: "J9",
+        name: "busi [rr-0123456789abcdef]",
+        jobanalyses: [
+          {
+            analysis: { code: "x" },
+            hardware: { coreType: "hpc-3", coresPerSlot: 4, walltime: 8, type: "interactive" },
+          },
+        ],
+      })
+      .get("/api/v2/jobs/J9/statuses/")
+      .query(true)
+      .reply(
+        200,
+        page([
+          { status: "Completed", statusDate: d(9), statusReason: "A run failed" },
+          { status: "Executing", statusDate: d(5) },
+          { status: "Queued", statusDate: d(1) },
+        ]),
+      )
+      .get("/api/v2/jobs/J9/cluster_statuses/")
+      .query(true)
+      .reply(200, page([{ status: "Stopped", statusDate: d(9) }]));
+    const r = await runInProcess(["status", "J9", "--json"], env);
+    expect(r.code).toBe(1);
+    const s = JSON.parse(r.stdout);
+    expect(s.name).toBe("busi");
+    expect(s.outcome).toBe("failed");
+    expect(s.statuses.map((x: { status: string }) => x.status)).toEqual(["Queued", "Executing", "Completed"]);
+    expect(s.hardware).toEqual({ coreType: "hpc-3", cores: 4, walltime: 8, type: "interactive" });
+  });
 });
