@@ -114,6 +114,26 @@ describe("jobs", () => {
     expect(posts).toHaveLength(1);
   });
 
+  it("keeps looking (never re-sends) while the lookup after a lost create answer itself fails", async () => {
+    const token = "rr-00000000000000dd";
+    const posts: unknown[] = [];
+    api()
+      .post("/api/v2/jobs/", (body) => posts.push(body) > 0)
+      .replyWithError(resetError());
+    api().get("/api/v2/jobs/").query(true).times(3).reply(503, "unavailable"); // one lookup, after its GET retries
+    api() // a second create would land here and make a duplicate
+      .post("/api/v2/jobs/", (body) => posts.push(body) > 0)
+      .optionally()
+      .reply(201, job({ id: "Duplicate", name: `resnet50-busi [${token}]` }));
+    api()
+      .get("/api/v2/jobs/")
+      .query(true)
+      .reply(200, page([job({ id: "Made", name: `resnet50-busi [${token}]` })]));
+    const created = await testClient().jobs.create(request, { clientToken: token, retryDelayMs: 1 });
+    expect(created.id).toBe("Made");
+    expect(posts).toHaveLength(1);
+  });
+
   it("re-sends a create whose lost answer left no job, once", async () => {
     const token = "rr-00000000000000cc";
     api().post("/api/v2/jobs/").reply(502, "Bad Gateway");

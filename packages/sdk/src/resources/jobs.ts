@@ -4,7 +4,14 @@
  */
 import { randomBytes } from "node:crypto";
 import { BILLING_PRIORITY_VALUE } from "../compare.js";
-import { ConnectionError, RescaleError, ServerError, TimeoutError, ValidationError } from "../errors.js";
+import {
+  ConnectionError,
+  RateLimitError,
+  RescaleError,
+  ServerError,
+  TimeoutError,
+  ValidationError,
+} from "../errors.js";
 import { collect, ListResource, type PageOptions, paginate, type Query } from "../paginate.js";
 import {
   type ClusterStatusEntry,
@@ -168,6 +175,48 @@ export function toJobBody(request: CreateJobRequest, clientToken?: string): Reco
   return body;
 }
 
+interface SendOnceOptions<T> {
+  send: () => Promise<T>;
+  /** Whether the lost request took effect: `{ value }` when it did, undefined when it provably did not. */
+  lookUp: () => Promise<{ value: T } | undefined>;
+  retries?: number;
+  retryDelayMs?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Sends a non-idempotent request at most once per confirmed failure: after a lost answer (timeout, reset, 5xx)
+ * it looks the effect up, and sends again only when the lookup proves nothing happened. A lookup that itself
+ * fails is repeated, never taken as "nothing happened".
+ */
+async function sendOnce<T>(options: SendOnceOptions<T>): Promise<T> {
+  const maxSends = (options.retries ?? 3) + 1;
+  let delay = options.retryDelayMs ?? 1000;
+  let lookupFailures = 0;
+  for (let sends = 1; ; sends++) {
+    let lastError: unknown;
+    try {
+      return await options.send();
+    } catch (error) {
+      if (!outcomeUnknown(error)) throw error;
+      lastError = error;
+    }
+    for (;;) {
+      await abortableSleep(delay, options.signal);
+      delay = Math.min(delay * 2, 30_000);
+      try {
+        const found = await options.lookUp();
+        if (found) return found.value;
+        break;
+      } catch (lookupError) {
+        if (!outcomeUnknown(lookupError) && !(lookupError instanceof RateLimitError)) throw lookupError;
+        if (++lookupFailures > maxSends * 2) throw lastError;
+      }
+    }
+    if (sends >= maxSends) throw lastError;
+  }
+}
+
 /** Failures after which the server may or may not have acted (the answer was lost). */
 function outcomeUnknown(error: unknown): boolean {
   return error instanceof TimeoutError || error instanceof ServerError || error instanceof ConnectionError;
@@ -213,30 +262,25 @@ export class JobsResource extends ListResource<typeof jobSchema, JobListOptions>
   async create(request: CreateJobRequest, options: CreateJobOptions = {}): Promise<Job> {
     const token = options.clientToken === false ? undefined : (options.clientToken ?? newClientToken());
     const body = toJobBody(request, token);
-    const attempts = token ? (options.retries ?? 3) + 1 : 1;
-    let delay = options.retryDelayMs ?? 1000;
-    let lastError: unknown;
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      try {
-        return await this.transport.requestAs(jobSchema, {
-          method: "POST",
-          path: JOBS,
-          body,
-          idempotent: false,
-          signal: options.signal,
-        });
-      } catch (error) {
-        if (!token || !outcomeUnknown(error)) throw error;
-        lastError = error;
-      }
-      const existing = await this.findByClientToken(token, { signal: options.signal }).catch(() => undefined);
-      if (existing) return existing;
-      if (attempt < attempts) {
-        await abortableSleep(delay, options.signal);
-        delay *= 2;
-      }
-    }
-    throw lastError;
+    const send = () =>
+      this.transport.requestAs(jobSchema, {
+        method: "POST",
+        path: JOBS,
+        body,
+        idempotent: false,
+        signal: options.signal,
+      });
+    if (!token) return send();
+    return sendOnce({
+      send,
+      lookUp: async () => {
+        const job = await this.findByClientToken(token, { signal: options.signal });
+        return job ? { value: job } : undefined;
+      },
+      retries: options.retries,
+      retryDelayMs: options.retryDelayMs,
+      signal: options.signal,
+    });
   }
 
   /** The not-completed job whose name carries `token`, if any. */
@@ -255,26 +299,20 @@ export class JobsResource extends ListResource<typeof jobSchema, JobListOptions>
     jobId: string,
     options: { signal?: AbortSignal; retries?: number; retryDelayMs?: number } = {},
   ): Promise<void> {
-    const path = `${JOBS}${encodeURIComponent(jobId)}/submit/`;
-    const attempts = (options.retries ?? 3) + 1;
-    let delay = options.retryDelayMs ?? 1000;
-    let lastError: unknown;
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      try {
+    const path = `${this.jobPath(jobId)}submit/`;
+    await sendOnce({
+      send: async () => {
         await this.transport.request({ method: "POST", path, idempotent: false, signal: options.signal });
-        return;
-      } catch (error) {
-        if (!outcomeUnknown(error)) throw error;
-        lastError = error;
-      }
-      const statuses = await this.statuses(jobId, { signal: options.signal }).catch(() => undefined);
-      if (statuses?.some((entry) => !UNSUBMITTED_STATUSES.has(entry.status.toLowerCase()))) return;
-      if (attempt < attempts) {
-        await abortableSleep(delay, options.signal);
-        delay *= 2;
-      }
-    }
-    throw lastError;
+      },
+      lookUp: async () => {
+        const statuses = await this.statuses(jobId, { signal: options.signal });
+        const submitted = statuses.some((entry) => !UNSUBMITTED_STATUSES.has(entry.status.toLowerCase()));
+        return submitted ? { value: undefined } : undefined;
+      },
+      retries: options.retries,
+      retryDelayMs: options.retryDelayMs,
+      signal: options.signal,
+    });
   }
 
   async get(jobId: string, options: { signal?: AbortSignal } = {}): Promise<Job> {
