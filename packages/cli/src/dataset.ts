@@ -79,6 +79,15 @@ export async function inspectDatasetDir(dir: string, synthetic = false): Promise
 /** A dataset zip: its class folders must sit under one top folder, which becomes the job's dataset folder. */
 export async function inspectDatasetZip(file: string): Promise<InspectedDataset> {
   const names = await zipEntryNames(file);
+  const unsafe = names.find(
+    (n) => n.startsWith("/") || /^[A-Za-z]:/.test(n) || n.split(/[\\/]/).includes(".."),
+  );
+  if (unsafe) {
+    throw new UsageError(
+      `${file} has an entry that would land outside the job's directory: "${unsafe}".`,
+      "Rezip the dataset folder itself (zip -r data.zip Dataset_BUSI_with_GT).",
+    );
+  }
   const byRoot = new Map<string, Map<string, number>>();
   for (const name of names) {
     const parts = name.split("/").filter(Boolean);
