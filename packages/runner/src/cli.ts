@@ -187,6 +187,7 @@ export async function runRunnerCli(argv: string[], io: CliIo = defaultIo): Promi
       throw error ?? new UserInputError(`${message}\nRun rescale-runner --help for usage.`);
     })
     .exitProcess(false)
+    .wrap(Math.min(110, process.stdout.columns || 110))
     .help();
   try {
     await parser.parseAsync();
