@@ -6,7 +6,7 @@
  *
  * Flags: --polls 200 --uploads 20 --upload-mb 4 --rounds 5 --write-docs
  */
-import { cpus, totalmem } from "node:os";
+import { cpus, loadavg, totalmem } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { startLocalPlatform } from "../packages/local/src/index.js";
@@ -51,6 +51,7 @@ function merge(results: LoadPhaseResult[]) {
 const ms = (v: number) => `${v.toFixed(1)} ms`;
 
 async function main(): Promise<void> {
+  const loadBefore = loadavg()[0]!;
   const sandbox = await makeSandbox("bench-load-");
   // The bench runs with its own key and state: never the user's platform or key.
   const platform = await startLocalPlatform({
@@ -80,7 +81,18 @@ async function main(): Promise<void> {
       checksumMismatches: uploadRounds.reduce((n, r) => n + r.checksumMismatches, 0),
     };
     const machine = `${cpus().length} cores (${cpus()[0]?.model.trim()}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
-    const report = { machine, rounds, polls, uploads, uploadMb, pollSummary, uploadSummary };
+    const loadAfter = loadavg()[0]!;
+    const report = {
+      machine,
+      loadBefore,
+      loadAfter,
+      rounds,
+      polls,
+      uploads,
+      uploadMb,
+      pollSummary,
+      uploadSummary,
+    };
     console.log(JSON.stringify(report, null, 2));
 
     const section = [
@@ -89,9 +101,8 @@ async function main(): Promise<void> {
       "",
       `Measured by \`pnpm bench:load\` (bench/load.ts) on ${new Date().toISOString().slice(0, 10)}: the local platform`,
       `in-process on 127.0.0.1 (the load generator runs in the same Node process), ${machine}; the machine was`,
-      "shared with other work, so treat the numbers as an order of magnitude.",
-      "numbers as an order of magnitude. Each phase ran " +
-        `${rounds} rounds; a round starts all its requests at once.`,
+      `shared with other work (load average, 1 min: ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after), so treat the`,
+      `numbers as an order of magnitude. Each phase ran ${rounds} rounds; a round starts all its requests at once.`,
       "",
       "| Phase | Requests | Errors | Throughput | p50 | p99 | max |",
       "|---|---:|---:|---:|---:|---:|---:|",

@@ -70,12 +70,15 @@ let direct: RawApi;
 let dataDir: string;
 let outDir: string;
 let run: RunResult;
+const savedEnv = { ...process.env };
 
 beforeAll(async () => {
   for (const file of [cliBin, runnerBin]) {
     if (!existsSync(file)) throw new Error(`${file} is missing: build first with npx -y pnpm@9 -r build`);
   }
   sandbox = await makeSandbox("e2e-faults-");
+  // The platform runs in this process and its jobs inherit this environment: sandbox it too.
+  Object.assign(process.env, sandbox.env, { XDG_CACHE_HOME: SHARED_CACHE });
   platform = await startLocalPlatform({
     dataDir: path.join(sandbox.dataDir, "platform"),
     apiKey: API_KEY,
@@ -113,6 +116,8 @@ beforeAll(async () => {
       "1h",
       "--epochs",
       "2",
+      "--runner-arg=--cv-folds=0",
+      "--runner-arg=--views=1",
       "--yes",
       "--poll",
       "0.5",
@@ -137,6 +142,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await proxy?.close();
   await platform?.close();
+  process.env = savedEnv;
   await sandbox?.cleanup();
 });
 
