@@ -55,4 +55,4 @@ const lines = [
 ];
 const section = lines.join("\n");
 process.stdout.write(`\n${section}\n`);
-await appendFile(path.resolve("docs/benchmarks.md"), `${section}\n`);
+await appendFile(path.resolve("docs/benchmarks.md"), `\n${section}\n`);
