@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
@@ -11,6 +11,7 @@ import {
   type RunResult,
   runProcess,
   type Sandbox,
+  scanForSecrets,
   writeBadInputs,
 } from "../../testkit/src/index.js";
 import { main } from "../src/cli.js";
@@ -191,5 +192,41 @@ describe("rescale-run: platform trouble", () => {
     } finally {
       await platform.close();
     }
+  });
+});
+
+describe("rescale-run config: the key file", () => {
+  it("config set stores the key 0600 (directory 0700) and never echoes it; config list hides it", async () => {
+    const key = "config-secret-key-0123456789abcdef";
+    const env = { XDG_CONFIG_HOME: path.join(sandbox.root, "config-test") };
+    const set = await runProcess(
+      process.execPath,
+      [
+        "--conditions=source",
+        "--import",
+        "tsx",
+        bin,
+        "config",
+        "set",
+        "--name",
+        "work",
+        "--base-url",
+        "http://127.0.0.1:1",
+      ],
+      { cwd: repoRoot, env: { ...sandbox.env, ...env, NO_COLOR: "1" }, input: key, timeoutMs: 90_000 },
+    );
+    expect(set.code, set.stderr).toBe(0);
+    const file = path.join(env.XDG_CONFIG_HOME, "rescale", "apiconfig");
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(statSync(path.dirname(file)).mode & 0o777).toBe(0o700);
+    expect(readFileSync(file, "utf8")).toContain(key);
+    const list = await rescaleRun(["config", "list"], env);
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.stdout).toContain("work");
+    const report = await scanForSecrets(
+      { key },
+      { texts: { setOut: set.stdout, setErr: set.stderr, listOut: list.stdout, listErr: list.stderr } },
+    );
+    expect(report.findings).toEqual([]);
   });
 });
