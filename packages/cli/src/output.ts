@@ -96,10 +96,7 @@ export class Progress {
     private readonly out: Output,
     private readonly label: string,
     private readonly total: number | undefined,
-  ) {
-    if (!out.interactive)
-      out.note(`${label} (${total === undefined ? "size unknown" : formatBytes(total)})...`);
-  }
+  ) {}
 
   update(bytes: number): void {
     this.done = bytes;
