@@ -6,11 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RescaleClient } from "../../sdk/src/index.js";
 import {
   FAULT_KINDS,
-  type FaultKind,
   type FaultProxy,
   type FaultRates,
   makeSandbox,
   RawApi,
+  rescaleFlowWorstCases,
   type Sandbox,
   sha256File,
   startFaultProxy,
@@ -76,21 +76,6 @@ async function waitFinished(
   }
 }
 
-/**
- * The dangerous cases, scripted so they happen on every run: the first create and the first submit lose
- * their answers after the server acted; the first download of each output is cut mid-body; and status polls
- * walk through every fault kind once (every other poll). Everything else is left to the seeded draw.
- */
-function plan({ method, path: p, routeCount }: { method: string; path: string; routeCount: number }) {
-  if (method === "POST" && p === "/api/v2/jobs/" && routeCount === 0) return "lost-response";
-  if (method === "POST" && p.endsWith("/submit/") && routeCount === 0) return "lost-response";
-  if (method === "GET" && p.endsWith("/contents/") && routeCount === 0) return "truncated-body";
-  if (method === "GET" && p.endsWith("/statuses/") && routeCount < 2 * FAULT_KINDS.length) {
-    return routeCount % 2 === 0 ? (FAULT_KINDS[routeCount / 2] as FaultKind) : null;
-  }
-  return undefined;
-}
-
 describe("SDK flow through injected network faults", () => {
   it("creates once, submits once and downloads byte-identical outputs", async () => {
     // Uploads are exempt here: the SDK never retries a streamed upload (see the next test).
@@ -102,7 +87,7 @@ describe("SDK flow through injected network faults", () => {
       stallMs: 10_000,
       maxConsecutivePerRoute: 2,
       shouldFault: ({ method, path: p }) => !(method === "POST" && p === "/api/v2/files/contents/"),
-      plan,
+      plan: rescaleFlowWorstCases,
     });
     const warnings: string[] = [];
     try {

@@ -1,4 +1,5 @@
 export * from "./bad-images.js";
+export * from "./fault-plans.js";
 export * from "./fault-proxy.js";
 export * from "./files.js";
 export * from "./load.js";

@@ -174,15 +174,23 @@ export async function scanForSecrets(
  * For secrets whose value the test cannot know in advance (a job-scoped key), collect the candidates that
  * look like one and let the test ask the platform about each.
  */
-export async function collectMatches(pattern: RegExp, targets: ScanTargets): Promise<Map<string, string[]>> {
+export async function collectMatches(
+  pattern: RegExp,
+  targets: ScanTargets,
+  maxMatchLength = 256,
+): Promise<Map<string, string[]>> {
   if (!pattern.global) throw new Error("collectMatches needs a global (g) pattern");
   const matches = new Map<string, string[]>();
   await visitTargets(targets, async (where, content) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of content) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
-    for (const match of Buffer.concat(chunks).toString("latin1").matchAll(pattern)) {
-      matches.set(match[0], [...(matches.get(match[0]) ?? []), where]);
+    const found = new Set<string>();
+    let carry = "";
+    for await (const chunk of content) {
+      // latin1 keeps one character per byte, so the overlap below is exact.
+      const text = carry + (typeof chunk === "string" ? chunk : chunk.toString("latin1"));
+      for (const match of text.matchAll(pattern)) found.add(match[0]);
+      carry = text.slice(-maxMatchLength);
     }
+    for (const token of found) matches.set(token, [...(matches.get(token) ?? []), where]);
   });
   return matches;
 }
