@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
 import { readdir, readFile, stat } from "node:fs/promises";
-import os from "node:os";
 import path from "node:path";
 import { ORIGINAL_VIEW } from "./augment.js";
 import type { BackendPreference } from "./backend.js";
@@ -10,7 +9,7 @@ import { IMAGE_EXTENSIONS, isMaskFile } from "./dataset.js";
 import { UserInputError } from "./errors.js";
 import type { FeatureEngine } from "./features/engine.js";
 import { extractFeatures } from "./features/extract.js";
-import { type EnginePreference, selectEngine } from "./features/select.js";
+import { type EnginePreference, engineOrSelect } from "./features/select.js";
 import { argmax, predictHead } from "./head.js";
 
 export interface PredictOptions {
@@ -97,12 +96,7 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
     notes.push("the model has a fine-tuned backbone: using the tfjs engine");
   }
   if (!engine) {
-    const selection = await selectEngine({
-      engine: options.engine,
-      backend: options.backend,
-      threads: options.threads ?? os.availableParallelism(),
-      cacheDir: options.cacheDir,
-    });
+    const selection = await engineOrSelect(undefined, options);
     engine = owned = selection.engine;
     notes.push(...selection.notes);
   }

@@ -22,7 +22,7 @@ import { RunInterruptedError, UnsupportedError, UserInputError } from "./errors.
 import { FeatureCache } from "./features/cache.js";
 import type { FeatureEngine, FeatureLayer } from "./features/engine.js";
 import { type ExtractStats, extractFeatures } from "./features/extract.js";
-import { type EnginePreference, selectEngine } from "./features/select.js";
+import { type EnginePreference, engineOrSelect } from "./features/select.js";
 import {
   type HeadConfig,
   type HeadKind,
@@ -250,18 +250,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     endStage("dataset");
 
     // preprocess + features
-    let engineNotes: string[] = [];
-    let engine = options.featureEngine;
-    if (!engine) {
-      const selection = await selectEngine({
-        engine: options.engine,
-        backend: options.backend,
-        threads: options.threads ?? os.availableParallelism(),
-        cacheDir: options.cacheDir,
-      });
-      engine = ownedEngine = selection.engine;
-      engineNotes = selection.notes;
-    }
+    const selection = await engineOrSelect(options.featureEngine, options);
+    const { engine, notes: engineNotes } = selection;
+    ownedEngine = selection.owned;
     const backendDescription =
       "backend" in engine
         ? (engine as { backend: { description: string } }).backend.description

@@ -1,3 +1,4 @@
+import os from "node:os";
 import type { BackendPreference } from "../backend.js";
 import { UnsupportedError } from "../errors.js";
 import type { FeatureEngine } from "./engine.js";
@@ -14,7 +15,8 @@ export interface EngineSelection {
 export interface SelectEngineOptions {
   engine?: EnginePreference;
   backend?: BackendPreference;
-  threads: number;
+  /** Default: the cores available. */
+  threads?: number;
   cacheDir?: string;
   modelDir?: string;
 }
@@ -25,12 +27,13 @@ export interface SelectEngineOptions {
  */
 export async function selectEngine(options: SelectEngineOptions): Promise<EngineSelection> {
   const preference = options.engine ?? "auto";
+  const threads = options.threads ?? os.availableParallelism();
   const notes: string[] = [];
   if (preference === "auto" || preference === "onnx") {
     try {
       const { createOnnxEngine } = await import("./onnx/index.js");
       const engine = await createOnnxEngine({
-        threads: options.threads,
+        threads,
         cacheDir: options.cacheDir,
         modelDir: options.modelDir,
       });
@@ -48,4 +51,14 @@ export async function selectEngine(options: SelectEngineOptions): Promise<Engine
     modelDir: options.modelDir,
   });
   return { engine, notes };
+}
+
+/** The caller's engine when one is given (the caller disposes it), else a selected one, named in `owned`. */
+export async function engineOrSelect(
+  given: FeatureEngine | undefined,
+  options: SelectEngineOptions,
+): Promise<EngineSelection & { owned?: FeatureEngine }> {
+  if (given) return { engine: given, notes: [] };
+  const selection = await selectEngine(options);
+  return { ...selection, owned: selection.engine };
 }
