@@ -7,13 +7,13 @@ import { type LocalPlatform, startLocalPlatform } from "../../local/src/index.js
 import {
   collectMatches,
   FAULT_KINDS,
-  type FaultKind,
   type FaultProxy,
   hashTree,
   looksLikeStackTrace,
   makeSandbox,
   RawApi,
   type RunResult,
+  rescaleFlowWorstCases,
   runProcess,
   type Sandbox,
   scanForSecrets,
@@ -51,18 +51,6 @@ const RATES = {
   "truncated-body": 0.03,
 } as const;
 
-/** The dangerous cases happen on every run: lost create and submit answers, a download cut mid-body, and
- * status polls that walk through every fault kind once (every other poll). */
-function plan({ method, path: p, routeCount }: { method: string; path: string; routeCount: number }) {
-  if (method === "POST" && p === "/api/v2/jobs/" && routeCount === 0) return "lost-response";
-  if (method === "POST" && p.endsWith("/submit/") && routeCount === 0) return "lost-response";
-  if (method === "GET" && p.endsWith("/contents/") && routeCount === 0) return "truncated-body";
-  if (method === "GET" && p.endsWith("/statuses/") && routeCount < 2 * FAULT_KINDS.length) {
-    return routeCount % 2 === 0 ? (FAULT_KINDS[routeCount / 2] as FaultKind) : null;
-  }
-  return undefined;
-}
-
 let sandbox: Sandbox;
 let platform: LocalPlatform;
 let proxy: FaultProxy;
@@ -94,7 +82,7 @@ beforeAll(async () => {
     maxConsecutivePerRoute: 2,
     // The CLI never retries an upload (reported): uploads pass untouched, everything else is fair game.
     shouldFault: ({ method, path: p }) => !(method === "POST" && p === "/api/v2/files/contents/"),
-    plan,
+    plan: rescaleFlowWorstCases,
   });
   dataDir = path.join(sandbox.root, "tiny dataset (copy)");
   await writeImageFolderDataset(dataDir, {
