@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { readdir, readFile, stat } from "node:fs/promises";
+import { lstat, readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import sharp from "sharp";
 import { decodeBmp, isBmp } from "./bmp.js";
@@ -89,7 +89,14 @@ export async function scanDataset(root: string, options: ScanOptions = {}): Prom
       if (name.startsWith(".")) continue;
       const file = `${className}/${name}`;
       const absPath = path.join(absRoot, className, name);
-      if (!(await stat(absPath)).isFile()) continue;
+      // lstat: a symbolic link is never followed (it could pull in files from outside the dataset, which would
+      // then be trained on, zipped and uploaded); dangling links are reported the same way.
+      const info = await lstat(absPath);
+      if (info.isSymbolicLink()) {
+        skipped.push({ file, reason: "symbolic link (not followed)" });
+        continue;
+      }
+      if (!info.isFile()) continue;
       if (isMaskFile(name)) {
         masksExcluded++;
         continue;

@@ -105,3 +105,24 @@ describe("splitDataset", () => {
     expect((await readFile(path.join(b.root, "normal", "normal (1).png"))).length).toBeGreaterThan(0);
   });
 });
+
+describe("scanDataset and symbolic links", () => {
+  it("never follows symbolic links: inside, outside or dangling, they are skipped and reported", async () => {
+    const { symlink } = await import("node:fs/promises");
+    const root = await makeDataset(await tempDir());
+    const outside = path.join(await tempDir(), "outside.png");
+    await writeFile(outside, await pngImage(500));
+    await symlink(outside, path.join(root, "benign", "outside.png"));
+    await symlink(path.join(root, "benign", "missing.png"), path.join(root, "normal", "dangling.png"));
+    await symlink(path.join(root, "benign", "benign (1).png"), path.join(root, "malignant", "inside.png"));
+    const ds = await scanDataset(root);
+    expect(ds.images).toHaveLength(24);
+    expect(ds.skipped).toEqual(
+      expect.arrayContaining([
+        { file: "benign/outside.png", reason: "symbolic link (not followed)" },
+        { file: "normal/dangling.png", reason: "symbolic link (not followed)" },
+        { file: "malignant/inside.png", reason: "symbolic link (not followed)" },
+      ]),
+    );
+  });
+});
