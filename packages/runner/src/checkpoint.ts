@@ -1,6 +1,8 @@
+import { createHash } from "node:crypto";
 import { mkdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import type { CvResult } from "./cv.js";
+import { UserInputError } from "./errors.js";
 import type { HeadConfig, HeadModel, HeadTrainingState } from "./head.js";
 import { atomicWrite, type NamedArray, readArrays, writeArrays } from "./tensors.js";
 
@@ -21,6 +23,8 @@ const prefixed = (prefix: string, arrays: readonly NamedArray[]) =>
 const unprefixed = (prefix: string, arrays: readonly NamedArray[]) =>
   arrays.filter((a) => a.name.startsWith(prefix)).map((a) => ({ ...a, name: a.name.slice(prefix.length) }));
 
+const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+
 export class Checkpoint {
   constructor(readonly dir: string) {}
 
@@ -37,24 +41,34 @@ export class Checkpoint {
     }
   }
 
+  /**
+   * Three files make a checkpoint: state.json (the commit point, written last, naming the sha256 of the weights
+   * it belongs to), state-arrays.bin (weights, Adam moments) and its manifest state-arrays.json (the same layout
+   * every epoch). Before new weights are written the previous ones are kept as state-arrays.prev.bin, so a kill
+   * at any moment leaves state.json with a matching weights file: the new one or the previous one.
+   */
   async saveState(meta: CheckpointMeta, state: HeadTrainingState): Promise<void> {
     await mkdir(this.dir, { recursive: true });
-    await writeArrays(path.join(this.dir, "state-arrays"), [
+    const base = path.join(this.dir, "state-arrays");
+    const previous = await readFile(`${base}.bin`).catch(() => undefined);
+    if (previous) await atomicWrite(path.join(this.dir, "state-arrays.prev.bin"), previous);
+    await writeArrays(base, [
       ...prefixed("weights:", state.weights),
       ...prefixed("best:", state.bestWeights),
       ...prefixed("optimizer:", state.optimizer),
       { name: "mean", shape: [state.mean.length], data: state.mean },
       { name: "std", shape: [state.std.length], data: state.std },
     ]);
+    const arraysSha256 = sha256(await readFile(`${base}.bin`));
     const { weights, bestWeights, optimizer, mean, std, ...scalars } = state;
     await atomicWrite(
       path.join(this.dir, "state.json"),
-      `${JSON.stringify({ meta, ...scalars }, null, 1)}\n`,
+      `${JSON.stringify({ meta, arraysSha256, ...scalars }, null, 1)}\n`,
     );
   }
 
   async loadState(): Promise<{ meta: CheckpointMeta; state: HeadTrainingState } | undefined> {
-    let json: { meta: CheckpointMeta } & Omit<
+    let json: { meta: CheckpointMeta; arraysSha256?: string } & Omit<
       HeadTrainingState,
       "weights" | "bestWeights" | "optimizer" | "mean" | "std"
     >;
@@ -63,8 +77,23 @@ export class Checkpoint {
     } catch {
       return undefined;
     }
-    const arrays = await readArrays(path.join(this.dir, "state-arrays"));
-    const { meta, ...scalars } = json;
+    const base = path.join(this.dir, "state-arrays");
+    let binFile: string | undefined;
+    for (const file of [`${base}.bin`, path.join(this.dir, "state-arrays.prev.bin")]) {
+      const bytes = await readFile(file).catch(() => undefined);
+      if (bytes && (json.arraysSha256 === undefined || sha256(bytes) === json.arraysSha256)) {
+        binFile = file;
+        break;
+      }
+    }
+    if (!binFile) {
+      throw new UserInputError(
+        `The checkpoint in ${this.dir} is damaged (no weights file matches state.json). Remove the folder to ` +
+          "restart the head training (cached features are kept).",
+      );
+    }
+    const arrays = await readArrays(base, binFile);
+    const { meta, arraysSha256: _, ...scalars } = json;
     const find = (name: string) => {
       const a = arrays.find((x) => x.name === name);
       if (!a) throw new Error(`checkpoint ${this.dir} lacks ${name}`);

@@ -27,11 +27,12 @@ export async function writeArrays(base: string, arrays: readonly NamedArray[]): 
   await atomicWrite(`${base}.json`, `${JSON.stringify(manifest, null, 1)}\n`);
 }
 
-export async function readArrays(base: string): Promise<NamedArray[]> {
+/** Reads arrays written by writeArrays; `binFile` overrides `<base>.bin` (same layout, another generation). */
+export async function readArrays(base: string, binFile = `${base}.bin`): Promise<NamedArray[]> {
   const manifest = JSON.parse(await readFile(`${base}.json`, "utf8")) as Manifest;
   if (manifest.format !== "rescale-run-arrays/1")
     throw new Error(`${base}.json: unknown format ${manifest.format}`);
-  const bytes = await readFile(`${base}.bin`);
+  const bytes = await readFile(binFile);
   const all = new Float32Array(bytes.length / 4);
   new Uint8Array(all.buffer).set(bytes);
   return manifest.arrays.map((a) => {
