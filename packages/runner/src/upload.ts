@@ -5,8 +5,7 @@
  */
 import { stat } from "node:fs/promises";
 import path from "node:path";
-import { isRetryable, RateLimitError, RescaleClient, type RescaleError } from "@rescale-run/sdk";
-import pRetry from "p-retry";
+import { RescaleClient, type RescaleError, type RetryOptions } from "@rescale-run/sdk";
 import { sha256File, writeFileAtomic } from "./artifacts.js";
 
 /** One uploaded artifact, as written to `uploaded.json`. */
@@ -28,18 +27,13 @@ export interface UploadProgress {
   total: number | undefined;
 }
 
-export interface UploadRetryOptions {
-  /** Attempts after the first, per file (default 4). */
-  retries?: number;
-  /** First backoff delay (default 1 s), doubling up to `maxTimeoutMs` (default 30 s). */
-  minTimeoutMs?: number;
-  maxTimeoutMs?: number;
-}
-
 export interface UploadArtifactsOptions {
   /** Files to upload, in order. */
   files: string[];
-  /** Client to upload with (`--upload`); default one built from `RESCALE_API_KEY` + `RESCALE_API_URL`. */
+  /**
+   * Client to upload with (`--upload`); default one built from `RESCALE_API_KEY` + `RESCALE_API_URL`. The SDK
+   * retries a transient failure (5xx, 429, timeout, broken connection) by re-reading the file from disk.
+   */
   client?: RescaleClient;
   /** Where `uploaded.json` is written. */
   outDir: string;
@@ -48,7 +42,8 @@ export interface UploadArtifactsOptions {
   log?: (line: string) => void;
   /** Environment to read the credentials from (default `process.env`). */
   env?: NodeJS.ProcessEnv;
-  retry?: UploadRetryOptions;
+  /** Retry policy of the client built from the environment (a client passed in keeps its own). */
+  retry?: RetryOptions;
   signal?: AbortSignal;
 }
 
@@ -68,50 +63,23 @@ export class UploadError extends Error {
   }
 }
 
-/** The client for a workstation: both `RESCALE_API_KEY` and `RESCALE_API_URL` set, else null. */
-export function workstationClient(env: NodeJS.ProcessEnv = process.env): RescaleClient | null {
+/**
+ * The client for a workstation: both `RESCALE_API_KEY` and `RESCALE_API_URL` set, else null. Its retries are
+ * reported through `log` (the SDK redacts the key from them).
+ */
+export function workstationClient(
+  env: NodeJS.ProcessEnv = process.env,
+  options: { retry?: RetryOptions; log?: (line: string) => void } = {},
+): RescaleClient | null {
   const apiKey = env.RESCALE_API_KEY;
   const baseUrl = env.RESCALE_API_URL;
-  return apiKey && baseUrl ? new RescaleClient({ apiKey, baseUrl }) : null;
+  if (!apiKey || !baseUrl) return null;
+  const log = options.log;
+  return new RescaleClient({ apiKey, baseUrl, retry: options.retry, logger: log && { warn: (m) => log(m) } });
 }
 
 async function writeManifest(file: string, uploaded: UploadedFile[]): Promise<void> {
   await writeFileAtomic(file, `${JSON.stringify(uploaded, null, 2)}\n`);
-}
-
-/**
- * Uploads one file. The SDK retries requests it can replay, but a multipart upload is a stream it cannot replay,
- * so a transient failure (5xx, 429, timeout, broken connection) is retried here by uploading the file again from
- * disk. A retry after an ambiguous failure (the server may have stored the file before failing) can leave an
- * orphan copy on Rescale; only the id finally returned is recorded.
- */
-async function uploadOne(client: RescaleClient, file: string, options: UploadArtifactsOptions) {
-  const { retries = 4, minTimeoutMs = 1000, maxTimeoutMs = 30_000 } = options.retry ?? {};
-  const name = path.basename(file);
-  return pRetry(
-    () =>
-      client.files.upload(file, {
-        name,
-        signal: options.signal,
-        onProgress: (e) => options.onProgress?.({ file, loaded: e.loaded, total: e.total }),
-      }),
-    {
-      retries,
-      minTimeout: minTimeoutMs,
-      maxTimeout: maxTimeoutMs,
-      factor: 2,
-      signal: options.signal,
-      shouldRetry: (error) =>
-        !options.signal?.aborted && isRetryable(error, { idempotent: true, replayable: true }),
-      onFailedAttempt: async (error) => {
-        if (error.retriesLeft > 0 && isRetryable(error, { idempotent: true, replayable: true })) {
-          (options.log ?? console.log)(`upload of ${name} failed (${error.message}); retrying`);
-          const wait = error instanceof RateLimitError ? ((error as RateLimitError).retryAfterMs ?? 0) : 0;
-          if (wait > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(wait, maxTimeoutMs)));
-        }
-      },
-    },
-  );
 }
 
 /**
@@ -123,14 +91,14 @@ async function uploadOne(client: RescaleClient, file: string, options: UploadArt
  * (its message and fields are redacted: the API key never appears in them).
  */
 export async function uploadArtifacts(options: UploadArtifactsOptions): Promise<UploadResult> {
-  const client = options.client ?? workstationClient(options.env);
+  const log = options.log ?? console.log;
+  const client = options.client ?? workstationClient(options.env, { retry: options.retry, log });
   if (!client) {
     return {
       status: "skipped",
       reason: "not on a Rescale workstation (RESCALE_API_KEY and RESCALE_API_URL unset) and no --upload",
     };
   }
-  const log = options.log ?? console.log;
   const manifest = path.join(options.outDir, "uploaded.json");
   const uploaded: UploadedFile[] = [];
   for (const file of options.files) {
@@ -143,7 +111,12 @@ export async function uploadArtifacts(options: UploadArtifactsOptions): Promise<
     const sha256 = await sha256File(file);
     let id: string;
     try {
-      id = (await uploadOne(client, file, options)).id;
+      const uploadedFile = await client.files.upload(file, {
+        name: path.basename(file),
+        signal: options.signal,
+        onProgress: (e) => options.onProgress?.({ file, loaded: e.loaded, total: e.total }),
+      });
+      id = uploadedFile.id;
     } catch (error) {
       await writeManifest(manifest, uploaded);
       const reason = (error as RescaleError).message ?? String(error);
