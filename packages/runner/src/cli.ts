@@ -100,7 +100,7 @@ export async function runRunnerCli(argv: string[], io: CliIo = defaultIo): Promi
           .option("seed", { type: "number", default: 42 })
           .option("views", {
             type: "number",
-            default: 3,
+            default: 2,
             describe: "augmented views per training image (1-6)",
           })
           .option("head", { choices: HEAD_KINDS, default: "dense" })

@@ -54,7 +54,7 @@ export interface TrainOptions {
   backend?: BackendPreference;
   /** Threads for feature extraction. Default: the cores available. */
   threads?: number;
-  /** Views per training image (1 = no augmentation). Default 3. */
+  /** Views per training image (1 = no augmentation). Default 2 (orig + flip). */
   views?: number;
   head?: HeadKind;
   /** Fix the feature layers (skips the layer choice of cross-validation). */
@@ -269,7 +269,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         );
       }
     }
-    const views = trainingViews(options.views ?? 3);
+    const views = trainingViews(options.views ?? 2);
     const cacheDir = path.join(
       options.featureCacheDir ?? path.join(options.cacheDir ?? cacheRoot(), "features"),
       createHash("sha256").update(engine.cacheKey).digest("hex").slice(0, 16),
