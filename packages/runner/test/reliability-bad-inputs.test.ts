@@ -53,17 +53,14 @@ describe("runner dataset scan with bad input", () => {
     expect((error as Error).message).toMatch(/Cannot read the dataset folder/);
   });
 
-  // KNOWN BUG (reported): dataset.ts uses stat(), which follows symlinks, so a link to a file outside the
-  // dataset is silently trained on (and would be packed and uploaded with the dataset). Expected: skipped and
-  // listed in `skipped` (or refused). Remove `.fails` once scanDataset handles symlinks.
-  it.fails("does not silently include a symlink that points outside the dataset", async () => {
+  // A link to a file outside the dataset would otherwise be trained on, packed and uploaded with it.
+  it("does not silently include a symlink that points outside the dataset", async () => {
     const ds = await scanDataset(bad.dataset);
     expect(ds.images.map((img) => img.file)).not.toContain(rel(bad.symlinkOut));
+    expect(ds.skipped.map((s) => s.file)).toContain(rel(bad.symlinkOut));
   });
 
-  // KNOWN BUG (reported): a dangling symlink makes stat() throw ENOENT out of scanDataset: a raw fs error
-  // (not a DatasetError, so the CLI prints it as an internal error) instead of a skipped, reported file.
-  it.fails("skips a dangling symlink instead of failing the whole scan", async () => {
+  it("skips a dangling symlink instead of failing the whole scan", async () => {
     const { dir, cleanup } = await makeTempDir("runner-dangling-");
     try {
       const copy = await writeBadInputs(dir, 6);
