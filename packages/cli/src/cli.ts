@@ -109,6 +109,8 @@ export function buildParser(argv: string[], select: (action: Action) => void, wi
       global: true,
     })
     .conflicts("profile", "local")
+    // Without this, `--walltime -5h` reads as the short flags -5 -h and prints help with exit 0.
+    .parserConfiguration({ "short-option-groups": false })
     .strict()
     .recommendCommands()
     .demandCommand(1, "Name a command (see --help).")

@@ -99,6 +99,11 @@ describe("rescale-run: bad walltime strings", () => {
     const result = await rescaleRun(["submit", "--cores", "1", "--walltime", "banana", "--dry-run"]);
     expectCleanFailure(result, EXIT.usage, /^error: --walltime: Cannot read walltime "banana"/m);
   });
+
+  it("a negative walltime after a space is refused, not read as the short flags -5 -h", async () => {
+    const result = await rescaleRun(["submit", "--cores", "1", "--walltime", "-5h", "--dry-run"]);
+    expectCleanFailure(result, EXIT.usage, /^error: Unknown argument: 5h/m);
+  });
 });
 
 // Against the local platform the CLI starts in its own process (no key set): refused before any upload.

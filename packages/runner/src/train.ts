@@ -24,6 +24,7 @@ import type { FeatureEngine, FeatureLayer } from "./features/engine.js";
 import { type ExtractStats, extractFeatures } from "./features/extract.js";
 import { type EnginePreference, engineOrSelect } from "./features/select.js";
 import {
+  type EpochRecord,
   type HeadConfig,
   type HeadKind,
   type HeadTrainingState,
@@ -134,6 +135,12 @@ const packageVersion = (name: string): string => {
 
 async function writeJson(file: string, value: unknown): Promise<void> {
   await writeFile(file, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** history.json and history.csv: the per-epoch loss and accuracy, train and validation. */
+async function writeHistory(out: string, history: EpochRecord[]): Promise<void> {
+  await writeJson(path.join(out, "history.json"), history);
+  await writeHistoryCsv(history, path.join(out, "history.csv"));
 }
 
 function checkOptions(o: TrainOptions): void {
@@ -374,7 +381,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
             resume: resumeState,
             shouldStop: stop.shouldStop,
             onEpoch: async (r, state) => {
-              await checkpoint.saveState(meta, await state());
+              const snapshot = await state();
+              await checkpoint.saveState(meta, snapshot);
+              // Written every epoch so a run cut off by walltime, SIGTERM or SIGKILL still leaves its history.
+              await writeHistory(out, snapshot.history);
               progress.log(
                 `epoch ${r.epoch}: loss ${r.loss.toFixed(4)} acc ${r.accuracy.toFixed(3)} ` +
                   `val_loss ${r.valLoss.toFixed(4)} val_acc ${r.valAccuracy.toFixed(3)}`,
@@ -455,8 +465,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     endStage("evaluate");
 
     // report
-    await writeJson(path.join(out, "history.json"), headResult.history);
-    await writeHistoryCsv(headResult.history, path.join(out, "history.csv"));
+    await writeHistory(out, headResult.history);
     await renderPlots({ history: headResult.history, metrics, classNames, outDir: out });
     endStage("report");
 

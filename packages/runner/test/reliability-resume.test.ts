@@ -161,6 +161,11 @@ describe("runner process faults", () => {
     expect(checkpointed.epoch).toBeGreaterThanOrEqual(10);
     expect(checkpointed.epoch).toBeLessThan(EPOCHS);
     expect(checkpointed.history).toEqual(reference.slice(0, checkpointed.epoch));
+    // The history so far is an output of the interrupted run, not only inside the checkpoint.
+    expect(readHistory(out)).toEqual(checkpointed.history);
+    expect(readFileSync(path.join(out, "history.csv"), "utf8").trim().split("\n")).toHaveLength(
+      checkpointed.epoch + 1,
+    );
 
     const resumed = startRunner(out, ["--resume"]);
     expect(await resumed.exit, resumed.log()).toBe(0);
@@ -186,7 +191,9 @@ describe("runner process faults", () => {
     const history = readHistory(out);
     expect(history.map((h) => h.epoch)).toEqual(Array.from({ length: EPOCHS }, (_, i) => i + 1));
     expect(history.slice(0, checkpointed.epoch)).toEqual(checkpointed.history);
-    // Not compared with the reference: a kill between the checkpoint's two files can tear it (reported).
+    // The checkpoint cannot tear (state.json names the sha256 of its weights), so the resumed run is the
+    // uninterrupted one.
+    expectSameHistory(history, reference);
     expect(existsSync(path.join(out, "artifacts.zip"))).toBe(true);
   });
 });
@@ -226,7 +233,6 @@ describe("walltime reached mid-training on the local platform", () => {
     expect(log).toMatch(/Run stopped \(SIGTERM\); checkpoint saved/);
     expect(files.has("outputs/checkpoint/state.json"), `${[...files.keys()].join(", ")}\n${log}`).toBe(true);
     expect(files.has("outputs/checkpoint/state-arrays.bin")).toBe(true);
-    // The history so far travels inside the checkpoint (history.json is only written at the end: reported).
     const state = JSON.parse(
       (await api.download(files.get("outputs/checkpoint/state.json")!)).toString(),
     ) as {
@@ -235,5 +241,8 @@ describe("walltime reached mid-training on the local platform", () => {
     };
     expect(state.epoch).toBeGreaterThan(0);
     expect(state.history.map((h) => h.epoch)).toEqual(Array.from({ length: state.epoch }, (_, i) => i + 1));
+    expect(files.has("outputs/history.csv")).toBe(true);
+    const history = JSON.parse((await api.download(files.get("outputs/history.json")!)).toString());
+    expect(history).toEqual(state.history);
   });
 });
