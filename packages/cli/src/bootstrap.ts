@@ -41,6 +41,8 @@ export function renderBootstrapScript(o: BootstrapOptions): string {
     o.outDir,
     "--threads",
     String(o.threads),
+    // The job's log is no terminal: ask for the per-stage and per-epoch lines that `submit` streams.
+    "--no-quiet",
     ...o.runnerArgs,
   ]
     .map(shellQuote)

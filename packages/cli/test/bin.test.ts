@@ -123,7 +123,7 @@ describe("rescale-run (real process)", () => {
     );
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(
-      "runner args train --data dataset --out outputs --threads 1 --epochs 3 classes benign,malignant,normal",
+      "runner args train --data dataset --out outputs --threads 1 --no-quiet --epochs 3 classes benign,malignant,normal",
     );
     expect(r.stdout.match(/^epoch 3$/gm)).toHaveLength(1);
     expect(r.stdout).toMatch(/✓ job \S+ Completed: Completed successfully/);

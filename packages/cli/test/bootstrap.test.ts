@@ -77,7 +77,7 @@ describe("bootstrap script", () => {
     const r = runScript({ runnerArgs: ["--epochs", "2", "--name", "it's"] });
     expect(r.stdout).toContain("from PATH");
     expect(r.stdout).toContain(
-      `ARGS ${JSON.stringify(["train", "--data", "dataset", "--out", "outputs", "--threads", "4", "--epochs", "2", "--name", "it's"])} OMP=4`,
+      `ARGS ${JSON.stringify(["train", "--data", "dataset", "--out", "outputs", "--threads", "4", "--no-quiet", "--epochs", "2", "--name", "it's"])} OMP=4`,
     );
     expect(r.status).toBe(3);
     // The runtime and runner are unpacked outside the working directory (never job outputs) and removed.

@@ -82,6 +82,8 @@ describe("rescale-run against the local platform (real process)", () => {
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(r.stdout).toContain("Plan");
     expect(r.stdout).toContain("[rescale-run] runner exited with status 0");
+    // Training lines streamed from the job's log while it ran.
+    expect(r.stdout).toMatch(/epoch 1: loss [\d.]+ acc [\d.]+ val_loss/);
     expect(r.stdout).toMatch(/✓ job (\S+) Completed: Completed successfully/);
     const jobId = /✓ job (\S+) Completed/.exec(r.stdout)![1]!;
 

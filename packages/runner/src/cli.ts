@@ -122,7 +122,10 @@ export async function runRunnerCli(argv: string[], io: CliIo = defaultIo): Promi
             describe: "fine-tune ResNet stage 5 (GPU only)",
           })
           .option("time-limit", { type: "number", describe: "seconds before a clean stop (walltime)" })
-          .option("quiet", { type: "boolean", default: false }),
+          .option("quiet", {
+            type: "boolean",
+            describe: "no progress lines (default: quiet when stderr is not a terminal; --no-quiet forces them)",
+          }),
       async (args) => {
         try {
           const result = await train({
@@ -146,7 +149,7 @@ export async function runRunnerCli(argv: string[], io: CliIo = defaultIo): Promi
             backend: args.backend as BackendPreference,
             threads: args.threads,
             cacheDir: args["cache-dir"],
-            progress: createProgress({ quiet: args.quiet || undefined }),
+            progress: createProgress({ quiet: args.quiet }),
           });
           io.stdout(
             args.json
