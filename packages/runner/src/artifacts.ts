@@ -3,10 +3,11 @@
  */
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { lstat, mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { lstat, readdir, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import archiver from "archiver";
+import { writeFileAtomic } from "./atomic-write.js";
 import { UserInputError } from "./errors.js";
 import { argmax } from "./metrics.js";
 
@@ -42,14 +43,6 @@ export function csvField(value: string | number): string {
 /** Renders a header and rows as CSV text, one record per line, `\n` line ends. */
 export function toCsv(header: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
   return [header, ...rows].map((row) => `${row.map(csvField).join(",")}\n`).join("");
-}
-
-/** Writes `text` to `file` through a temporary sibling and a rename, so readers never see half a file. */
-export async function writeFileAtomic(file: string, text: string): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, text);
-  await rename(tmp, file);
 }
 
 /**

@@ -1,10 +1,11 @@
 import { createHash } from "node:crypto";
 import { mkdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
+import { writeFileAtomic } from "./atomic-write.js";
 import type { CvResult } from "./cv.js";
 import { UserInputError } from "./errors.js";
 import type { HeadConfig, HeadModel, HeadTrainingState } from "./head.js";
-import { atomicWrite, type NamedArray, readArrays, writeArrays } from "./tensors.js";
+import { type NamedArray, readArrays, writeArrays } from "./tensors.js";
 
 /**
  * The checkpoint folder of a run (`<out>/checkpoint/`): the cross-validation result and, after every epoch of the
@@ -30,7 +31,7 @@ export class Checkpoint {
 
   async saveCv(cv: CvResult): Promise<void> {
     await mkdir(this.dir, { recursive: true });
-    await atomicWrite(path.join(this.dir, "cv.json"), `${JSON.stringify(cv, null, 2)}\n`);
+    await writeFileAtomic(path.join(this.dir, "cv.json"), `${JSON.stringify(cv, null, 2)}\n`);
   }
 
   async loadCv(): Promise<CvResult | undefined> {
@@ -51,7 +52,7 @@ export class Checkpoint {
     await mkdir(this.dir, { recursive: true });
     const base = path.join(this.dir, "state-arrays");
     const previous = await readFile(`${base}.bin`).catch(() => undefined);
-    if (previous) await atomicWrite(path.join(this.dir, "state-arrays.prev.bin"), previous);
+    if (previous) await writeFileAtomic(path.join(this.dir, "state-arrays.prev.bin"), previous);
     await writeArrays(base, [
       ...prefixed("weights:", state.weights),
       ...prefixed("best:", state.bestWeights),
@@ -61,7 +62,7 @@ export class Checkpoint {
     ]);
     const arraysSha256 = sha256(await readFile(`${base}.bin`));
     const { weights, bestWeights, optimizer, mean, std, ...scalars } = state;
-    await atomicWrite(
+    await writeFileAtomic(
       path.join(this.dir, "state.json"),
       `${JSON.stringify({ meta, arraysSha256, ...scalars }, null, 1)}\n`,
     );
@@ -147,7 +148,7 @@ export async function saveHead(
     numClasses: model.numClasses,
     ...info,
   };
-  await atomicWrite(path.join(dir, "head.json"), `${JSON.stringify(saved, null, 2)}\n`);
+  await writeFileAtomic(path.join(dir, "head.json"), `${JSON.stringify(saved, null, 2)}\n`);
 }
 
 export async function loadHead(dir: string): Promise<{ info: SavedHead; model: HeadModel }> {

@@ -1,4 +1,5 @@
-import { readFile, rename, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
+import { writeFileAtomic } from "./atomic-write.js";
 
 /** A named float32 array with its shape: how head weights and optimizer state are saved. */
 export interface NamedArray {
@@ -23,8 +24,8 @@ export async function writeArrays(base: string, arrays: readonly NamedArray[]): 
     manifest.arrays.push({ name: a.name, shape: a.shape, offset, length: a.data.length });
     offset += a.data.length;
   }
-  await atomicWrite(`${base}.bin`, new Uint8Array(all.buffer));
-  await atomicWrite(`${base}.json`, `${JSON.stringify(manifest, null, 1)}\n`);
+  await writeFileAtomic(`${base}.bin`, new Uint8Array(all.buffer));
+  await writeFileAtomic(`${base}.json`, `${JSON.stringify(manifest, null, 1)}\n`);
 }
 
 /** Reads arrays written by writeArrays; `binFile` overrides `<base>.bin` (same layout, another generation). */
@@ -39,10 +40,4 @@ export async function readArrays(base: string, binFile = `${base}.bin`): Promise
     if (a.offset + a.length > all.length) throw new Error(`${base}.bin is shorter than its manifest`);
     return { name: a.name, shape: a.shape, data: all.slice(a.offset, a.offset + a.length) };
   });
-}
-
-export async function atomicWrite(file: string, data: string | Uint8Array, mode?: number): Promise<void> {
-  const temp = `${file}.${process.pid}.tmp`;
-  await writeFile(temp, data, mode === undefined ? undefined : { mode });
-  await rename(temp, file);
 }

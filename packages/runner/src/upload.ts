@@ -6,7 +6,8 @@
 import { stat } from "node:fs/promises";
 import path from "node:path";
 import { RescaleClient, type RescaleError, type RetryOptions } from "@rescale-run/sdk";
-import { sha256File, writeFileAtomic } from "./artifacts.js";
+import { sha256File } from "./artifacts.js";
+import { writeFileAtomic } from "./atomic-write.js";
 
 /** One uploaded artifact, as written to `uploaded.json`. */
 export interface UploadedFile {

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
+import { writeFileAtomic } from "../atomic-write.js";
 import { PREPROCESS_VERSION } from "../preprocess.js";
 import { FEATURE_LAYER_NAMES, FEATURE_LAYERS, type FeatureLayer } from "./engine.js";
 
@@ -67,9 +68,6 @@ export class FeatureCache {
       offset += values.length;
     }
     const target = this.file(imageHash, viewId);
-    await mkdir(path.dirname(target), { recursive: true });
-    const temp = `${target}.${process.pid}.tmp`;
-    await writeFile(temp, new Uint8Array(all.buffer));
-    await rename(temp, target);
+    await writeFileAtomic(target, new Uint8Array(all.buffer));
   }
 }

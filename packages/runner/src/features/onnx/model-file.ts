@@ -1,10 +1,6 @@
-/**
- * The ResNet50 feature graph as an .onnx file: built once from the Keras weights, cached in the user's cache
- * directory under a name holding the weights' hash and the builder version, rebuilt when either changes.
- */
-import { randomBytes } from "node:crypto";
-import { mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { readdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
+import { writeFileAtomic } from "../../atomic-write.js";
 import { parseKerasTopology } from "../../model/keras-topology.js";
 import { readResNetModelFiles, readResNetWeights, resnetWeightsHash } from "../../model/resnet-weights.js";
 import { cacheRoot as defaultCacheRoot } from "../../paths.js";
@@ -82,19 +78,6 @@ async function fileSize(file: string): Promise<number | undefined> {
   }
 }
 
-/** Writes via a temporary file and a rename, so readers never see a half-written model. */
-async function writeAtomically(file: string, bytes: Uint8Array): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const temp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-  try {
-    await writeFile(temp, bytes);
-    await rename(temp, file);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
-}
-
 /** Removes graphs of other weights or builder versions (about 95 MB each) once a current one exists. */
 async function removeStaleModels(current: string): Promise<void> {
   const dir = path.dirname(current);
@@ -121,7 +104,7 @@ export async function ensureResNetOnnxModel(
   const buildMs = performance.now() - started;
   const result = { path: file, weightsHash, buildMs, bytes: built.bytes.byteLength };
   try {
-    await writeAtomically(file, built.bytes);
+    await writeFileAtomic(file, built.bytes);
     await removeStaleModels(file);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
