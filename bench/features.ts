@@ -260,9 +260,9 @@ async function main(): Promise<void> {
     `Measured by \`pnpm bench:features\` on ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC.`,
     `Machine: ${machine()}.`,
     `Load average (1 min): ${loadBefore} before, ${loadAfter} after.`,
-    Number(loadBefore) > 0.5
-      ? "Other processes (engineers working in parallel) were using the same cores during this run, so these figures are noisy and low; re-run on a quiet machine for the final numbers."
-      : "The machine was otherwise idle when the run started.",
+    Number(loadBefore) > os.cpus().length
+      ? "The load average exceeded the core count: other work shared the cores, so these figures are noisy and low."
+      : "No other heavy work was running (the load average counts the benchmark's own threads and its predecessor's).",
     "The contenders ran in interleaved rounds so that load changes hit all of them alike.",
     "",
     `224x224 inputs, batches of ${BATCH}, ${THREADS} threads requested, ${ROUNDS} rounds of ${ROUND_SECONDS.toFixed(0)} s per contender`,

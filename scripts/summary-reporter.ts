@@ -16,6 +16,8 @@ export default class SummaryReporter implements Reporter {
       if (module.state() === "failed" && module.children.size === 0) failed++;
     }
     // Written at exit so it comes after vitest's own summary and is the run's last line.
-    process.once("exit", () => process.stdout.write(`\n${passed} passed, ${failed} failed, ${skipped} skipped\n`));
+    process.once("exit", () =>
+      process.stdout.write(`\n${passed} passed, ${failed} failed, ${skipped} skipped\n`),
+    );
   }
 }

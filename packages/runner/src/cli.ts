@@ -124,7 +124,8 @@ export async function runRunnerCli(argv: string[], io: CliIo = defaultIo): Promi
           .option("time-limit", { type: "number", describe: "seconds before a clean stop (walltime)" })
           .option("quiet", {
             type: "boolean",
-            describe: "no progress lines (default: quiet when stderr is not a terminal; --no-quiet forces them)",
+            describe:
+              "no progress lines (default: quiet when stderr is not a terminal; --no-quiet forces them)",
           }),
       async (args) => {
         try {
