@@ -486,7 +486,7 @@ async function readMetrics(outDir: string): Promise<string | null> {
     if (!existsSync(path)) continue;
     try {
       const m = JSON.parse(await readFile(path, "utf8")) as Record<string, unknown>;
-      const parts = ["accuracy", "macroF1", "macroAuc", "kappa"]
+      const parts = ["accuracy", "macroF1", "macroAuc", "cohenKappa"]
         .filter((k) => typeof m[k] === "number")
         .map((k) => `${k} ${(m[k] as number).toFixed(3)}`);
       return parts.length ? parts.join(", ") : null;
