@@ -82,7 +82,7 @@ beforeAll(async () => {
     maxConsecutivePerRoute: 2,
     // The CLI never retries an upload (reported): uploads pass untouched, everything else is fair game.
     shouldFault: ({ method, path: p }) => !(method === "POST" && p === "/api/v2/files/contents/"),
-    plan: rescaleFlowWorstCases,
+    plan: rescaleFlowWorstCases(),
   });
   dataDir = path.join(sandbox.root, "tiny dataset (copy)");
   await writeImageFolderDataset(dataDir, {

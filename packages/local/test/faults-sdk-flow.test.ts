@@ -87,7 +87,7 @@ describe("SDK flow through injected network faults", () => {
       stallMs: 10_000,
       maxConsecutivePerRoute: 2,
       shouldFault: ({ method, path: p }) => !(method === "POST" && p === "/api/v2/files/contents/"),
-      plan: rescaleFlowWorstCases,
+      plan: rescaleFlowWorstCases(),
     });
     const warnings: string[] = [];
     try {
