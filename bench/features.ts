@@ -4,7 +4,9 @@
  * torchvision resnet50 with random weights, eval mode, no_grad, 2 threads). Also the onnx engine end to end on
  * real BUSI images (read, decode, resize, preprocess overlapped with inference, as the runner does it).
  * The contenders run in interleaved rounds, so a change in the load of a shared machine hits all of them alike.
- * Prints a table and the ratios, and rewrites the "Feature extraction" section of docs/benchmarks.md.
+ * The onnx engine on one thread and this CPU's float32 FMA peak (bench/machine-ceiling.ts) show how close to the
+ * machine's limit it runs. Prints a table and the ratios, and rewrites the "Feature extraction" section of
+ * docs/benchmarks.md.
  *
  * Flags: --seconds S (timed seconds per contender, default 24), --rounds R (default 3), --batch N (images per call,
  * default 8), --images N (real images end to end, default 192), --no-write (do not touch docs/benchmarks.md).
@@ -23,6 +25,7 @@ import { type FeatureEngine, INPUT_SIZE } from "../packages/runner/src/features/
 import { extractFeatures } from "../packages/runner/src/features/extract.js";
 import { createOnnxEngine } from "../packages/runner/src/features/onnx/index.js";
 import { createTfjsEngine } from "../packages/runner/src/features/tfjs.js";
+import { measureFmaPeak, resnetConvGflop } from "./machine-ceiling.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const BUSI_DIR = path.resolve(ROOT, "../shared/data/busi-dev/Dataset_BUSI_with_GT");
@@ -186,6 +189,35 @@ const fmt = (value: number | undefined) => (value === undefined ? "n/a" : value.
 const ratio = (a: number | undefined, b: number | undefined) =>
   a === undefined || b === undefined ? "n/a" : `${(a / b).toFixed(2)}x`;
 
+/** The engines against the machine's float32 FMA peak: how much faster any engine could be here. */
+function ceilingLines(
+  gflop: number,
+  fma: Awaited<ReturnType<typeof measureFmaPeak>>,
+  onnx: number | undefined,
+  onnxOneThread: number | undefined,
+  pytorch: number | undefined,
+): string[] {
+  const lines = [
+    `ResNet50's convolutions up to conv5: ${gflop.toFixed(2)} GFLOP per 224x224 image (counted from model.json)`,
+  ];
+  if ("skipped" in fma) return [...lines, `float32 FMA peak: not measured (${fma.skipped})`];
+  const peak1 = fma.gflops[1]!;
+  const peakN = fma.gflops[THREADS]!;
+  const share = (imagesPerSecond: number | undefined, peak: number) =>
+    imagesPerSecond === undefined ? "n/a" : `${((100 * imagesPerSecond * gflop) / peak).toFixed(0)}%`;
+  lines.push(
+    `float32 FMA peak (AVX2, 10 chains per thread): ${peak1.toFixed(1)} GFLOP/s on 1 thread, ${peakN.toFixed(1)} on ${THREADS}`,
+    `at 100% of that peak ResNet50 would run at ${(peakN / gflop).toFixed(1)} images/s (${((1000 * gflop) / peakN).toFixed(1)} ms/image) on ${THREADS} threads: no engine can beat it here`,
+    `onnx runs at ${share(onnx, peakN)} of the ${THREADS}-thread peak, ${share(onnxOneThread, peak1)} of the 1-thread peak; pytorch at ${share(pytorch, peakN)}`,
+  );
+  if (pytorch !== undefined) {
+    lines.push(
+      `3x pytorch would be ${(3 * pytorch).toFixed(1)} images/s: ${share(3 * pytorch, peakN)} of the FMA peak, sustained through every layer`,
+    );
+  }
+  return lines;
+}
+
 async function writeSection(body: string): Promise<void> {
   const existing = existsSync(DOC) ? await readFile(DOC, "utf8") : "# Benchmarks\n";
   const start = existing.indexOf(`${SECTION}\n`);
@@ -216,6 +248,7 @@ async function main(): Promise<void> {
   const contenders = [
     await engineContender("onnx", onnx),
     await endToEndContender(onnx),
+    await engineContender("onnx 1 thread", await createOnnxEngine({ threads: 1 })),
     await engineContender("tfjs", await createTfjsEngine({ backend: "wasm", threads: THREADS })),
     await torchContender(),
   ];
@@ -234,6 +267,8 @@ async function main(): Promise<void> {
   }
   for (const contender of contenders) await contender.close();
   const loadAfter = load();
+  const fma = await measureFmaPeak([1, THREADS], path.join(ROOT, ".bench-out", "build"));
+  const gflop = resnetConvGflop();
 
   const rows: Row[] = contenders.map((contender, i) => ({
     name: contender.name,
@@ -252,6 +287,8 @@ async function main(): Promise<void> {
     console.log(`${row.name.padEnd(18)} ${fmt(row.imagesPerSecond).padStart(7)} images/s  ${row.detail}`);
   }
   for (const line of ratios) console.log(line);
+  const ceiling = ceilingLines(gflop, fma, rate("onnx"), rate("onnx 1 thread"), rate("pytorch"));
+  for (const line of ceiling) console.log(line);
 
   if (flags["no-write"]) return;
   const body = [
@@ -276,6 +313,10 @@ async function main(): Promise<void> {
     ),
     "",
     ...ratios.map((line) => `- ${line}`),
+    "",
+    "What this CPU allows (bench/machine-ceiling.ts):",
+    "",
+    ...ceiling.map((line) => `- ${line}`),
     "",
     `ONNX graph: ${(graphBytes / 1e6).toFixed(1)} MB (opset 13, BatchNormalization folded into the 53 convolutions),`,
     `${onnx.buildMs ? `built in ${(onnx.buildMs / 1000).toFixed(1)} s by this run` : "reused from the cache"}.`,

@@ -2,12 +2,13 @@
  * `pnpm bench:runner`: the whole training pipeline on the BUSI dev set with the default engine, a cold feature
  * cache (the ONNX graph cache is reused if present), output under ./.bench-out. Prints the figures and appends a
  * section to docs/benchmarks.md. Environment: BENCH_DATA (dataset folder), BENCH_ENGINE (auto|onnx|tfjs),
- * BENCH_VIEWS.
+ * BENCH_VIEWS, BENCH_TTA.
  */
 import { appendFile, mkdir, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { type EnginePreference, train } from "../packages/runner/src/index.js";
+// The compiled runner, as `rescale-runner` runs it (its cross-validation worker threads need the compiled script).
+import { type EnginePreference, train } from "../packages/runner/dist/index.js";
 
 const data = path.resolve(process.env.BENCH_DATA ?? "../shared/data/busi-dev/Dataset_BUSI_with_GT");
 const benchRoot = path.resolve(".bench-out");
@@ -16,10 +17,11 @@ const out = await mkdtemp(path.join(benchRoot, "runner-"));
 const featureCacheDir = await mkdtemp(path.join(benchRoot, "features-"));
 const engine = (process.env.BENCH_ENGINE ?? "auto") as EnginePreference;
 const views = process.env.BENCH_VIEWS ? Number(process.env.BENCH_VIEWS) : undefined;
+const tta = process.env.BENCH_TTA ? Number(process.env.BENCH_TTA) : undefined;
 
 const started = performance.now();
 const loadBefore = os.loadavg()[0]!;
-const result = await train({ data, out, featureCacheDir, engine, views, upload: false, quiet: false });
+const result = await train({ data, out, featureCacheDir, engine, views, tta, upload: false, quiet: false });
 const wallSeconds = (performance.now() - started) / 1000;
 const peakRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
 await rm(featureCacheDir, { recursive: true, force: true });
@@ -40,7 +42,7 @@ const lines = [
     .map(([c, n]) => `${c} ${n}`)
     .join(
       ", ",
-    )}; split ${r.split.train}/${r.split.val}/${r.split.test}), views per training image: ${r.views.join(", ")}`,
+    )}; split ${r.split.train}/${r.split.val}/${r.split.test}), views per training image: ${r.views.join(", ")}; test-time augmentation (predictions averaged): ${r.ttaViews.join(", ")}`,
   `- Engine: ${r.engine.description}; TF.js backend: ${r.backend}`,
   `- Feature extraction (cold cache): ${r.features.extracted} views in ${fmt(r.features.seconds, 1)} s = ${fmt(r.features.imagesPerSecond, 1)} images/s (decode + preprocess + inference)`,
   `- Stage timings (s): ${Object.entries(r.timings)

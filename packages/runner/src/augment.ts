@@ -30,8 +30,11 @@ export const VIEWS: readonly ViewSpec[] = [
 
 export const MAX_VIEWS = VIEWS.length;
 
-/** The first `count` views (1 = the original image only). */
-export function trainingViews(count: number): ViewSpec[] {
+/**
+ * The first `count` views (1 = the original image only): the views a training image is augmented with, and the
+ * views whose predictions are averaged at evaluation (test-time augmentation).
+ */
+export function firstViews(count: number): ViewSpec[] {
   if (!Number.isInteger(count) || count < 1 || count > VIEWS.length) {
     throw new RangeError(`views must be an integer from 1 to ${VIEWS.length}, got ${count}`);
   }

@@ -127,6 +127,11 @@ export interface SavedHead {
   /** Feature-engine cache key the head was trained on (weights identity). */
   engineCacheKey: string;
   preprocessVersion: string;
+  /**
+   * Views whose predictions are averaged (test-time augmentation), e.g. ["orig", "flip"]. Heads saved before it
+   * existed lack it: the original view only.
+   */
+  ttaViews?: string[];
   /** Folder (relative to the model folder) of a fine-tuned ResNet that predict must use instead of the stock one. */
   backbone?: string;
 }

@@ -103,6 +103,12 @@ export async function runRunnerCli(argv: string[], io: CliIo = defaultIo): Promi
             default: 2,
             describe: "augmented views per training image (1-6)",
           })
+          .option("tta", {
+            type: "number",
+            default: 2,
+            describe:
+              "test-time augmentation: average the predictions over this many views (1 = original image only, 2 = + its mirror image)",
+          })
           .option("head", { choices: HEAD_KINDS, default: "dense" })
           .option("layers", {
             type: "array",
@@ -138,6 +144,7 @@ export async function runRunnerCli(argv: string[], io: CliIo = defaultIo): Promi
             patience: args.patience,
             seed: args.seed,
             views: args.views,
+            tta: args.tta,
             head: args.head as HeadKind,
             layers: args.layers as FeatureLayer[] | undefined,
             cvFolds: args["cv-folds"],

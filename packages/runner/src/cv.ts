@@ -1,7 +1,9 @@
 import type { LayerFeatures } from "./features/cache.js";
 import { FEATURE_LAYERS, type FeatureLayer } from "./features/engine.js";
 import { featureKey } from "./features/extract.js";
-import { featureDim, type HeadConfig, type LabelledMatrix, predictHead, trainHead } from "./head.js";
+import { averagePredictions, type FoldTask } from "./fold.js";
+import { FoldPoolStoppedError, runFoldTasks } from "./fold-pool.js";
+import { featureDim, type HeadConfig, type HeadModel, type LabelledMatrix } from "./head.js";
 import { computeMetrics } from "./metrics.js";
 import { Rng } from "./rng.js";
 
@@ -35,6 +37,35 @@ export function buildMatrix(
   return { x, y, n: samples.length, d };
 }
 
+/** An image to classify with test-time augmentation: the head's probabilities averaged over its views. */
+export interface EvalImage {
+  file: string;
+  hash: string;
+  label: number;
+}
+
+/**
+ * Class probabilities (n x classes, row-major) of each image averaged over the views `viewIds` (test-time
+ * augmentation; one view id = plain prediction). Every (image, view) must be in `features`.
+ */
+export function predictOverViews(
+  model: HeadModel,
+  images: readonly EvalImage[],
+  viewIds: readonly string[],
+  features: ReadonlyMap<string, LayerFeatures>,
+): Float32Array {
+  return averagePredictions(
+    model,
+    viewIds.map((viewId) =>
+      buildMatrix(
+        images.map((img) => ({ ...img, viewId })),
+        model.config.layers,
+        features,
+      ),
+    ),
+  );
+}
+
 /** A head setting cross-validation chooses among. */
 export interface CvCandidate {
   layers: FeatureLayer[];
@@ -61,7 +92,7 @@ export const candidateName = (c: CvCandidate) => `${c.layers.join("+")} l2=${c.l
 export interface CvScore {
   candidate: CvCandidate;
   name: string;
-  /** Means over folds, on each fold's held-out images (original view). */
+  /** Means over folds, on each fold's held-out images (predictions averaged over the evaluation views). */
   valLoss: number;
   accuracy: number;
   macroF1: number;
@@ -76,11 +107,8 @@ export interface CvResult {
   seconds: number;
 }
 
-/** An image of the training share with its views (all views train; the first, original, view validates). */
-export interface CvImage {
-  file: string;
-  hash: string;
-  label: number;
+/** An image of the training share with its views (all views train; held out, the first, original, view validates). */
+export interface CvImage extends EvalImage {
   viewIds: string[];
 }
 
@@ -120,6 +148,10 @@ export interface CrossValidateOptions {
   classNames: string[];
   base: Omit<HeadConfig, "layers" | "l2" | "dropout">;
   candidates?: CvCandidate[];
+  /** Worker threads training folds in parallel (default 1: this thread). Results do not depend on it. */
+  workers?: number;
+  /** Views whose predictions are averaged to score a held-out image (test-time augmentation). Default: the first. */
+  evalViewIds?: string[];
   k?: number;
   seed: number;
   onCandidate?: (score: CvScore) => void;
@@ -128,7 +160,8 @@ export interface CrossValidateOptions {
 
 /**
  * Stratified k-fold cross-validation on the training share only: for each candidate, train on k-1 folds (every
- * view), early-stop and score on the held-out fold (original view). The best candidate has the lowest mean
+ * view), early-stop on the held-out fold's original views and score its predictions averaged over the evaluation
+ * views. The best candidate has the lowest mean
  * held-out log loss. Features are cached, so this costs head training only.
  */
 export async function crossValidate(options: CrossValidateOptions): Promise<CvResult> {
@@ -136,54 +169,86 @@ export async function crossValidate(options: CrossValidateOptions): Promise<CvRe
   const candidates = options.candidates ?? DEFAULT_CANDIDATES;
   const { folds, k } = stratifiedFolds(options.images, options.k ?? 5, options.seed);
   const numClasses = options.classNames.length;
-  const scores: CvScore[] = [];
-  for (const candidate of candidates) {
-    const config: HeadConfig = { ...options.base, ...candidate };
-    const foldScores: CvScore["folds"] = [];
-    for (let fold = 0; fold < k; fold++) {
-      if (options.shouldStop?.()) throw new CrossValidationStoppedError();
-      const trainSamples: Sample[] = [];
-      const valSamples: Sample[] = [];
-      for (const [i, img] of options.images.entries()) {
-        if (folds[i] === fold) valSamples.push({ ...img, viewId: img.viewIds[0]! });
-        else for (const viewId of img.viewIds) trainSamples.push({ ...img, viewId });
-      }
-      const train = buildMatrix(trainSamples, candidate.layers, options.features);
-      const val = buildMatrix(valSamples, candidate.layers, options.features);
-      const result = await trainHead(config, train, val, { numClasses, seed: options.seed + fold });
-      const probs = predictHead(result.model, val);
-      const rows = Array.from({ length: val.n }, (_, i) =>
-        Array.from(probs.subarray(i * numClasses, (i + 1) * numClasses)),
-      );
-      const metrics = computeMetrics({
-        yTrue: Array.from(val.y),
-        probs: rows,
-        classNames: options.classNames,
-      });
-      let valLoss = 0;
-      for (let i = 0; i < val.n; i++) valLoss -= Math.log(Math.max(rows[i]![val.y[i]!]!, 1e-12)) / val.n;
-      foldScores.push({
-        valLoss,
-        accuracy: metrics.accuracy,
-        macroF1: metrics.macroF1,
-        macroAuc: metrics.macroAuc,
-        epochs: result.history.length,
-      });
+  const evalViewIds = options.evalViewIds ?? options.images[0]?.viewIds.slice(0, 1) ?? [];
+  const heldOut = Array.from({ length: k }, (_, fold) => options.images.filter((_, i) => folds[i] === fold));
+  // Task i trains candidate floor(i / k) on every fold but (i mod k).
+  const makeTask = (index: number): FoldTask => {
+    const candidate = candidates[Math.floor(index / k)]!;
+    const fold = index % k;
+    const trainSamples: Sample[] = [];
+    for (const [i, img] of options.images.entries()) {
+      if (folds[i] !== fold) for (const viewId of img.viewIds) trainSamples.push({ ...img, viewId });
     }
-    const mean = (pick: (f: CvScore["folds"][number]) => number) =>
-      foldScores.reduce((sum, f) => sum + pick(f), 0) / foldScores.length;
-    const aucs = foldScores.map((f) => f.macroAuc).filter((a): a is number => a !== null);
-    const score: CvScore = {
-      candidate,
-      name: candidateName(candidate),
-      valLoss: mean((f) => f.valLoss),
-      accuracy: mean((f) => f.accuracy),
-      macroF1: mean((f) => f.macroF1),
-      macroAuc: aucs.length > 0 ? aucs.reduce((a, b) => a + b, 0) / aucs.length : null,
-      folds: foldScores,
+    const held = heldOut[fold]!;
+    const matrixOf = (viewId: (img: CvImage) => string) =>
+      buildMatrix(
+        held.map((img) => ({ ...img, viewId: viewId(img) })),
+        candidate.layers,
+        options.features,
+      );
+    return {
+      config: { ...options.base, ...candidate },
+      numClasses,
+      seed: options.seed + fold,
+      train: buildMatrix(trainSamples, candidate.layers, options.features),
+      val: matrixOf((img) => img.viewIds[0]!),
+      evalViews: evalViewIds.map((viewId) => matrixOf(() => viewId)),
     };
-    scores.push(score);
-    options.onCandidate?.(score);
+  };
+
+  const foldScores = candidates.map(() => new Array<CvScore["folds"][number]>(k));
+  const done = candidates.map(() => 0);
+  const scores: CvScore[] = [];
+  const scoreCompleted = () => {
+    // Candidates are reported in order, each once all its folds are in.
+    while (scores.length < candidates.length && done[scores.length] === k) {
+      const c = scores.length;
+      const fs = foldScores[c]!;
+      const mean = (pick: (f: CvScore["folds"][number]) => number) =>
+        fs.reduce((sum, f) => sum + pick(f), 0) / fs.length;
+      const aucs = fs.map((f) => f.macroAuc).filter((a): a is number => a !== null);
+      const score: CvScore = {
+        candidate: candidates[c]!,
+        name: candidateName(candidates[c]!),
+        valLoss: mean((f) => f.valLoss),
+        accuracy: mean((f) => f.accuracy),
+        macroF1: mean((f) => f.macroF1),
+        macroAuc: aucs.length > 0 ? aucs.reduce((a, b) => a + b, 0) / aucs.length : null,
+        folds: fs,
+      };
+      scores.push(score);
+      options.onCandidate?.(score);
+    }
+  };
+  try {
+    await runFoldTasks(candidates.length * k, makeTask, {
+      workers: options.workers,
+      shouldStop: options.shouldStop,
+      onOutcome: (index, outcome) => {
+        const c = Math.floor(index / k);
+        const held = heldOut[index % k]!;
+        const rows = held.map((_, i) =>
+          Array.from(outcome.probs.subarray(i * numClasses, (i + 1) * numClasses)),
+        );
+        const yTrue = held.map((img) => img.label);
+        const metrics = computeMetrics({ yTrue, probs: rows, classNames: options.classNames });
+        let valLoss = 0;
+        for (const [i, row] of rows.entries())
+          valLoss -= Math.log(Math.max(row[yTrue[i]!]!, 1e-12)) / rows.length;
+        foldScores[c]![index % k] = {
+          valLoss,
+          accuracy: metrics.accuracy,
+          macroF1: metrics.macroF1,
+          macroAuc: metrics.macroAuc,
+          epochs: outcome.epochs,
+        };
+        done[c]!++;
+        scoreCompleted();
+      },
+    });
+  } catch (error) {
+    if (error instanceof FoldPoolStoppedError) throw new CrossValidationStoppedError();
+    throw error;
   }
   const best = scores.reduce((a, b) => (b.valLoss < a.valLoss ? b : a));
   return { k, best: best.candidate, scores, seconds: (performance.now() - started) / 1000 };

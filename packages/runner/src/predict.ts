@@ -1,16 +1,16 @@
 import { createHash } from "node:crypto";
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
-import { ORIGINAL_VIEW } from "./augment.js";
+import { ORIGINAL_VIEW, viewById } from "./augment.js";
 import type { BackendPreference } from "./backend.js";
 import { loadHead } from "./checkpoint.js";
-import { buildMatrix } from "./cv.js";
+import { predictOverViews } from "./cv.js";
 import { IMAGE_EXTENSIONS, isMaskFile } from "./dataset.js";
 import { UserInputError } from "./errors.js";
 import type { FeatureEngine } from "./features/engine.js";
 import { extractFeatures } from "./features/extract.js";
 import { type EnginePreference, engineOrSelect } from "./features/select.js";
-import { argmax, predictHead } from "./head.js";
+import { argmax } from "./head.js";
 
 export interface PredictOptions {
   /** Image files and/or folders (folders are searched recursively; masks are skipped). */
@@ -106,6 +106,8 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
         `the model was trained on features ${info.engineCacheKey}, these come from ${engine.cacheKey}`,
       );
     }
+    // Predictions averaged over the views the model was evaluated with (test-time augmentation).
+    const views = (info.ttaViews ?? [ORIGINAL_VIEW.id]).map(viewById);
     const failed: PredictResult["failed"] = [];
     const images = [];
     for (const file of files) {
@@ -128,7 +130,7 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
     // error, retry per image to report the unreadable ones.
     try {
       const result = await extractFeatures(
-        images.map((image) => ({ image, views: [ORIGINAL_VIEW] })),
+        images.map((image) => ({ image, views })),
         { engine, limitInputPixels: options.limitInputPixels },
       );
       for (const [k, v] of result.features) features.set(k, v);
@@ -136,7 +138,7 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
     } catch {
       for (const image of images) {
         try {
-          const result = await extractFeatures([{ image, views: [ORIGINAL_VIEW] }], {
+          const result = await extractFeatures([{ image, views }], {
             engine,
             limitInputPixels: options.limitInputPixels,
           });
@@ -147,12 +149,12 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
         }
       }
     }
-    const matrix = buildMatrix(
-      readable.map((img) => ({ ...img, viewId: ORIGINAL_VIEW.id })),
-      model.config.layers,
+    const probs = predictOverViews(
+      model,
+      readable,
+      views.map((v) => v.id),
       features,
     );
-    const probs = predictHead(model, matrix);
     const k = info.classNames.length;
     const predictions = readable.map((img, i) => {
       const p = Array.from(probs.subarray(i * k, (i + 1) * k));

@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { RescaleClient } from "@rescale-run/sdk";
 import { packageArtifacts, writeHistoryCsv, writePredictionsCsv } from "./artifacts.js";
-import { ORIGINAL_VIEW, trainingViews } from "./augment.js";
+import { firstViews, ORIGINAL_VIEW, type ViewSpec } from "./augment.js";
 import type { BackendPreference } from "./backend.js";
 import { Checkpoint, saveHead } from "./checkpoint.js";
 import {
@@ -15,6 +15,7 @@ import {
   candidateName,
   crossValidate,
   DEFAULT_CANDIDATES,
+  predictOverViews,
   type Sample,
 } from "./cv.js";
 import { assertSplitMatches, type Dataset, type Split, scanDataset, splitDataset } from "./dataset.js";
@@ -28,7 +29,6 @@ import {
   type HeadConfig,
   type HeadKind,
   type HeadTrainingState,
-  predictHead,
   type TrainHeadResult,
   trainHead,
 } from "./head.js";
@@ -53,10 +53,15 @@ export interface TrainOptions {
   seed?: number;
   engine?: EnginePreference;
   backend?: BackendPreference;
-  /** Threads for feature extraction. Default: the cores available. */
+  /** Threads for feature extraction, and worker threads of cross-validation. Default: the cores available. */
   threads?: number;
   /** Views per training image (1 = no augmentation). Default 2 (orig + flip). */
   views?: number;
+  /**
+   * Test-time augmentation: the head's predictions on the test split (and in predict) are averaged over the first
+   * `tta` views. 1 = the original image only. Default 2 (orig + flip).
+   */
+  tta?: number;
   head?: HeadKind;
   /** Fix the feature layers (skips the layer choice of cross-validation). */
   layers?: FeatureLayer[];
@@ -107,6 +112,8 @@ export interface RunReport {
   };
   split: { train: number; val: number; test: number; file: "split.json" };
   views: string[];
+  /** Views whose predictions are averaged at evaluation (test-time augmentation). */
+  ttaViews: string[];
   features: ExtractStats & { cacheDir: string };
   crossValidation: (Omit<CvResult, "best"> & { chosen: string }) | { skipped: string };
   head: { config: HeadConfig; epochs: number; bestEpoch: number; stopReason: TrainHeadResult["stopReason"] };
@@ -153,11 +160,15 @@ function checkOptions(o: TrainOptions): void {
   positiveInt("batch-size", o.batchSize);
   positiveInt("threads", o.threads);
   positiveInt("patience", o.patience);
-  if (o.views !== undefined) {
+  for (const [name, count] of [
+    ["views", o.views],
+    ["tta", o.tta],
+  ] as const) {
+    if (count === undefined) continue;
     try {
-      trainingViews(o.views);
+      firstViews(count);
     } catch (error) {
-      throw new UserInputError(`--views: ${(error as Error).message}`);
+      throw new UserInputError(`--${name}: ${(error as Error).message}`);
     }
   }
   if (o.cvFolds !== undefined && (!Number.isInteger(o.cvFolds) || o.cvFolds === 1 || o.cvFolds < 0)) {
@@ -276,7 +287,20 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         );
       }
     }
-    const views = trainingViews(options.views ?? 2);
+    const candidates = options.layers
+      ? DEFAULT_CANDIDATES.filter((c) => c.layers.join("+") === options.layers!.join("+")).concat(
+          DEFAULT_CANDIDATES.some((c) => c.layers.join("+") === options.layers!.join("+"))
+            ? []
+            : [{ ...DEFAULT_CANDIDATES[0]!, layers: options.layers }],
+        )
+      : DEFAULT_CANDIDATES;
+    const folds = options.cvFolds ?? 5;
+    const crossValidating = folds >= 2 && candidates.length > 1;
+    const views = firstViews(options.views ?? 2);
+    const ttaViews = firstViews(options.tta ?? 2);
+    const ttaViewIds = ttaViews.map((v) => v.id);
+    // Held out in cross-validation, a training image is scored with the test-time views too.
+    const trainJobViews = crossValidating ? [...views, ...ttaViews.filter((v) => !views.includes(v))] : views;
     const cacheDir = path.join(
       options.featureCacheDir ?? path.join(options.cacheDir ?? cacheRoot(), "features"),
       createHash("sha256").update(engine.cacheKey).digest("hex").slice(0, 16),
@@ -287,8 +311,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     try {
       extracted = await extractFeatures(
         [
-          ...trainImages.map((image) => ({ image, views })),
-          ...[...valImages, ...testImages].map((image) => ({ image, views: [ORIGINAL_VIEW] })),
+          ...trainImages.map((image) => ({ image, views: trainJobViews })),
+          ...valImages.map((image) => ({ image, views: [ORIGINAL_VIEW] })),
+          ...testImages.map((image) => ({ image, views: ttaViews })),
         ],
         { engine, cache, progress, shouldStop: stop.shouldStop, limitInputPixels: options.limitInputPixels },
       );
@@ -307,17 +332,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       maxEpochs: options.epochs ?? 100,
       patience: options.patience ?? 10,
     } as const;
-    const candidates = options.layers
-      ? DEFAULT_CANDIDATES.filter((c) => c.layers.join("+") === options.layers!.join("+")).concat(
-          DEFAULT_CANDIDATES.some((c) => c.layers.join("+") === options.layers!.join("+"))
-            ? []
-            : [{ ...DEFAULT_CANDIDATES[0]!, layers: options.layers }],
-        )
-      : DEFAULT_CANDIDATES;
-    const folds = options.cvFolds ?? 5;
     let cv: CvResult | undefined = options.resume ? await checkpoint.loadCv() : undefined;
-    if (!cv && folds >= 2 && candidates.length > 1) {
-      const cvImages: CvImage[] = trainImages.map((img) => ({ ...img, viewIds: views.map((v) => v.id) }));
+    if (!cv && crossValidating) {
+      const cvImages: CvImage[] = trainImages.map((img) => ({
+        ...img,
+        viewIds: views.map((v: ViewSpec) => v.id),
+      }));
       try {
         cv = await crossValidate({
           images: cvImages,
@@ -325,6 +345,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           classNames,
           base: { ...base, maxEpochs: Math.min(base.maxEpochs, 60), patience: Math.min(base.patience, 6) },
           candidates,
+          evalViewIds: ttaViewIds,
+          workers: options.threads ?? os.availableParallelism(),
           k: folds,
           seed,
           shouldStop: stop.shouldStop,
@@ -420,7 +442,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         backend: options.backend,
         modelDir: tuned.backboneDir,
       });
-      const testJobs = testImages.map((image) => ({ image, views: [ORIGINAL_VIEW] }));
+      const testJobs = testImages.map((image) => ({ image, views: ttaViews }));
       evalFeatures = (
         await extractFeatures(testJobs, {
           engine: evalEngine,
@@ -434,17 +456,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       classNames,
       engineCacheKey: evalEngine.cacheKey,
       preprocessVersion: PREPROCESS_VERSION,
+      ttaViews: ttaViewIds,
       ...(evalEngine === engine ? {} : { backbone: "backbone" }),
     });
     endStage("head");
 
     // evaluate on the held-out test split
-    const testMatrix = buildMatrix(
-      testImages.map((img) => sample(img, ORIGINAL_VIEW.id)),
-      config.layers,
-      evalFeatures,
-    );
-    const probs = predictHead(headModel, testMatrix);
+    const probs = predictOverViews(headModel, testImages, ttaViewIds, evalFeatures);
     const k = classNames.length;
     const rows = testImages.map((img, i) => ({
       file: img.file,
@@ -515,6 +533,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         file: "split.json",
       },
       views: views.map((v) => v.id),
+      ttaViews: ttaViewIds,
       features: { ...extracted.stats, cacheDir },
       crossValidation: cv
         ? { k: cv.k, scores: cv.scores, seconds: cv.seconds, chosen: candidateName(cv.best) }

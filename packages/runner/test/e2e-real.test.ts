@@ -32,7 +32,8 @@ describe("real ResNet50 end to end (tfjs engine)", () => {
         quiet: true,
         upload: false,
       });
-      expect(result.report.features.extracted).toBe(18);
+      // 12 training images x 1 view + 3 validation images + 3 test images x 2 views (test-time augmentation)
+      expect(result.report.features.extracted).toBe(21);
       expect(result.metrics.n).toBe(3);
       const run = JSON.parse(await readFile(path.join(out, "run.json"), "utf8"));
       expect(run.backend).toMatch(/tfjs-backend-wasm/);

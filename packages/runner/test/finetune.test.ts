@@ -6,8 +6,7 @@ import { initBackend, tf } from "../src/backend.js";
 import { scanDataset } from "../src/dataset.js";
 import { createTfjsEngine } from "../src/features/tfjs.js";
 import { fineTuneLastStage } from "../src/finetune.js";
-import type { HeadModel } from "../src/head.js";
-import { makeDataset, tempDir } from "./helpers.js";
+import { makeDataset, tempDir, twoClassHead } from "./helpers.js";
 
 /**
  * The fine-tuning loop on the cpu backend with a tiny stand-in for ResNet50 that has the layer names the runner
@@ -64,29 +63,10 @@ describe("fineTuneLastStage (cpu backend, tiny stand-in model)", () => {
     const pick = (label: number, from: number, n: number) =>
       ds.images.filter((img) => img.label === label).slice(from, from + n);
     const d = 16; // the stand-in's conv5 width (ResNet50's is 2048)
-    const head: HeadModel = {
-      config: {
-        kind: "dense",
-        layers: ["conv5"],
-        l2: 0.01,
-        dropout: 0.2,
-        learningRate: 1e-3,
-        batchSize: 32,
-        maxEpochs: 1,
-        patience: 1,
-      },
-      numClasses: 2,
-      mean: new Float32Array(d),
-      std: new Float32Array(d).fill(1),
-      weights: [
-        {
-          name: "output/kernel",
-          shape: [d, 2],
-          data: new Float32Array(d * 2).map((_, i) => Math.sin(i) * 0.01),
-        },
-        { name: "output/bias", shape: [2], data: new Float32Array(2) },
-      ],
-    };
+    const head = twoClassHead(
+      "conv5",
+      new Float32Array(d * 2).map((_, i) => Math.sin(i) * 0.01),
+    );
     const result = await fineTuneLastStage({
       head,
       train: [...pick(0, 0, 2), ...pick(1, 0, 2)],

@@ -2,6 +2,8 @@ import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import sharp from "sharp";
+import type { FeatureLayer } from "../src/features/engine.js";
+import type { HeadModel } from "../src/head.js";
 
 export async function tempDir(prefix = "runner-test-"): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), prefix));
@@ -45,4 +47,31 @@ export async function makeDataset(
     }
   }
   return root;
+}
+
+/**
+ * A hand-made two-class dense head on one layer's pooled features: identity standardisation, zero bias, the given
+ * kernel (d x 2, row-major).
+ */
+export function twoClassHead(layer: FeatureLayer, kernel: Float32Array): HeadModel {
+  const d = kernel.length / 2;
+  return {
+    config: {
+      kind: "dense",
+      layers: [layer],
+      l2: 0,
+      dropout: 0,
+      learningRate: 1e-3,
+      batchSize: 8,
+      maxEpochs: 1,
+      patience: 1,
+    },
+    numClasses: 2,
+    mean: new Float32Array(d),
+    std: new Float32Array(d).fill(1),
+    weights: [
+      { name: "output/kernel", shape: [d, 2], data: kernel },
+      { name: "output/bias", shape: [2], data: new Float32Array(2) },
+    ],
+  };
 }

@@ -1,6 +1,6 @@
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-import { ORIGINAL_VIEW, trainingViews, VIEWS, viewById } from "../src/augment.js";
+import { firstViews, ORIGINAL_VIEW, VIEWS, viewById } from "../src/augment.js";
 import { decodeBmp } from "../src/bmp.js";
 import {
   CAFFE_MEAN_BGR,
@@ -117,8 +117,8 @@ describe("Keras caffe preprocessing", () => {
 describe("augmented views", () => {
   it("have unique stable ids and are deterministic", async () => {
     expect(new Set(VIEWS.map((v) => v.id)).size).toBe(VIEWS.length);
-    expect(trainingViews(1)).toEqual([ORIGINAL_VIEW]);
-    expect(() => trainingViews(0)).toThrow(RangeError);
+    expect(firstViews(1)).toEqual([ORIGINAL_VIEW]);
+    expect(() => firstViews(0)).toThrow(RangeError);
     const png = await sharp({ create: { width: 40, height: 30, channels: 3, background: "#6a4020" } })
       .png()
       .toBuffer();

@@ -48,9 +48,12 @@ describe("train pipeline (fake feature engine)", () => {
     expect(run.crossValidation.scores).toHaveLength(6);
     expect(run.dataset.masksExcluded).toBe(26);
     expect(run.views).toEqual(["orig", "flip"]);
-    // 18 training images x 2 views + 8 evaluation images x 1 view
-    expect(engine.images).toBe(44);
-    expect(run.features).toMatchObject({ extracted: 44, cached: 0 });
+    expect(run.ttaViews).toEqual(["orig", "flip"]);
+    const head = JSON.parse(await readFile(path.join(out, "model", "head.json"), "utf8"));
+    expect(head.ttaViews).toEqual(["orig", "flip"]);
+    // 18 training images x 2 views + 4 validation images x 1 view + 4 test images x 2 views (test-time augmentation)
+    expect(engine.images).toBe(48);
+    expect(run.features).toMatchObject({ extracted: 48, cached: 0 });
     expect(result.metrics.accuracy).toBeGreaterThanOrEqual(0.75);
     const predictions = (await readFile(path.join(out, "predictions.csv"), "utf8")).trim().split("\n");
     expect(predictions[0]).toBe("file,true_class,predicted_class,prob_benign,prob_malignant,prob_normal");
@@ -62,12 +65,29 @@ describe("train pipeline (fake feature engine)", () => {
     const again = fakeEngine();
     const second = await train({ ...quick, data, out: await tempDir(), cacheDir, featureEngine: again });
     expect(again.calls).toBe(0);
-    expect(second.report.features).toMatchObject({ extracted: 0, cached: 44 });
+    expect(second.report.features).toMatchObject({ extracted: 0, cached: 48 });
     expect(second.metrics.accuracy).toBe(result.metrics.accuracy);
 
     const changed = fakeEngine("fake-engine-v2");
     await train({ ...quick, data, out: await tempDir(), cacheDir, featureEngine: changed, cvFolds: 0 });
-    expect(changed.images).toBe(44);
+    expect(changed.images).toBe(48);
+
+    const plain = fakeEngine("fake-engine-v3");
+    const noTta = await train({
+      ...quick,
+      data,
+      out: await tempDir(),
+      cacheDir,
+      featureEngine: plain,
+      tta: 1,
+    });
+    expect(plain.images).toBe(44);
+    expect(noTta.report.ttaViews).toEqual(["orig"]);
+
+    // Training images carry every test-time view, so held-out cross-validation folds are scored like the test split.
+    const wide = fakeEngine("fake-engine-v4");
+    await train({ ...quick, data, out: await tempDir(), cacheDir, featureEngine: wide, views: 1, tta: 3 });
+    expect(wide.images).toBe(18 * 3 + 4 + 4 * 3);
   });
 
   it("stops after an epoch with a checkpoint, and --resume finishes like an uninterrupted run", async () => {
@@ -113,11 +133,14 @@ describe("train pipeline (fake feature engine)", () => {
   it("predicts class names and probabilities with the saved model", async () => {
     const out = await tempDir();
     await train({ ...quick, data, out, cacheDir, featureEngine: fakeEngine(), cvFolds: 0 });
+    const engine = fakeEngine();
     const result = await predict({
       inputs: [path.join(data, "malignant")],
       model: out,
-      featureEngine: fakeEngine(),
+      featureEngine: engine,
     });
+    // Averaged over the views the model was evaluated with (head.json: orig + flip).
+    expect(engine.images).toBe(16);
     expect(result.classNames).toEqual(["benign", "malignant", "normal"]);
     expect(result.predictions).toHaveLength(8);
     for (const p of result.predictions) {

@@ -122,10 +122,12 @@ export async function extractFeatures(
 
   const started = performance.now();
   let done = 0;
+  let cacheWrites: Promise<void> = Promise.resolve();
   let next: Promise<PreparedBatch> | undefined = batches[0] ? prepare(batches[0]) : undefined;
   for (let b = 0; b < batches.length; b++) {
     if (options.shouldStop?.()) {
       await next?.catch(() => undefined);
+      await cacheWrites;
       throw new ExtractionStoppedError();
     }
     const prepared = await next!;
@@ -133,6 +135,9 @@ export async function extractFeatures(
     // Keep a rejected prefetch from surfacing as an unhandled rejection while this batch runs.
     next?.catch(() => undefined);
     const out = await engine.extract(prepared.input, prepared.items.length);
+    // The previous batch's cache files were written while the engine ran this one.
+    await cacheWrites;
+    const batchFeatures: [string, string, LayerFeatures][] = [];
     for (const [i, item] of prepared.items.entries()) {
       const one = {} as LayerFeatures;
       for (const layer of FEATURE_LAYER_NAMES) {
@@ -140,8 +145,12 @@ export async function extractFeatures(
         one[layer] = out[layer].slice(i * dim, (i + 1) * dim);
       }
       features.set(featureKey(item.hash, item.viewId), one);
-      await cache?.put(item.hash, item.viewId, one);
+      batchFeatures.push([item.hash, item.viewId, one]);
     }
+    cacheWrites = cache
+      ? Promise.all(batchFeatures.map(([hash, viewId, one]) => cache.put(hash, viewId, one))).then(() => {})
+      : Promise.resolve();
+    cacheWrites.catch(() => undefined);
     done += prepared.items.length;
     const elapsed = (performance.now() - started) / 1000;
     const rate = done / elapsed;
@@ -149,6 +158,7 @@ export async function extractFeatures(
       `features ${done}/${total} views  ${rate.toFixed(1)} img/s  ETA ${formatSeconds((total - done) / rate)}`,
     );
   }
+  await cacheWrites;
   const seconds = (performance.now() - started) / 1000;
   if (total > 0)
     progress.log(`features: ${total} views extracted in ${seconds.toFixed(1)} s, ${cached} cached`);

@@ -1,0 +1,77 @@
+import { describe, expect, it } from "vitest";
+import * as sourceCv from "../src/cv.js";
+import type { LayerFeatures } from "../src/features/cache.js";
+import { featureKey } from "../src/features/extract.js";
+import * as sourcePool from "../src/fold-pool.js";
+import { Rng } from "../src/rng.js";
+
+// The compiled modules (`pnpm test` builds first): only they have a worker script to start.
+const builtCv = (await import("../dist/cv.js" as string)) as typeof sourceCv;
+const builtPool = (await import("../dist/fold-pool.js" as string)) as typeof sourcePool;
+
+/** 30 images of 3 classes with two views each: features = a class signal plus noise. */
+function syntheticFeatures() {
+  const rng = new Rng(11);
+  const features = new Map<string, LayerFeatures>();
+  const images: sourceCv.CvImage[] = [];
+  for (let i = 0; i < 30; i++) {
+    const label = i % 3;
+    const hash = `h${i}`;
+    images.push({ file: `f${i}.png`, hash, label, viewIds: ["orig", "flip"] });
+    for (const view of ["orig", "flip"]) {
+      const make = (dim: number) =>
+        Float32Array.from({ length: dim }, (_, j) => (j % 3 === label ? 1 : 0) + rng.next() * 1.5);
+      features.set(featureKey(hash, view), { conv3: make(512), conv4: make(1024), conv5: make(2048) });
+    }
+  }
+  return { images, features };
+}
+
+const base = { kind: "dense", learningRate: 1e-2, batchSize: 8, maxEpochs: 8, patience: 3 } as const;
+
+describe("cross-validation folds on worker threads", () => {
+  it("only the compiled pool can start workers", () => {
+    expect(builtPool.workerThreadsAvailable()).toBe(true);
+    expect(sourcePool.workerThreadsAvailable()).toBe(false);
+  });
+
+  it("gives the same scores and choice on 2 workers as in one thread", async () => {
+    const { images, features } = syntheticFeatures();
+    const options = {
+      images,
+      features,
+      classNames: ["a", "b", "c"],
+      base,
+      evalViewIds: ["orig", "flip"],
+      k: 3,
+      seed: 5,
+    };
+    const inline = await sourceCv.crossValidate({ ...options, workers: 1 });
+    const reported: string[] = [];
+    const parallel = await builtCv.crossValidate({
+      ...options,
+      workers: 2,
+      onCandidate: (s) => reported.push(s.name),
+    });
+    expect(parallel.scores).toEqual(inline.scores);
+    expect(parallel.best).toEqual(inline.best);
+    expect(reported).toEqual(inline.scores.map((s) => s.name));
+    expect(inline.scores).toHaveLength(sourceCv.DEFAULT_CANDIDATES.length);
+  });
+
+  it("stops between tasks when asked", async () => {
+    const { images, features } = syntheticFeatures();
+    let checks = 0;
+    const run = builtCv.crossValidate({
+      images,
+      features,
+      classNames: ["a", "b", "c"],
+      base,
+      k: 3,
+      seed: 5,
+      workers: 2,
+      shouldStop: () => ++checks > 3,
+    });
+    await expect(run).rejects.toThrow("cross-validation stopped");
+  });
+});
