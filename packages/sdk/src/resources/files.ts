@@ -144,7 +144,10 @@ export class FilesResource extends ListResource<typeof rescaleFileSchema, FileLi
           file.end();
           await finished(file, { readable: false });
         } catch (error) {
+          // A write still in flight fails once the stream is destroyed: let it settle (its error handled here,
+          // not thrown as an uncaught exception) so the next attempt resumes from the .part's true size.
           file.destroy();
+          await finished(file).catch(() => undefined);
           if (!resumable(error, resumes, maxResumes, options.signal)) throw error;
           continue;
         }
