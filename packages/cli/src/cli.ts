@@ -77,6 +77,26 @@ function packageVersion(): string {
   return (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version;
 }
 
+/**
+ * `--walltime -5h` would reach yargs as the option `--walltime` with no value and an unknown flag `-5h`. A token
+ * that starts with "-" and a digit, right after a long option written without "=", is that option's value:
+ * joined as `--walltime=-5h`, it gets the option's own validation message.
+ */
+export function joinNegativeValues(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i]!;
+    const next = argv[i + 1];
+    if (/^--[^=-][^=]*$/.test(token) && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${token}=${next}`);
+      i++;
+    } else {
+      out.push(token);
+    }
+  }
+  return out;
+}
+
 export function buildParser(argv: string[], select: (action: Action) => void, width = 110): Argv {
   let y: Argv = yargs(argv)
     .scriptName("rescale-run")
@@ -155,16 +175,17 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   const debug = argv.includes("--debug");
   const out0 = new Output(io, { json: argv.includes("--json") });
   try {
+    const args = joinNegativeValues(argv);
     const parser = buildParser(
-      argv,
+      args,
       (a) => {
         action = a;
       },
       io.stdout.columns ?? 110,
     );
     await new Promise<void>((resolve, reject) => {
-      parser.parse(argv, {}, (err, args, output) => {
-        parsed = args as Record<string, unknown>;
+      parser.parse(args, {}, (err, result, output) => {
+        parsed = result as Record<string, unknown>;
         helpText = output;
         if (err) reject(err);
         else resolve();

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { CoreType } from "@rescale-run/sdk";
 import { describe, expect, it } from "vitest";
 import { writeArchive } from "../src/archive.js";
+import { joinNegativeValues } from "../src/cli.js";
 import { inspectDataset, packDataset } from "../src/dataset.js";
 import { newLines, outcomeOf } from "../src/follow.js";
 import { localPathFor } from "../src/outputs.js";
@@ -134,5 +135,21 @@ describe("plan helpers", () => {
     expect(localPathFor("/tmp/out", { name: "x", relativePath: "../../etc/passwd" })).toBe(
       "/tmp/out/etc/passwd",
     );
+  });
+});
+
+describe("negative-looking option values", () => {
+  it("joins a value that starts with '-' and a digit to the long option before it", () => {
+    expect(joinNegativeValues(["submit", "--walltime", "-5h", "--cores", "-2", "--dry-run"])).toEqual([
+      "submit",
+      "--walltime=-5h",
+      "--cores=-2",
+      "--dry-run",
+    ]);
+  });
+
+  it("leaves flags, '=' forms, short options and other values alone", () => {
+    const argv = ["submit", "--walltime=-5h", "--dry-run", "--json", "-h", "--cores", "4", "--name", "-x"];
+    expect(joinNegativeValues(argv)).toEqual(argv);
   });
 });
