@@ -268,7 +268,7 @@ async function main(): Promise<void> {
   for (const contender of contenders) await contender.close();
   const loadAfter = load();
   const fma = await measureFmaPeak([1, THREADS], path.join(ROOT, ".bench-out", "build"));
-  const gflop = resnetConvGflop();
+  const gflop = await resnetConvGflop();
 
   const rows: Row[] = contenders.map((contender, i) => ({
     name: contender.name,

@@ -7,7 +7,8 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { resnetModelDir } from "../packages/runner/src/model/resnet-weights.js";
+import { parseKerasTopology } from "../packages/runner/src/model/keras-topology.js";
+import { readResNetModelFiles, resnetModelDir } from "../packages/runner/src/model/resnet-weights.js";
 
 export interface FmaPeak {
   /** GFLOP/s per thread count. */
@@ -45,45 +46,36 @@ export async function measureFmaPeak(
   return { gflops };
 }
 
-interface KerasLayerJson {
-  class_name: string;
-  config: {
-    name: string;
-    padding?: string | number[][];
-    kernel_size?: number[];
-    strides?: number[];
-    pool_size?: number[];
-  };
-  inbound_nodes: [string, ...unknown[]][][];
-}
-
 /** GFLOP (2 per multiply-add) of the model's convolutions for one 224 x 224 image. */
-export function resnetConvGflop(modelDir = resnetModelDir()): number {
-  const model = JSON.parse(readFileSync(path.join(modelDir, "model.json"), "utf8"));
-  const layers = model.modelTopology.model_config.config.layers as KerasLayerJson[];
-  const kernels = new Map<string, number[]>(
-    (model.weightsManifest as { weights: { name: string; shape: number[] }[] }[])
-      .flatMap((group) => group.weights)
-      .map((w) => [w.name, w.shape]),
+export async function resnetConvGflop(modelDir = resnetModelDir()): Promise<number> {
+  const { modelJson } = await readResNetModelFiles(modelDir);
+  const kernels = new Map(
+    modelJson.weightsManifest.flatMap((group) => group.weights).map((w) => [w.name, w.shape]),
   );
   const side = new Map<string, number>();
   let macs = 0;
-  for (const layer of layers) {
-    const input = layer.inbound_nodes[0]?.[0]?.[0];
+  for (const layer of parseKerasTopology(modelJson.modelTopology).layers) {
+    const input = layer.inputs[0];
     let s = input === undefined ? 224 : side.get(input)!;
-    const c = layer.config;
+    const c = layer.config as {
+      padding?: unknown;
+      kernel_size?: number[];
+      strides?: number[];
+      pool_size?: number[];
+    };
     const out = (k: number, stride: number) =>
       c.padding === "same" ? Math.ceil(s / stride) : Math.floor((s - k) / stride) + 1;
-    if (layer.class_name === "ZeroPadding2D" && Array.isArray(c.padding)) {
-      s += (c.padding[0]![0] ?? 0) + (c.padding[0]![1] ?? 0);
-    } else if (layer.class_name === "Conv2D") {
-      const [kh, kw, cin, cout] = kernels.get(`${c.name}/kernel`)!;
+    if (layer.className === "ZeroPadding2D" && Array.isArray(c.padding)) {
+      const [top = 0, bottom = 0] = c.padding[0] as number[];
+      s += top + bottom;
+    } else if (layer.className === "Conv2D") {
+      const [kh, kw, cin, cout] = kernels.get(`${layer.name}/kernel`)!;
       s = out(c.kernel_size![0]!, c.strides![0]!);
       macs += kh! * kw! * cin! * cout! * s * s;
-    } else if (layer.class_name === "MaxPooling2D") {
+    } else if (layer.className === "MaxPooling2D") {
       s = out(c.pool_size![0]!, c.strides![0]!);
     }
-    side.set(c.name, s);
+    side.set(layer.name, s);
   }
   return (2 * macs) / 1e9;
 }

@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { RescaleClient } from "@rescale-run/sdk";
 import { packageArtifacts, writeHistoryCsv, writePredictionsCsv } from "./artifacts.js";
-import { firstViews, ORIGINAL_VIEW, type ViewSpec } from "./augment.js";
+import { firstViews, ORIGINAL_VIEW } from "./augment.js";
 import type { BackendPreference } from "./backend.js";
 import { Checkpoint, saveHead } from "./checkpoint.js";
 import {
@@ -334,10 +334,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     } as const;
     let cv: CvResult | undefined = options.resume ? await checkpoint.loadCv() : undefined;
     if (!cv && crossValidating) {
-      const cvImages: CvImage[] = trainImages.map((img) => ({
-        ...img,
-        viewIds: views.map((v: ViewSpec) => v.id),
-      }));
+      const cvImages: CvImage[] = trainImages.map((img) => ({ ...img, viewIds: views.map((v) => v.id) }));
       try {
         cv = await crossValidate({
           images: cvImages,
