@@ -12,6 +12,21 @@ let okBundle: string;
 let failingBundle: string;
 let slowBundle: string;
 
+/** `submit` of the test dataset, 1 core for 1 h, no questions, with `bundle` as the runner; then `extra`. */
+const submitArgs = (bundle: string, ...extra: string[]) => [
+  "submit",
+  "--data",
+  dataDir,
+  "--cores",
+  "1",
+  "--walltime",
+  "1h",
+  "--yes",
+  "--runner-bundle",
+  bundle,
+  ...extra,
+];
+
 /** A stand-in runner (the real one is exercised by e2e-local.test.ts): prints epochs, writes metrics, exits `code`. */
 async function fakeRunnerBundle(dir: string, code: number, epochs: number): Promise<string> {
   const { mkdirSync, writeFileSync } = await import("node:fs");
@@ -100,27 +115,7 @@ describe("rescale-run (real process)", () => {
 
   it("submit runs the whole flow: upload, job, bootstrap, streamed log, outputs downloaded, exit 0", async () => {
     const out = mkdtempSync(join(tmpdir(), "rr-bin-out-"));
-    const r = await runBin(
-      [
-        "submit",
-        "--data",
-        dataDir,
-        "--cores",
-        "1",
-        "--walltime",
-        "1h",
-        "--yes",
-        "--poll",
-        "0.3",
-        "--runner-bundle",
-        okBundle,
-        "--out",
-        out,
-        "--epochs",
-        "3",
-      ],
-      env,
-    );
+    const r = await runBin(submitArgs(okBundle, "--poll", "0.3", "--out", out, "--epochs", "3"), env);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(
       "runner args train --data dataset --out outputs --threads 1 --no-quiet --epochs 3 classes benign,malignant,normal",
@@ -135,25 +130,7 @@ describe("rescale-run (real process)", () => {
 
   it("a runner that fails makes submit exit 1 with the job's reason", async () => {
     const out = mkdtempSync(join(tmpdir(), "rr-bin-out-"));
-    const r = await runBin(
-      [
-        "submit",
-        "--data",
-        dataDir,
-        "--cores",
-        "1",
-        "--walltime",
-        "1h",
-        "--yes",
-        "--poll",
-        "0.3",
-        "--runner-bundle",
-        failingBundle,
-        "--out",
-        out,
-      ],
-      env,
-    );
+    const r = await runBin(submitArgs(failingBundle, "--poll", "0.3", "--out", out), env);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain("runner exited with status 3");
     expect(r.stdout).toMatch(/✗ job \S+ Completed: .*(exit|status).*3/);
@@ -163,23 +140,7 @@ describe("rescale-run (real process)", () => {
     const start = await runBin(["local", "start", "--max-cores", "2"], env);
     expect(start.code, start.stderr).toBe(0);
     try {
-      const sub = await runBin(
-        [
-          "submit",
-          "--data",
-          dataDir,
-          "--cores",
-          "1",
-          "--walltime",
-          "1h",
-          "--yes",
-          "--runner-bundle",
-          okBundle,
-          "--detach",
-          "--json",
-        ],
-        env,
-      );
+      const sub = await runBin(submitArgs(okBundle, "--detach", "--json"), env);
       expect(sub.code, sub.stderr).toBe(0);
       const { jobId } = JSON.parse(sub.stdout);
       expect(sub.stderr).toContain(`logs ${jobId} --follow`);
@@ -206,25 +167,10 @@ describe("rescale-run (real process)", () => {
     expect(start.code, start.stderr).toBe(0);
     try {
       const { spawn } = await import("node:child_process");
-      const child = spawn(
-        process.execPath,
-        [
-          BIN,
-          "submit",
-          "--data",
-          dataDir,
-          "--cores",
-          "1",
-          "--walltime",
-          "1h",
-          "--yes",
-          "--poll",
-          "0.3",
-          "--runner-bundle",
-          slowBundle,
-        ],
-        { env, stdio: ["ignore", "pipe", "pipe"] },
-      );
+      const child = spawn(process.execPath, [BIN, ...submitArgs(slowBundle, "--poll", "0.3")], {
+        env,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
       let stdout = "";
       let stderr = "";
       child.stderr.on("data", (d) => {

@@ -1,13 +1,13 @@
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
-import { fileURLToPath } from "node:url";
+import { REPO_ROOT } from "../../testkit/src/index.js";
 import { main } from "../src/cli.js";
 import type { CliIo } from "../src/io.js";
 
-export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+export const REPO = REPO_ROOT;
 export const BIN = join(REPO, "packages/cli/dist/bin.js");
 
 /** HOME and XDG dirs in a fresh temp dir, so no test touches the real ones. */

@@ -1,17 +1,18 @@
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { PassThrough, Readable } from "node:stream";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLocalPlatform } from "../../local/src/index.js";
 import {
   type BadInputs,
   looksLikeStackTrace,
   makeSandbox,
+  REPO_ROOT,
   type RunResult,
   runProcess,
   type Sandbox,
   scanForSecrets,
+  tsSourceArgs,
   writeBadInputs,
 } from "../../testkit/src/index.js";
 import { main } from "../src/cli.js";
@@ -20,17 +21,15 @@ import { main } from "../src/cli.js";
 // (2 usage, 3 authentication, 5 unreachable; see EPILOGUE in src/cli.ts) and never a stack trace or the key.
 // The CLI runs as a real process from source (node --conditions=source --import tsx), so no build is needed.
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(here, "../../..");
-const bin = path.join(repoRoot, "packages/cli/src/bin.ts");
+const bin = path.join(REPO_ROOT, "packages/cli/src/bin.ts");
 const EXIT = { usage: 2, auth: 3, unavailable: 5 } as const;
 
 let sandbox: Sandbox;
 let bad: BadInputs;
 
 function rescaleRun(args: string[], env: Record<string, string | undefined> = {}): Promise<RunResult> {
-  return runProcess(process.execPath, ["--conditions=source", "--import", "tsx", bin, ...args], {
-    cwd: repoRoot,
+  return runProcess(process.execPath, [...tsSourceArgs(bin), ...args], {
+    cwd: REPO_ROOT,
     env: {
       ...sandbox.env,
       NO_COLOR: "1",
@@ -206,19 +205,8 @@ describe("rescale-run config: the key file", () => {
     const env = { XDG_CONFIG_HOME: path.join(sandbox.root, "config-test") };
     const set = await runProcess(
       process.execPath,
-      [
-        "--conditions=source",
-        "--import",
-        "tsx",
-        bin,
-        "config",
-        "set",
-        "--name",
-        "work",
-        "--base-url",
-        "http://127.0.0.1:1",
-      ],
-      { cwd: repoRoot, env: { ...sandbox.env, ...env, NO_COLOR: "1" }, input: key, timeoutMs: 90_000 },
+      [...tsSourceArgs(bin), "config", "set", "--name", "work", "--base-url", "http://127.0.0.1:1"],
+      { cwd: REPO_ROOT, env: { ...sandbox.env, ...env, NO_COLOR: "1" }, input: key, timeoutMs: 90_000 },
     );
     expect(set.code, set.stderr).toBe(0);
     const file = path.join(env.XDG_CONFIG_HOME, "rescale", "apiconfig");

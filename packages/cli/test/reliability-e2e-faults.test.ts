@@ -1,7 +1,6 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalPlatform, startLocalPlatform } from "../../local/src/index.js";
 import {
@@ -12,6 +11,7 @@ import {
   looksLikeStackTrace,
   makeSandbox,
   RawApi,
+  REPO_ROOT,
   type RunResult,
   rescaleFlowWorstCases,
   runProcess,
@@ -30,10 +30,8 @@ import {
 // Needs the built CLI and runner (`npx -y pnpm@9 -r build`, which `pnpm test` runs first): the runner bundle
 // sent to the job is packed from packages/runner/dist.
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(here, "../../..");
-const cliBin = path.join(repoRoot, "packages/cli/dist/bin.js");
-const runnerBin = path.join(repoRoot, "packages/runner/dist/bin.js");
+const cliBin = path.join(REPO_ROOT, "packages/cli/dist/bin.js");
+const runnerBin = path.join(REPO_ROOT, "packages/runner/dist/bin.js");
 /** Shared with the CLI's own e2e test: runner bundles are cached by content hash. */
 const SHARED_CACHE = path.join(tmpdir(), "rescale-run-cli-e2e-cache");
 const API_KEY = "e2e-faults-api-key-5f1c2d3e4b5a69788796a5b4";

@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { jobBody, RawApi } from "../../testkit/src/index.js";
+import { jobBody, RawApi, tsSourceArgs } from "../../testkit/src/index.js";
 import { daemonStatus, readLocalPlatformConfig, startDaemon, stopDaemon } from "../src/index.js";
 import { isAlive } from "../src/lockfile.js";
 import { eventually, useDaemonSandbox } from "./helpers.js";
@@ -38,7 +38,7 @@ describe("daemon", () => {
 describe("rescale-local", () => {
   const bin = path.resolve(import.meta.dirname, "../src/bin.ts");
   const runBin = (args: string[]) =>
-    spawnSync(process.execPath, ["--import", "tsx", bin, ...args], { encoding: "utf8" });
+    spawnSync(process.execPath, [...tsSourceArgs(bin), ...args], { encoding: "utf8" });
 
   it("prints its usage, and a clear one-line error (no stack trace) for a bad flag", () => {
     const help = runBin(["--help"]);

@@ -3,14 +3,15 @@ import { readdirSync, readlinkSync } from "node:fs";
 import { cpus } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   jobBody,
   makeSandbox,
   RawApi,
+  REPO_ROOT,
   type Sandbox,
   sha256File,
+  tsSourceArgs,
   writeValidPng,
 } from "../../testkit/src/index.js";
 
@@ -18,17 +19,15 @@ import {
 // in the queue, then restarted on the same state directory. Nothing recorded is lost, the interrupted job
 // ends with an honest reason (not "success"), its orphaned process is killed, and the queued job runs.
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(here, "../../..");
-const childScript = path.join(here, "reliability-platform-child.ts");
+const childScript = path.join(import.meta.dirname, "reliability-platform-child.ts");
 
 let sandbox: Sandbox;
 const children: ChildProcess[] = [];
 
 async function startPlatformProcess(dataDir: string): Promise<{ child: ChildProcess; api: RawApi }> {
   // One process (node with tsx's loader), so SIGKILL hits the platform itself and not a wrapper.
-  const child = spawn(process.execPath, ["--import", "tsx", childScript, dataDir], {
-    cwd: repoRoot,
+  const child = spawn(process.execPath, [...tsSourceArgs(childScript), dataDir], {
+    cwd: REPO_ROOT,
     env: { ...process.env, ...sandbox.env },
     stdio: ["ignore", "pipe", "inherit"],
   });

@@ -2,14 +2,15 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalPlatform, startLocalPlatform } from "../../local/src/index.js";
 import {
   jobBody,
   makeSandbox,
   RawApi,
+  REPO_ROOT,
   type Sandbox,
+  tsSourceArgs,
   writeImageFolderDataset,
 } from "../../testkit/src/index.js";
 
@@ -17,10 +18,7 @@ import {
 // from its last checkpoint, its history intact; SIGTERM and the job's walltime stop it cleanly with the last
 // checkpoint and the history so far among the outputs. The runner runs as a real process from source.
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(here, "../../..");
-const runnerBin = path.join(repoRoot, "packages/runner/src/bin.ts");
-const tsxLoader = pathToFileURL(path.join(repoRoot, "node_modules/tsx/dist/loader.mjs")).href;
+const runnerBin = path.join(REPO_ROOT, "packages/runner/src/bin.ts");
 /** Shared across runs of this test: the ONNX model and image features are cached by content. */
 const CACHE = path.join(tmpdir(), "rescale-run-reliability-cache");
 const EPOCHS = 150;
@@ -48,19 +46,7 @@ let sandbox: Sandbox;
 let dataset: string;
 
 function runnerArgs(out: string, extra: string[] = []): string[] {
-  return [
-    "--conditions=source",
-    "--import",
-    tsxLoader,
-    runnerBin,
-    "train",
-    "--data",
-    dataset,
-    "--out",
-    out,
-    ...TRAIN_FLAGS,
-    ...extra,
-  ];
+  return [...tsSourceArgs(runnerBin), "train", "--data", dataset, "--out", out, ...TRAIN_FLAGS, ...extra];
 }
 
 function startRunner(
@@ -69,7 +55,7 @@ function startRunner(
 ): { child: ChildProcess; exit: Promise<number | null>; log: () => string } {
   let log = "";
   const child = spawn(process.execPath, runnerArgs(out, extra), {
-    cwd: repoRoot,
+    cwd: REPO_ROOT,
     env: {
       ...process.env,
       ...sandbox.env,

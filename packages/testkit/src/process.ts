@@ -1,4 +1,19 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+/** The monorepo's root folder. */
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+
+/**
+ * Node arguments that run a TypeScript entry point from source, no build needed: workspace packages resolve to
+ * their sources (the "source" export condition) and tsx's loader is named by absolute URL, so the process may
+ * run in any working directory (a job's sandbox, say).
+ */
+export function tsSourceArgs(script: string): string[] {
+  const tsxLoader = pathToFileURL(path.join(REPO_ROOT, "node_modules/tsx/dist/loader.mjs")).href;
+  return ["--conditions=source", "--import", tsxLoader, script];
+}
 
 export interface RunResult {
   code: number | null;
