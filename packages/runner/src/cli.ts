@@ -3,7 +3,7 @@ import { BACKEND_CHOICES, type BackendPreference } from "./backend.js";
 import { EXIT_CODES, RunInterruptedError, UserInputError } from "./errors.js";
 import { FEATURE_LAYER_NAMES, type FeatureLayer } from "./features/engine.js";
 import { ENGINE_CHOICES, type EnginePreference } from "./features/select.js";
-import { HEAD_KINDS, type HeadKind } from "./head.js";
+import { DEFAULT_HEAD_EPOCHS, DEFAULT_LEARNING_RATES, HEAD_KINDS, type HeadKind } from "./head.js";
 import { type PredictResult, predict } from "./predict.js";
 import { createProgress } from "./progress.js";
 import { type TrainResult, train } from "./train.js";
@@ -93,10 +93,23 @@ export async function runRunnerCli(argv: string[], io: CliIo = defaultIo): Promi
             describe: "dataset folder, one subfolder per class",
           })
           .option("out", { type: "string", default: "outputs", describe: "output folder" })
-          .option("epochs", { type: "number", default: 100, describe: "maximum epochs (early stopping)" })
+          .option("epochs", {
+            type: "number",
+            default: DEFAULT_HEAD_EPOCHS,
+            describe:
+              "head training epochs; the learning rate decays to 0 over them (early stopping may end sooner)",
+          })
           .option("batch-size", { type: "number", default: 32 })
-          .option("learning-rate", { type: "number", default: 1e-3 })
+          .option("learning-rate", {
+            type: "number",
+            describe: `peak learning rate (default ${DEFAULT_LEARNING_RATES.dense} for the dense head, ${DEFAULT_LEARNING_RATES.flatten} for flatten)`,
+          })
           .option("patience", { type: "number", default: 10, describe: "early-stopping patience (epochs)" })
+          .option("start-from-epoch", {
+            type: "number",
+            describe:
+              "early stopping watches the validation loss only after this epoch (default: half of --epochs)",
+          })
           .option("seed", { type: "number", default: 42 })
           .option("views", {
             type: "number",
@@ -142,6 +155,7 @@ export async function runRunnerCli(argv: string[], io: CliIo = defaultIo): Promi
             batchSize: args["batch-size"],
             learningRate: args["learning-rate"],
             patience: args.patience,
+            startFromEpoch: args["start-from-epoch"],
             seed: args.seed,
             views: args.views,
             tta: args.tta,

@@ -13,17 +13,32 @@ import type { NamedArray } from "./tensors.js";
 export type HeadKind = "dense" | "flatten";
 export const HEAD_KINDS: readonly HeadKind[] = ["dense", "flatten"];
 const FLATTEN_HIDDEN = 256;
+export const DEFAULT_HEAD_EPOCHS = 40;
+/**
+ * Default peak learning rates. The dense head's was measured on BUSI: over 40 cosine-decayed epochs, 1e-2 came as
+ * close to the exact optimum of its convex objective as 60 epochs at 5e-3 (whole-set 5-fold CV x 3, conv3-5, L2 0.2:
+ * log loss 0.440, accuracy 0.844; scikit-learn's exact solution 0.439, 0.849). The flatten head keeps Adam's usual 1e-3.
+ */
+export const DEFAULT_LEARNING_RATES: Record<HeadKind, number> = { dense: 1e-2, flatten: 1e-3 };
 
 export interface HeadConfig {
   kind: HeadKind;
   layers: FeatureLayer[];
   l2: number;
   dropout: number;
+  /** Adam's learning rate at the first epoch; it decays along a cosine to 0 at maxEpochs (`learningRateAt`). */
   learningRate: number;
   batchSize: number;
   maxEpochs: number;
   /** Early stopping: epochs without a lower validation loss before stopping. */
   patience: number;
+  /**
+   * Early stopping watches the validation loss only after this epoch (Keras' start_from_epoch): while the learning
+   * rate is high the validation loss jumps about, and stopping there left the head well short of its optimum (BUSI,
+   * whole-set 5-fold CV x 3, 40 epochs: accuracy 0.821, log loss 0.544 watched from the start; 0.844, 0.440 from
+   * epoch 20).
+   */
+  startFromEpoch: number;
 }
 
 export interface Matrix {
@@ -173,12 +188,16 @@ function run(
   const H = flatten ? FLATTEN_HIDDEN : d;
   const dropout = training ? config.dropout : 0;
   const keep = 1 - dropout;
-  const hidden = new Float32Array(B * H);
   const dropping = dropout > 0;
   const scale = 1 / keep;
+  // The dense head without dropout reads its input rows in place; otherwise each row's hidden units are written here.
+  const inPlace = !flatten && !dropping;
+  const hidden = inPlace ? undefined : new Float32Array(B * H);
+  const hiddenRow = (r: number) =>
+    hidden ? hidden.subarray(r * H, (r + 1) * H) : x.subarray(rows[r]! * d, (rows[r]! + 1) * d);
   for (let r = 0; r < B; r++) {
     const xo = rows[r]! * d;
-    const h = hidden.subarray(r * H, (r + 1) * H);
+    const h = hiddenRow(r);
     if (flatten) {
       h.set(b1!.value);
       const w = k1!.value;
@@ -189,7 +208,7 @@ function run(
         for (let k = 0; k < H; k++) h[k]! += xj * w[wo + k]!;
       }
       for (let k = 0; k < H; k++) if (h[k]! < 0) h[k] = 0;
-    } else {
+    } else if (!inPlace) {
       h.set(x.subarray(xo, xo + d));
     }
     if (dropping) {
@@ -231,7 +250,7 @@ function run(
   for (const p of params) p.grad.fill(0);
   const gh = flatten ? new Float32Array(H) : undefined;
   for (let r = 0; r < B; r++) {
-    const h = hidden.subarray(r * H, (r + 1) * H);
+    const h = hiddenRow(r);
     const g = gz.subarray(r * C, (r + 1) * C);
     for (let c = 0; c < C; c++) b2!.grad[c]! += g[c]!;
     addOuterProduct(h, g, k2!.grad);
@@ -318,6 +337,18 @@ function addOuterProduct(h: Float32Array, g: Float32Array, grad: Float32Array): 
 
 const ADAM = { beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
 
+/**
+ * The learning rate of an epoch (1-based): cosine decay from `learningRate` towards 0 over `maxEpochs`, as Keras'
+ * CosineDecay stepped per epoch. A constant rate kept the weights of this convex head jittering around its
+ * optimum (the validation loss of one BUSI fold swung 0.24-0.35 between epochs 100 and 300).
+ */
+export function learningRateAt(
+  config: Pick<HeadConfig, "learningRate" | "maxEpochs">,
+  epoch: number,
+): number {
+  return config.learningRate * 0.5 * (1 + Math.cos((Math.PI * (epoch - 1)) / config.maxEpochs));
+}
+
 function adamStep(params: Param[], learningRate: number, step: number): void {
   const correction1 = 1 - ADAM.beta1 ** step;
   const correction2 = 1 - ADAM.beta2 ** step;
@@ -369,8 +400,9 @@ export function argmax(values: ArrayLike<number>): number {
 }
 
 /**
- * Trains the head with Adam on mini-batches, class-weighted cross-entropy + L2, early stopping on validation
- * loss with the best weights restored. Deterministic for a seed (shuffles, initialisation, dropout masks).
+ * Trains the head with Adam on mini-batches (cosine-decayed learning rate), class-weighted cross-entropy + L2,
+ * early stopping on validation loss after `startFromEpoch` with the best weights restored. Deterministic for a
+ * seed (shuffles, initialisation, dropout masks).
  */
 export async function trainHead(
   config: HeadConfig,
@@ -411,6 +443,7 @@ export async function trainHead(
   }
   let stopReason: TrainHeadResult["stopReason"] = "max-epochs";
   for (let epoch = (resume?.epoch ?? 0) + 1; epoch <= config.maxEpochs; epoch++) {
+    const learningRate = learningRateAt(config, epoch);
     const order = rng.shuffle(Array.from({ length: train.n }, (_, i) => i));
     let lossSum = 0;
     let correct = 0;
@@ -421,7 +454,7 @@ export async function trainHead(
         labels: train.y,
         weights: sampleWeights,
       });
-      adamStep(params, config.learningRate, ++step);
+      adamStep(params, learningRate, ++step);
       lossSum += loss * rows.length;
       for (let r = 0; r < rows.length; r++) {
         if (argmax(probs.subarray(r * numClasses, (r + 1) * numClasses)) === train.y[rows[r]!]) correct++;
@@ -436,12 +469,13 @@ export async function trainHead(
       valAccuracy: valResult.accuracy,
     };
     history.push(record);
-    if (record.valLoss < bestValLoss - 1e-6) {
+    const watched = epoch > config.startFromEpoch;
+    if (watched && record.valLoss < bestValLoss - 1e-6) {
       bestValLoss = record.valLoss;
       bestEpoch = epoch;
       bestWeights = weightsOf(params);
       wait = 0;
-    } else {
+    } else if (watched) {
       wait++;
     }
     const stateStep = step;

@@ -25,6 +25,8 @@ import type { FeatureEngine, FeatureLayer } from "./features/engine.js";
 import { type ExtractStats, extractFeatures } from "./features/extract.js";
 import { type EnginePreference, engineOrSelect } from "./features/select.js";
 import {
+  DEFAULT_HEAD_EPOCHS,
+  DEFAULT_LEARNING_RATES,
   type EpochRecord,
   type HeadConfig,
   type HeadKind,
@@ -44,12 +46,15 @@ export interface TrainOptions {
   data: string;
   /** Output folder (created). */
   out: string;
-  /** Maximum epochs of the final head training (early stopping usually ends it sooner). Default 100. */
+  /** Epochs of head training (early stopping may end it sooner); the learning rate decays to 0 over them. Default 60. */
   epochs?: number;
   batchSize?: number;
+  /** Peak learning rate. Default per head kind (`DEFAULT_LEARNING_RATES`). */
   learningRate?: number;
   /** Early-stopping patience in epochs. Default 10. */
   patience?: number;
+  /** Early stopping watches the validation loss only after this epoch. Default: half of `epochs`. */
+  startFromEpoch?: number;
   seed?: number;
   engine?: EnginePreference;
   backend?: BackendPreference;
@@ -160,6 +165,15 @@ function checkOptions(o: TrainOptions): void {
   positiveInt("batch-size", o.batchSize);
   positiveInt("threads", o.threads);
   positiveInt("patience", o.patience);
+  const epochs = o.epochs ?? DEFAULT_HEAD_EPOCHS;
+  if (
+    o.startFromEpoch !== undefined &&
+    (!Number.isInteger(o.startFromEpoch) || o.startFromEpoch < 0 || o.startFromEpoch >= epochs)
+  ) {
+    throw new UserInputError(
+      `--start-from-epoch must be an integer from 0 to ${epochs - 1} (below --epochs ${epochs}), got ${o.startFromEpoch}`,
+    );
+  }
   for (const [name, count] of [
     ["views", o.views],
     ["tta", o.tta],
@@ -325,12 +339,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     endStage("features");
 
     // head: cross-validation on the training share, then the final head with early stopping on validation
+    const kind = options.head ?? "dense";
+    const maxEpochs = options.epochs ?? DEFAULT_HEAD_EPOCHS;
     const base = {
-      kind: options.head ?? "dense",
-      learningRate: options.learningRate ?? 1e-3,
+      kind,
+      learningRate: options.learningRate ?? DEFAULT_LEARNING_RATES[kind],
       batchSize: options.batchSize ?? 32,
-      maxEpochs: options.epochs ?? 100,
+      maxEpochs,
       patience: options.patience ?? 10,
+      startFromEpoch: options.startFromEpoch ?? Math.floor(maxEpochs / 2),
     } as const;
     let cv: CvResult | undefined = options.resume ? await checkpoint.loadCv() : undefined;
     if (!cv && crossValidating) {
@@ -340,7 +357,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           images: cvImages,
           features,
           classNames,
-          base: { ...base, maxEpochs: Math.min(base.maxEpochs, 60), patience: Math.min(base.patience, 6) },
+          base,
           candidates,
           evalViewIds: ttaViewIds,
           workers: options.threads ?? os.availableParallelism(),

@@ -15,6 +15,7 @@ const config: HeadConfig = {
   batchSize: 32,
   maxEpochs: 10,
   patience: 3,
+  startFromEpoch: 0,
 };
 const meta = { fingerprint: "f", seed: 1, config, finished: false };
 

@@ -27,7 +27,14 @@ function syntheticFeatures() {
   return { images, features };
 }
 
-const base = { kind: "dense", learningRate: 1e-2, batchSize: 8, maxEpochs: 8, patience: 3 } as const;
+const base = {
+  kind: "dense",
+  learningRate: 1e-2,
+  batchSize: 8,
+  maxEpochs: 8,
+  patience: 3,
+  startFromEpoch: 2,
+} as const;
 
 describe("cross-validation folds on worker threads", () => {
   it("only the compiled pool can start workers", () => {

@@ -65,6 +65,7 @@ export function twoClassHead(layer: FeatureLayer, kernel: Float32Array): HeadMod
       batchSize: 8,
       maxEpochs: 1,
       patience: 1,
+      startFromEpoch: 0,
     },
     numClasses: 2,
     mean: new Float32Array(d),

@@ -1,0 +1,67 @@
+import { describe, expect, it } from "vitest";
+import { type HeadConfig, type LabelledMatrix, learningRateAt, trainHead } from "../src/head.js";
+import { Rng } from "../src/rng.js";
+
+/** n rows of 2 features for two classes: the class shifts feature 0 by +-1, plus noise. */
+function twoClassRows(n: number, seed: number, flipLabels = false): LabelledMatrix {
+  const rng = new Rng(seed);
+  const x = new Float32Array(n * 2);
+  const y = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const label = i % 2;
+    x[i * 2] = (label === 0 ? -1 : 1) + (rng.next() - 0.5);
+    x[i * 2 + 1] = rng.next() - 0.5;
+    y[i] = flipLabels ? 1 - label : label;
+  }
+  return { x, y, n, d: 2 };
+}
+
+const config = (overrides: Partial<HeadConfig>): HeadConfig => ({
+  kind: "dense",
+  layers: ["conv5"],
+  l2: 0,
+  dropout: 0,
+  learningRate: 0.05,
+  batchSize: 8,
+  maxEpochs: 40,
+  patience: 3,
+  startFromEpoch: 0,
+  ...overrides,
+});
+
+describe("head training schedule", () => {
+  it("decays the learning rate along a cosine from its peak towards 0", () => {
+    const c = { learningRate: 0.004, maxEpochs: 60 };
+    expect(learningRateAt(c, 1)).toBeCloseTo(0.004, 12);
+    expect(learningRateAt(c, 31)).toBeCloseTo(0.002, 12);
+    expect(learningRateAt(c, 16)).toBeCloseTo(0.002 * (1 + Math.SQRT1_2), 12);
+    expect(learningRateAt(c, 60)).toBeGreaterThan(0);
+    expect(learningRateAt(c, 60)).toBeLessThan(0.004 * 0.001);
+    for (let epoch = 2; epoch <= 60; epoch++) {
+      expect(learningRateAt(c, epoch)).toBeLessThan(learningRateAt(c, epoch - 1));
+    }
+  });
+
+  // The validation labels are the opposite of the training labels: every epoch of learning makes its loss worse.
+  const train = twoClassRows(40, 1);
+  const worsening = twoClassRows(20, 2, true);
+
+  it("stops early on a validation loss that only gets worse, restoring the first watched epoch", async () => {
+    const result = await trainHead(config({}), train, worsening, { numClasses: 2, seed: 3 });
+    expect(result.stopReason).toBe("early-stopping");
+    expect(result.bestEpoch).toBe(1);
+    expect(result.history).toHaveLength(1 + 3);
+  });
+
+  it("does not watch the validation loss before startFromEpoch", async () => {
+    const result = await trainHead(config({ startFromEpoch: 10 }), train, worsening, {
+      numClasses: 2,
+      seed: 3,
+    });
+    expect(result.stopReason).toBe("early-stopping");
+    expect(result.bestEpoch).toBe(11);
+    expect(result.history).toHaveLength(11 + 3);
+    const first = result.history[0]!;
+    expect(result.history[10]!.valLoss).toBeGreaterThan(first.valLoss);
+  });
+});
