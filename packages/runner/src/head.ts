@@ -15,9 +15,10 @@ export const HEAD_KINDS: readonly HeadKind[] = ["dense", "flatten"];
 const FLATTEN_HIDDEN = 256;
 export const DEFAULT_HEAD_EPOCHS = 40;
 /**
- * Default peak learning rates. The dense head's was measured on BUSI: over 40 cosine-decayed epochs, 1e-2 came as
- * close to the exact optimum of its convex objective as 60 epochs at 5e-3 (whole-set 5-fold CV x 3, conv3-5, L2 0.2:
- * log loss 0.440, accuracy 0.844; scikit-learn's exact solution 0.439, 0.849). The flatten head keeps Adam's usual 1e-3.
+ * Default peak learning rates. The dense head's was measured on BUSI (bench/head.ts): 40 cosine-decayed epochs from
+ * 1e-2 did as well as 60 from 5e-3 (whole-set CV log loss 0.453 and 0.445, accuracy 0.837 and 0.840, within noise) in
+ * two thirds of the time, and came near the exact optimum of its convex objective (docs/runner.md). The flatten
+ * head keeps Adam's usual 1e-3.
  */
 export const DEFAULT_LEARNING_RATES: Record<HeadKind, number> = { dense: 1e-2, flatten: 1e-3 };
 
@@ -35,7 +36,7 @@ export interface HeadConfig {
   /**
    * Early stopping watches the validation loss only after this epoch (Keras' start_from_epoch): while the learning
    * rate is high the validation loss jumps about, and stopping there left the head well short of its optimum (BUSI,
-   * whole-set 5-fold CV x 3, 40 epochs: accuracy 0.821, log loss 0.544 watched from the start; 0.844, 0.440 from
+   * bench/head.ts, 40 epochs: whole-set CV accuracy 0.814, log loss 0.557 watched from the start; 0.837, 0.453 from
    * epoch 20).
    */
   startFromEpoch: number;
