@@ -196,9 +196,11 @@ function run(
   const hidden = inPlace ? undefined : new Float32Array(B * H);
   const hiddenRow = (r: number) =>
     hidden ? hidden.subarray(r * H, (r + 1) * H) : x.subarray(rows[r]! * d, (rows[r]! + 1) * d);
+  const hiddenRows: Float32Array[] = [];
   for (let r = 0; r < B; r++) {
     const xo = rows[r]! * d;
     const h = hiddenRow(r);
+    hiddenRows.push(h);
     if (flatten) {
       h.set(b1!.value);
       const w = k1!.value;
@@ -225,9 +227,11 @@ function run(
         h[k] = kept ? h[k]! * scale : 0;
       }
     }
+    probs.set(b2!.value, r * C);
+  }
+  addProducts(hiddenRows, k2!.value, C, probs);
+  for (let r = 0; r < B; r++) {
     const z = probs.subarray(r * C, (r + 1) * C);
-    z.set(b2!.value);
-    addProduct(h, k2!.value, C, z);
     let max = Number.NEGATIVE_INFINITY;
     for (let c = 0; c < C; c++) max = Math.max(max, z[c]!);
     let sum = 0;
@@ -249,39 +253,45 @@ function run(
     for (let c = 0; c < C; c++) gz[r * C + c] = (w * (probs[r * C + c]! - (c === label ? 1 : 0))) / B;
   }
   for (const p of params) p.grad.fill(0);
-  const gh = flatten ? new Float32Array(H) : undefined;
+  for (let r = 0; r < B; r++) for (let c = 0; c < C; c++) b2!.grad[c]! += gz[r * C + c]!;
+  addOuterProducts(hiddenRows, gz, C, k2!.grad);
+  if (!flatten) return withL2(config, params, probs, loss);
+  const gh = new Float32Array(H);
   for (let r = 0; r < B; r++) {
-    const h = hiddenRow(r);
+    const h = hiddenRows[r]!;
     const g = gz.subarray(r * C, (r + 1) * C);
-    for (let c = 0; c < C; c++) b2!.grad[c]! += g[c]!;
-    addOuterProduct(h, g, k2!.grad);
-    if (!flatten) continue;
     for (let k = 0; k < H; k++) {
       if (h[k] === 0) {
-        gh![k] = 0; // relu inactive or dropped
+        gh[k] = 0; // relu inactive or dropped
         continue;
       }
       let sum = 0;
       for (let c = 0; c < C; c++) sum += g[c]! * k2!.value[k * C + c]!;
-      gh![k] = dropping ? sum * scale : sum;
+      gh[k] = dropping ? sum * scale : sum;
     }
-    for (let k = 0; k < H; k++) b1!.grad[k]! += gh![k]!;
+    for (let k = 0; k < H; k++) b1!.grad[k]! += gh[k]!;
     const xo = rows[r]! * d;
     for (let j = 0; j < d; j++) {
       const xj = x[xo + j]!;
       if (xj === 0) continue;
       const wo = j * H;
-      for (let k = 0; k < H; k++) k1!.grad[wo + k]! += xj * gh![k]!;
+      for (let k = 0; k < H; k++) k1!.grad[wo + k]! += xj * gh[k]!;
     }
   }
+  return withL2(config, params, probs, loss);
+}
+
+/** Adds the L2 penalty on the kernels to the batch loss and their gradients. */
+function withL2(config: HeadConfig, params: Param[], probs: Float32Array, loss: number) {
+  let total = loss;
   for (const p of params) {
     if (!p.name.endsWith("kernel") || config.l2 === 0) continue;
     for (let i = 0; i < p.value.length; i++) {
-      loss += config.l2 * p.value[i]! ** 2;
+      total += config.l2 * p.value[i]! ** 2;
       p.grad[i]! += 2 * config.l2 * p.value[i]!;
     }
   }
-  return { probs, loss };
+  return { probs, loss: total };
 }
 
 /*
@@ -289,8 +299,123 @@ function run(
  * per pass over the row, in registers: 2-3x faster in V8 than one pass per class or an inner loop over classes.
  */
 
+/**
+ * out[r * C + c] += sum_k hs[r][k] * w[k * C + c] for every row r. With three classes, four rows share each pass
+ * over the kernel (12 sums in registers; about 1.2x faster). Each row's sums run over k in the same order as
+ * `addProduct`, so the results are identical to it.
+ */
+export function addProducts(
+  hs: readonly Float32Array[],
+  w: Float32Array,
+  C: number,
+  out: Float32Array,
+): void {
+  let r = 0;
+  if (C === 3) {
+    for (; r + 4 <= hs.length; r += 4) {
+      const h0 = hs[r]!;
+      const h1 = hs[r + 1]!;
+      const h2 = hs[r + 2]!;
+      const h3 = hs[r + 3]!;
+      let a0 = 0;
+      let a1 = 0;
+      let a2 = 0;
+      let b0 = 0;
+      let b1 = 0;
+      let b2 = 0;
+      let c0 = 0;
+      let c1 = 0;
+      let c2 = 0;
+      let d0 = 0;
+      let d1 = 0;
+      let d2 = 0;
+      for (let k = 0, o = 0; k < h0.length; k++, o += 3) {
+        const w0 = w[o]!;
+        const w1 = w[o + 1]!;
+        const w2 = w[o + 2]!;
+        const p = h0[k]!;
+        const q = h1[k]!;
+        const s = h2[k]!;
+        const t = h3[k]!;
+        a0 += p * w0;
+        a1 += p * w1;
+        a2 += p * w2;
+        b0 += q * w0;
+        b1 += q * w1;
+        b2 += q * w2;
+        c0 += s * w0;
+        c1 += s * w1;
+        c2 += s * w2;
+        d0 += t * w0;
+        d1 += t * w1;
+        d2 += t * w2;
+      }
+      const o = r * 3;
+      out[o]! += a0;
+      out[o + 1]! += a1;
+      out[o + 2]! += a2;
+      out[o + 3]! += b0;
+      out[o + 4]! += b1;
+      out[o + 5]! += b2;
+      out[o + 6]! += c0;
+      out[o + 7]! += c1;
+      out[o + 8]! += c2;
+      out[o + 9]! += d0;
+      out[o + 10]! += d1;
+      out[o + 11]! += d2;
+    }
+  }
+  for (; r < hs.length; r++) addProduct(hs[r]!, w, C, out.subarray(r * C, (r + 1) * C));
+}
+
+/**
+ * grad[k * C + c] += sum_r hs[r][k] * gs[r * C + c]. With three classes, four rows share each pass over the
+ * gradient (about 1.5x faster); every element still adds the rows one by one in order, rounded to float32 after
+ * each add as a store would, so the results are identical to one `addOuterProduct` per row.
+ */
+export function addOuterProducts(
+  hs: readonly Float32Array[],
+  gs: Float32Array,
+  C: number,
+  grad: Float32Array,
+): void {
+  const f = Math.fround;
+  let r = 0;
+  if (C === 3) {
+    for (; r + 4 <= hs.length; r += 4) {
+      const h0 = hs[r]!;
+      const h1 = hs[r + 1]!;
+      const h2 = hs[r + 2]!;
+      const h3 = hs[r + 3]!;
+      const g = r * 3;
+      const a0 = gs[g]!;
+      const a1 = gs[g + 1]!;
+      const a2 = gs[g + 2]!;
+      const b0 = gs[g + 3]!;
+      const b1 = gs[g + 4]!;
+      const b2 = gs[g + 5]!;
+      const c0 = gs[g + 6]!;
+      const c1 = gs[g + 7]!;
+      const c2 = gs[g + 8]!;
+      const d0 = gs[g + 9]!;
+      const d1 = gs[g + 10]!;
+      const d2 = gs[g + 11]!;
+      for (let k = 0, o = 0; k < h0.length; k++, o += 3) {
+        const p = h0[k]!;
+        const q = h1[k]!;
+        const s = h2[k]!;
+        const t = h3[k]!;
+        grad[o] = f(f(f(f(grad[o]! + p * a0) + q * b0) + s * c0) + t * d0);
+        grad[o + 1] = f(f(f(f(grad[o + 1]! + p * a1) + q * b1) + s * c1) + t * d1);
+        grad[o + 2] = f(f(f(f(grad[o + 2]! + p * a2) + q * b2) + s * c2) + t * d2);
+      }
+    }
+  }
+  for (; r < hs.length; r++) addOuterProduct(hs[r]!, gs.subarray(r * C, (r + 1) * C), grad);
+}
+
 /** z[c] += sum_k h[k] * w[k * C + c]. */
-function addProduct(h: Float32Array, w: Float32Array, C: number, z: Float32Array): void {
+export function addProduct(h: Float32Array, w: Float32Array, C: number, z: Float32Array): void {
   const H = h.length;
   let c = 0;
   for (; c + 3 <= C; c += 3) {
@@ -315,7 +440,7 @@ function addProduct(h: Float32Array, w: Float32Array, C: number, z: Float32Array
 }
 
 /** grad[k * C + c] += h[k] * g[c] (C = g.length). */
-function addOuterProduct(h: Float32Array, g: Float32Array, grad: Float32Array): void {
+export function addOuterProduct(h: Float32Array, g: Float32Array, grad: Float32Array): void {
   const H = h.length;
   const C = g.length;
   let c = 0;

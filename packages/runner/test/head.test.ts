@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { type HeadConfig, type LabelledMatrix, learningRateAt, trainHead } from "../src/head.js";
+import {
+  addOuterProduct,
+  addOuterProducts,
+  addProduct,
+  addProducts,
+  type HeadConfig,
+  type LabelledMatrix,
+  learningRateAt,
+  trainHead,
+} from "../src/head.js";
 import { Rng } from "../src/rng.js";
 
 /** n rows of 2 features for two classes: the class shifts feature 0 by +-1, plus noise. */
@@ -64,4 +73,31 @@ describe("head training schedule", () => {
     const first = result.history[0]!;
     expect(result.history[10]!.valLoss).toBeGreaterThan(first.valLoss);
   });
+});
+
+describe("head hot loops", () => {
+  const random = (rng: Rng, n: number) => Float32Array.from({ length: n }, () => rng.next() * 4 - 2);
+
+  // 7 rows: one block of four, then three rows one by one; 3 classes take the blocked path, 4 and 2 do not.
+  for (const C of [3, 4, 2]) {
+    it(`gives bit-identical results with rows in blocks and one by one (${C} classes)`, () => {
+      const rng = new Rng(C);
+      const H = 37;
+      const rows = Array.from({ length: 7 }, () => random(rng, H));
+      const w = random(rng, H * C);
+      const gs = random(rng, rows.length * C);
+
+      const blocked = random(new Rng(99), rows.length * C);
+      const single = Float32Array.from(blocked);
+      addProducts(rows, w, C, blocked);
+      for (const [r, h] of rows.entries()) addProduct(h, w, C, single.subarray(r * C, (r + 1) * C));
+      expect(Array.from(blocked)).toEqual(Array.from(single));
+
+      const gradBlocked = random(new Rng(98), H * C);
+      const gradSingle = Float32Array.from(gradBlocked);
+      addOuterProducts(rows, gs, C, gradBlocked);
+      for (const [r, h] of rows.entries()) addOuterProduct(h, gs.subarray(r * C, (r + 1) * C), gradSingle);
+      expect(Array.from(gradBlocked)).toEqual(Array.from(gradSingle));
+    });
+  }
 });
