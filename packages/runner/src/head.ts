@@ -310,13 +310,10 @@ export function addProducts(
   C: number,
   out: Float32Array,
 ): void {
-  let r = 0;
-  if (C === 3) {
-    for (; r + 4 <= hs.length; r += 4) {
-      const h0 = hs[r]!;
-      const h1 = hs[r + 1]!;
-      const h2 = hs[r + 2]!;
-      const h3 = hs[r + 3]!;
+  inBlocksOfFour(
+    hs,
+    C,
+    (r, h0, h1, h2, h3) => {
       let a0 = 0;
       let a1 = 0;
       let a2 = 0;
@@ -363,9 +360,9 @@ export function addProducts(
       out[o + 9]! += d0;
       out[o + 10]! += d1;
       out[o + 11]! += d2;
-    }
-  }
-  for (; r < hs.length; r++) addProduct(hs[r]!, w, C, out.subarray(r * C, (r + 1) * C));
+    },
+    (r) => addProduct(hs[r]!, w, C, out.subarray(r * C, (r + 1) * C)),
+  );
 }
 
 /**
@@ -380,13 +377,10 @@ export function addOuterProducts(
   grad: Float32Array,
 ): void {
   const f = Math.fround;
-  let r = 0;
-  if (C === 3) {
-    for (; r + 4 <= hs.length; r += 4) {
-      const h0 = hs[r]!;
-      const h1 = hs[r + 1]!;
-      const h2 = hs[r + 2]!;
-      const h3 = hs[r + 3]!;
+  inBlocksOfFour(
+    hs,
+    C,
+    (r, h0, h1, h2, h3) => {
       const g = r * 3;
       const a0 = gs[g]!;
       const a1 = gs[g + 1]!;
@@ -409,9 +403,21 @@ export function addOuterProducts(
         grad[o + 1] = f(f(f(f(grad[o + 1]! + p * a1) + q * b1) + s * c1) + t * d1);
         grad[o + 2] = f(f(f(f(grad[o + 2]! + p * a2) + q * b2) + s * c2) + t * d2);
       }
-    }
-  }
-  for (; r < hs.length; r++) addOuterProduct(hs[r]!, gs.subarray(r * C, (r + 1) * C), grad);
+    },
+    (r) => addOuterProduct(hs[r]!, gs.subarray(r * C, (r + 1) * C), grad),
+  );
+}
+
+/** Calls `block` for each run of four rows when there are three classes (the unrolled kernels), `single` for the rest. */
+function inBlocksOfFour(
+  hs: readonly Float32Array[],
+  C: number,
+  block: (r: number, h0: Float32Array, h1: Float32Array, h2: Float32Array, h3: Float32Array) => void,
+  single: (r: number) => void,
+): void {
+  let r = 0;
+  if (C === 3) for (; r + 4 <= hs.length; r += 4) block(r, hs[r]!, hs[r + 1]!, hs[r + 2]!, hs[r + 3]!);
+  for (; r < hs.length; r++) single(r);
 }
 
 /** z[c] += sum_k h[k] * w[k * C + c]. */
