@@ -46,7 +46,7 @@ export interface TrainOptions {
   data: string;
   /** Output folder (created). */
   out: string;
-  /** Epochs of head training (early stopping may end it sooner); the learning rate decays to 0 over them. Default 60. */
+  /** Epochs of head training (early stopping may end it sooner); the learning rate decays to 0 over them. Default 40. */
   epochs?: number;
   batchSize?: number;
   /** Peak learning rate. Default per head kind (`DEFAULT_LEARNING_RATES`). */

@@ -24,6 +24,11 @@ describe("rescale-runner CLI", () => {
     const views = await run(["train", "--data", ".", "--views", "9"]);
     expect(views.code).toBe(EXIT_CODES.userInput);
     expect(views.stderr).toMatch(/--views/);
+    const start = await run(["train", "--data", ".", "--epochs", "10", "--start-from-epoch", "10"]);
+    expect(start.code).toBe(EXIT_CODES.userInput);
+    expect(start.stderr).toMatch(
+      /^error: --start-from-epoch must be an integer from 0 to 9 \(below --epochs 10\), got 10/,
+    );
     expect((await run(["frobnicate"])).code).toBe(EXIT_CODES.userInput);
   });
 
