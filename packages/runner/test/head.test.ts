@@ -4,6 +4,8 @@ import {
   addOuterProducts,
   addProduct,
   addProducts,
+  DEFAULT_LEARNING_RATES,
+  HEAD_KINDS,
   type HeadConfig,
   type LabelledMatrix,
   learningRateAt,
@@ -73,6 +75,30 @@ describe("head training schedule", () => {
     const first = result.history[0]!;
     expect(result.history[10]!.valLoss).toBeGreaterThan(first.valLoss);
   });
+});
+
+describe("head kinds", () => {
+  const train = twoClassRows(60, 4);
+  const val = twoClassRows(30, 5);
+
+  for (const kind of HEAD_KINDS) {
+    it(`the ${kind} head learns a separable problem, and the same seed gives the same weights`, async () => {
+      const c = config({
+        kind,
+        learningRate: DEFAULT_LEARNING_RATES[kind],
+        dropout: kind === "flatten" ? 0.2 : 0,
+        maxEpochs: 30,
+        startFromEpoch: 15,
+        l2: 1e-3,
+      });
+      const first = await trainHead(c, train, val, { numClasses: 2, seed: 7 });
+      const second = await trainHead(c, train, val, { numClasses: 2, seed: 7 });
+      const best = first.history[first.bestEpoch - 1]!;
+      expect(best.valAccuracy).toBeGreaterThanOrEqual(0.9);
+      expect(best.valLoss).toBeLessThan(Math.log(2) / 2); // half the loss of a coin toss
+      expect(second.model.weights).toEqual(first.model.weights);
+    });
+  }
 });
 
 describe("head hot loops", () => {
