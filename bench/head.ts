@@ -21,6 +21,7 @@ import {
   type HeadConfig,
   trainHead,
 } from "../packages/runner/src/head.js";
+import { argmax, meanLogLoss } from "../packages/runner/src/metrics.js";
 import { createProgress } from "../packages/runner/src/progress.js";
 
 const data = path.resolve(process.env.BENCH_DATA ?? "../shared/data/busi-dev/Dataset_BUSI_with_GT");
@@ -74,9 +75,8 @@ const numClasses = dataset.classNames.length;
 const results: { name: string; accuracy: number; logLoss: number; seconds: number }[] = [];
 for (const { name, config } of settings) {
   const started = performance.now();
-  let correct = 0;
-  let logLoss = 0;
-  let scored = 0;
+  const probs: number[] = [];
+  const labels: number[] = [];
   for (const folds of foldings) {
     for (let k = 0; k < K; k++) {
       const part = (fold: number) => images.filter((_, i) => folds[i] === fold);
@@ -94,20 +94,17 @@ for (const { name, config } of settings) {
         features,
       );
       const { model } = await trainHead(config, train, val, { numClasses, seed: 42 + k });
-      const probs = predictOverViews(model, heldOut, viewIds, features);
-      for (const [i, img] of heldOut.entries()) {
-        const row = probs.subarray(i * numClasses, (i + 1) * numClasses);
-        const predicted = row.indexOf(Math.max(...row));
-        if (predicted === img.label) correct++;
-        logLoss -= Math.log(Math.max(row[img.label]!, 1e-12));
-        scored++;
-      }
+      probs.push(...predictOverViews(model, heldOut, viewIds, features));
+      labels.push(...heldOut.map((img) => img.label));
     }
   }
+  const correct = labels.filter(
+    (label, i) => argmax(probs.slice(i * numClasses, (i + 1) * numClasses)) === label,
+  );
   const result = {
     name,
-    accuracy: correct / scored,
-    logLoss: logLoss / scored,
+    accuracy: correct.length / labels.length,
+    logLoss: meanLogLoss(probs, labels, numClasses),
     seconds: (performance.now() - started) / 1000,
   };
   results.push(result);

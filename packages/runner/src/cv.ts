@@ -4,7 +4,7 @@ import { featureKey } from "./features/extract.js";
 import { averagePredictions, type FoldTask } from "./fold.js";
 import { FoldPoolStoppedError, runFoldTasks } from "./fold-pool.js";
 import { featureDim, type HeadConfig, type HeadModel, type LabelledMatrix } from "./head.js";
-import { computeMetrics } from "./metrics.js";
+import { computeMetrics, meanLogLoss } from "./metrics.js";
 import { Rng } from "./rng.js";
 
 /** One training example: an image's view and its class. */
@@ -234,11 +234,8 @@ export async function crossValidate(options: CrossValidateOptions): Promise<CvRe
         );
         const yTrue = held.map((img) => img.label);
         const metrics = computeMetrics({ yTrue, probs: rows, classNames: options.classNames });
-        let valLoss = 0;
-        for (const [i, row] of rows.entries())
-          valLoss -= Math.log(Math.max(row[yTrue[i]!]!, 1e-12)) / rows.length;
         foldScores[c]![index % k] = {
-          valLoss,
+          valLoss: meanLogLoss(outcome.probs, yTrue, numClasses),
           accuracy: metrics.accuracy,
           macroF1: metrics.macroF1,
           macroAuc: metrics.macroAuc,

@@ -1,4 +1,5 @@
 import { FEATURE_LAYERS, type FeatureLayer } from "./features/engine.js";
+import { argmax, meanLogLoss } from "./metrics.js";
 import { Rng } from "./rng.js";
 import type { NamedArray } from "./tensors.js";
 
@@ -194,12 +195,10 @@ function run(
   // The dense head without dropout reads its input rows in place; otherwise each row's hidden units are written here.
   const inPlace = !flatten && !dropping;
   const hidden = inPlace ? undefined : new Float32Array(B * H);
-  const hiddenRow = (r: number) =>
-    hidden ? hidden.subarray(r * H, (r + 1) * H) : x.subarray(rows[r]! * d, (rows[r]! + 1) * d);
   const hiddenRows: Float32Array[] = [];
   for (let r = 0; r < B; r++) {
     const xo = rows[r]! * d;
-    const h = hiddenRow(r);
+    const h = hidden ? hidden.subarray(r * H, (r + 1) * H) : x.subarray(xo, xo + d);
     hiddenRows.push(h);
     if (flatten) {
       h.set(b1!.value);
@@ -255,7 +254,7 @@ function run(
   for (const p of params) p.grad.fill(0);
   for (let r = 0; r < B; r++) for (let c = 0; c < C; c++) b2!.grad[c]! += gz[r * C + c]!;
   addOuterProducts(hiddenRows, gz, C, k2!.grad);
-  if (!flatten) return withL2(config, params, probs, loss);
+  if (!flatten) return { probs, loss: loss + addL2(config, params) };
   const gh = new Float32Array(H);
   for (let r = 0; r < B; r++) {
     const h = hiddenRows[r]!;
@@ -278,20 +277,20 @@ function run(
       for (let k = 0; k < H; k++) k1!.grad[wo + k]! += xj * gh[k]!;
     }
   }
-  return withL2(config, params, probs, loss);
+  return { probs, loss: loss + addL2(config, params) };
 }
 
-/** Adds the L2 penalty on the kernels to the batch loss and their gradients. */
-function withL2(config: HeadConfig, params: Param[], probs: Float32Array, loss: number) {
-  let total = loss;
+/** Adds the L2 penalty's gradient to the kernels' gradients; returns the penalty. */
+function addL2(config: HeadConfig, params: Param[]): number {
+  let penalty = 0;
   for (const p of params) {
     if (!p.name.endsWith("kernel") || config.l2 === 0) continue;
     for (let i = 0; i < p.value.length; i++) {
-      total += config.l2 * p.value[i]! ** 2;
+      penalty += config.l2 * p.value[i]! ** 2;
       p.grad[i]! += 2 * config.l2 * p.value[i]!;
     }
   }
-  return { probs, loss: total };
+  return penalty;
 }
 
 /*
@@ -515,20 +514,11 @@ function evaluate(
 ) {
   const rows = Array.from({ length: m.n }, (_, i) => i);
   const { probs } = run(config, params, x, m.d, rows, numClasses);
-  let loss = 0;
   let correct = 0;
   for (let i = 0; i < m.n; i++) {
-    const p = probs.subarray(i * numClasses, (i + 1) * numClasses);
-    loss -= Math.log(Math.max(p[m.y[i]!]!, 1e-12)) / m.n;
-    if (argmax(p) === m.y[i]) correct++;
+    if (argmax(probs.subarray(i * numClasses, (i + 1) * numClasses)) === m.y[i]) correct++;
   }
-  return { loss, accuracy: m.n > 0 ? correct / m.n : 0 };
-}
-
-export function argmax(values: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
-  return best;
+  return { loss: meanLogLoss(probs, m.y, numClasses), accuracy: m.n > 0 ? correct / m.n : 0 };
 }
 
 /**

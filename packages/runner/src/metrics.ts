@@ -73,12 +73,24 @@ export interface Metrics {
 }
 
 /** Index of the largest value; the first one wins a tie, so predictions are deterministic. */
-export function argmax(values: readonly number[]): number {
+export function argmax(values: ArrayLike<number>): number {
   let best = 0;
   for (let i = 1; i < values.length; i++) {
     if (values[i]! > values[best]!) best = i;
   }
   return best;
+}
+
+/**
+ * Mean negative log-probability of each row's true class (probabilities clamped at 1e-12); `probs` is n x classes,
+ * row-major, one row per label.
+ */
+export function meanLogLoss(probs: ArrayLike<number>, labels: ArrayLike<number>, numClasses: number): number {
+  let loss = 0;
+  for (let i = 0; i < labels.length; i++) {
+    loss -= Math.log(Math.max(probs[i * numClasses + labels[i]!]!, 1e-12)) / labels.length;
+  }
+  return loss;
 }
 
 const ROW_SUM_TOLERANCE = 1e-3;

@@ -10,7 +10,7 @@ import { UserInputError } from "./errors.js";
 import type { FeatureEngine } from "./features/engine.js";
 import { extractFeatures } from "./features/extract.js";
 import { type EnginePreference, engineOrSelect } from "./features/select.js";
-import { argmax } from "./head.js";
+import { argmax } from "./metrics.js";
 
 export interface PredictOptions {
   /** Image files and/or folders (folders are searched recursively; masks are skipped). */
