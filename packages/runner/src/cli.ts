@@ -3,10 +3,17 @@ import { BACKEND_CHOICES, type BackendPreference } from "./backend.js";
 import { EXIT_CODES, RunInterruptedError, UserInputError } from "./errors.js";
 import { FEATURE_LAYER_NAMES, type FeatureLayer } from "./features/engine.js";
 import { ENGINE_CHOICES, type EnginePreference } from "./features/select.js";
-import { DEFAULT_HEAD_EPOCHS, DEFAULT_LEARNING_RATES, HEAD_KINDS, type HeadKind } from "./head.js";
+import {
+  DEFAULT_HEAD_EPOCHS,
+  DEFAULT_LEARNING_RATES,
+  HEAD_KINDS,
+  HEAD_SOLVERS,
+  type HeadKind,
+  type HeadSolver,
+} from "./head.js";
 import { type PredictResult, predict } from "./predict.js";
 import { createProgress } from "./progress.js";
-import { type TrainResult, train } from "./train.js";
+import { FINAL_FITS, type FinalFit, type TrainResult, train } from "./train.js";
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -22,9 +29,15 @@ function trainSummary(result: TrainResult): string {
   const m = result.metrics;
   const r = result.report;
   const lines = [
+    r.test.heldOut
+      ? ""
+      : "test split NOT held out (--final-fit all trained on it): its figures are no measure",
     `test accuracy ${m.accuracy.toFixed(3)}  macro F1 ${m.macroF1.toFixed(3)}  macro AUC ${m.macroAuc?.toFixed(3) ?? "n/a"}  (${m.n} images)`,
     `engine ${r.engine.description}`,
-    "chosen" in r.crossValidation ? `head ${r.crossValidation.chosen} (${r.crossValidation.k}-fold CV)` : "",
+    "chosen" in r.crossValidation
+      ? `head ${r.crossValidation.chosen} (${r.crossValidation.k}-fold x ${r.crossValidation.repeats} CV, ${r.crossValidation.solver})`
+      : "",
+    `saved model fitted on ${r.finalFit.images} (${r.finalFit.count} images)`,
     r.dataset.skipped.length > 0
       ? `skipped ${r.dataset.skipped.length} unreadable file(s): see run.json`
       : "",
@@ -128,7 +141,23 @@ export async function runRunnerCli(argv: string[], io: CliIo = defaultIo): Promi
             choices: FEATURE_LAYER_NAMES,
             describe: "fix the feature layers",
           })
+          .option("solver", {
+            choices: HEAD_SOLVERS,
+            describe:
+              "exact: the dense head's optimum by L-BFGS, no epochs (default for --head dense); adam: mini-batch epochs (--head flatten)",
+          })
           .option("cv-folds", { type: "number", default: 5, describe: "cross-validation folds (0 = off)" })
+          .option("cv-repeats", {
+            type: "number",
+            default: 1,
+            describe: "repeats of the k-fold cross-validation, each with its own folds",
+          })
+          .option("final-fit", {
+            choices: FINAL_FITS,
+            default: "train+val",
+            describe:
+              "what the saved model is fitted on after CV: train+val (test split held out and measured) or all (test split too: for use, its test figures are no measure)",
+          })
           .option("resume", { type: "boolean", default: false, describe: "continue a stopped run in --out" })
           .option("upload", {
             type: "boolean",
@@ -162,6 +191,9 @@ export async function runRunnerCli(argv: string[], io: CliIo = defaultIo): Promi
             head: args.head as HeadKind,
             layers: args.layers as FeatureLayer[] | undefined,
             cvFolds: args["cv-folds"],
+            cvRepeats: args["cv-repeats"],
+            solver: args.solver as HeadSolver | undefined,
+            finalFit: args["final-fit"] as FinalFit,
             resume: args.resume,
             upload: args.upload ?? "auto",
             profile: args.profile,

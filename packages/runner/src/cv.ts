@@ -1,9 +1,9 @@
 import type { LayerFeatures } from "./features/cache.js";
-import { FEATURE_LAYERS, type FeatureLayer } from "./features/engine.js";
+import { FEATURE_LAYER_NAMES, FEATURE_LAYERS, type FeatureLayer } from "./features/engine.js";
 import { featureKey } from "./features/extract.js";
 import { averagePredictions, type FoldTask } from "./fold.js";
 import { FoldPoolStoppedError, runFoldTasks } from "./fold-pool.js";
-import { featureDim, type HeadConfig, type HeadModel, type LabelledMatrix } from "./head.js";
+import { featureDim, type HeadConfig, type HeadModel, type HeadSolver, type LabelledMatrix } from "./head.js";
 import { computeMetrics, meanLogLoss } from "./metrics.js";
 import { Rng } from "./rng.js";
 
@@ -73,6 +73,31 @@ export interface CvCandidate {
   dropout: number;
 }
 
+/** Every non-empty set of the three stages: each alone and their unions (what feeds the head matters most). */
+export const STAGE_SETS: FeatureLayer[][] = [
+  ["conv3"],
+  ["conv4"],
+  ["conv5"],
+  ["conv3", "conv4"],
+  ["conv3", "conv5"],
+  ["conv4", "conv5"],
+  ["conv3", "conv4", "conv5"],
+];
+/**
+ * The exact solver's L2 path (mean-loss objective on standardised features; scikit-learn's C = 1 / (2 n l2), so
+ * 0.03 is C ~ 0.02 for ~800 rows). On the BUSI dev set (5-fold CV over all 546 images, 80% training, orig + flip)
+ * the held-out log loss was lowest at 0.1 for most stage sets and accuracy highest at 0.01-0.03; 1 was worse
+ * everywhere (docs/runner.md).
+ */
+export const EXACT_L2_PATH = [0.3, 0.1, 0.03, 0.01];
+export const EXACT_CANDIDATES: CvCandidate[] = STAGE_SETS.flatMap((layers) =>
+  EXACT_L2_PATH.map((l2) => ({ layers, l2, dropout: 0 })),
+);
+
+/** The exact solver's setting without cross-validation (--cv-folds 0): the best whole-set CV log loss measured. */
+export const EXACT_DEFAULT: CvCandidate = { layers: ["conv3", "conv4", "conv5"], l2: 0.1, dropout: 0 };
+
+/** The Adam head's candidates (each costs a full training per fold, so the grid stays small). */
 export const LAYER_CHOICES: FeatureLayer[][] = [["conv5"], ["conv4", "conv5"], ["conv3", "conv4", "conv5"]];
 /**
  * L2 strengths for the mean-loss objective on standardised features (in scikit-learn terms C = 1 / (2 n l2), about
@@ -91,19 +116,32 @@ export const DEFAULT_CANDIDATES: CvCandidate[] = LAYER_CHOICES.flatMap((layers) 
 
 export const candidateName = (c: CvCandidate) => `${c.layers.join("+")} l2=${c.l2} dropout=${c.dropout}`;
 
-export interface CvScore {
-  candidate: CvCandidate;
-  name: string;
-  /** Means over folds, on each fold's held-out images (predictions averaged over the evaluation views). */
+export interface CvFoldScore {
   valLoss: number;
   accuracy: number;
   macroF1: number;
   macroAuc: number | null;
-  folds: { valLoss: number; accuracy: number; macroF1: number; macroAuc: number | null; epochs: number }[];
+  /** Adam: epochs trained and the epoch early stopping restored. The exact solver has no epochs. */
+  epochs?: number;
+  bestEpoch?: number;
+}
+
+export interface CvScore {
+  candidate: CvCandidate;
+  name: string;
+  /** Means over folds (k x repeats), on each fold's held-out images (predictions averaged over the evaluation views). */
+  valLoss: number;
+  accuracy: number;
+  macroF1: number;
+  macroAuc: number | null;
+  folds: CvFoldScore[];
 }
 
 export interface CvResult {
   k: number;
+  /** Repeats of the k folds, each with its own seeded folding (absent in checkpoints from before repeats: 1). */
+  repeats?: number;
+  solver?: HeadSolver;
   best: CvCandidate;
   scores: CvScore[];
   seconds: number;
@@ -148,66 +186,128 @@ export interface CrossValidateOptions {
   images: readonly CvImage[];
   features: ReadonlyMap<string, LayerFeatures>;
   classNames: string[];
+  /** The Adam head's settings (ignored by the exact solver, which needs none). */
   base: Omit<HeadConfig, "layers" | "l2" | "dropout">;
+  /** "adam" (default): one head training per candidate and fold; "exact": every candidate of a fold in one task. */
+  solver?: HeadSolver;
+  /** Default: EXACT_CANDIDATES for the exact solver, DEFAULT_CANDIDATES for Adam. */
   candidates?: CvCandidate[];
   /** Worker threads training folds in parallel (default 1: this thread). Results do not depend on it. */
   workers?: number;
   /** Views whose predictions are averaged to score a held-out image (test-time augmentation). Default: the first. */
   evalViewIds?: string[];
   k?: number;
+  /** Repeats of the k-fold split, repeat r folded with seed + r (default 1). */
+  repeats?: number;
   seed: number;
   onCandidate?: (score: CvScore) => void;
   shouldStop?: () => boolean;
 }
 
+/** The fold of every image in each repeat: one folding per repeat, shared by every candidate. */
+export function repeatedFolds(
+  images: readonly CvImage[],
+  k: number,
+  repeats: number,
+  seed: number,
+): { foldings: number[][]; k: number } {
+  const foldings = Array.from({ length: repeats }, (_, r) => stratifiedFolds(images, k, seed + r));
+  return { foldings: foldings.map((f) => f.folds), k: foldings[0]?.k ?? k };
+}
+
+/** The exact solver's candidates, grouped into (layer sets) x (L2 path) as one exact fold task solves them. */
+function exactGrid(candidates: readonly CvCandidate[]): { layerSets: FeatureLayer[][]; l2s: number[] } {
+  const layerSets: FeatureLayer[][] = [];
+  const l2s: number[] = [];
+  for (const c of candidates) {
+    if (!layerSets.some((s) => s.join("+") === c.layers.join("+"))) layerSets.push(c.layers);
+    if (!l2s.includes(c.l2)) l2s.push(c.l2);
+  }
+  return { layerSets, l2s };
+}
+
 /**
- * Stratified k-fold cross-validation on the training share only: for each candidate, train on k-1 folds (every
- * view), early-stop on the held-out fold's original views and score its predictions averaged over the evaluation
- * views. The best candidate has the lowest mean
- * held-out log loss. Features are cached, so this costs head training only.
+ * Stratified k-fold cross-validation (repeated) on the training share only. Adam: for each candidate, train on
+ * k-1 folds (every view), early-stop on the held-out fold's original views. Exact: one task per fold solves
+ * every (layer set, L2) to its optimum. Either way the held-out fold is scored with its predictions averaged over
+ * the evaluation views, every candidate sees the same folds, and the best candidate has the lowest mean held-out
+ * log loss. Features are cached, so this costs head training only.
  */
 export async function crossValidate(options: CrossValidateOptions): Promise<CvResult> {
   const started = performance.now();
-  const candidates = options.candidates ?? DEFAULT_CANDIDATES;
-  const { folds, k } = stratifiedFolds(options.images, options.k ?? 5, options.seed);
+  const solver = options.solver ?? "adam";
+  const exact = solver === "exact";
+  const given = options.candidates ?? (exact ? EXACT_CANDIDATES : DEFAULT_CANDIDATES);
+  // The exact solver scores the full (layer sets) x (L2 path) grid of the candidates given.
+  const grid = exactGrid(given);
+  const candidates = exact
+    ? grid.layerSets.flatMap((layers) => grid.l2s.map((l2) => ({ layers, l2, dropout: 0 })))
+    : given;
+  const repeats = options.repeats ?? 1;
+  const { foldings, k } = repeatedFolds(options.images, options.k ?? 5, repeats, options.seed);
+  const splits = repeats * k;
   const numClasses = options.classNames.length;
   const evalViewIds = options.evalViewIds ?? options.images[0]?.viewIds.slice(0, 1) ?? [];
-  const heldOut = Array.from({ length: k }, (_, fold) => options.images.filter((_, i) => folds[i] === fold));
-  // Task i trains candidate floor(i / k) on every fold but (i mod k).
-  const makeTask = (index: number): FoldTask => {
-    const candidate = candidates[Math.floor(index / k)]!;
-    const fold = index % k;
-    const trainSamples: Sample[] = [];
+  const heldOutOf = (split: number) => {
+    const folds = foldings[Math.floor(split / k)]!;
+    return options.images.filter((_, i) => folds[i] === split % k);
+  };
+  const heldOut = Array.from({ length: splits }, (_, split) => heldOutOf(split));
+  const trainSamplesOf = (split: number): Sample[] => {
+    const folds = foldings[Math.floor(split / k)]!;
+    const samples: Sample[] = [];
     for (const [i, img] of options.images.entries()) {
-      if (folds[i] !== fold) for (const viewId of img.viewIds) trainSamples.push({ ...img, viewId });
+      if (folds[i] !== split % k) for (const viewId of img.viewIds) samples.push({ ...img, viewId });
     }
-    const held = heldOut[fold]!;
-    const matrixOf = (viewId: (img: CvImage) => string) =>
+    return samples;
+  };
+  const viewsOf = (held: readonly CvImage[], layers: readonly FeatureLayer[]) =>
+    evalViewIds.map((viewId) =>
       buildMatrix(
-        held.map((img) => ({ ...img, viewId: viewId(img) })),
-        candidate.layers,
+        held.map((img) => ({ ...img, viewId })),
+        layers,
         options.features,
-      );
+      ),
+    );
+  // Exact: task s solves every candidate on split s. Adam: task i trains candidate floor(i / splits) on split i mod splits.
+  const makeTask = (index: number): FoldTask => {
+    if (exact) {
+      return {
+        kind: "exact",
+        numClasses,
+        train: buildMatrix(trainSamplesOf(index), FEATURE_LAYER_NAMES, options.features),
+        evalViews: viewsOf(heldOut[index]!, FEATURE_LAYER_NAMES),
+        layerSets: grid.layerSets,
+        l2s: grid.l2s,
+      };
+    }
+    const candidate = candidates[Math.floor(index / splits)]!;
+    const split = index % splits;
+    const held = heldOut[split]!;
     return {
       config: { ...options.base, ...candidate },
       numClasses,
-      seed: options.seed + fold,
-      train: buildMatrix(trainSamples, candidate.layers, options.features),
-      val: matrixOf((img) => img.viewIds[0]!),
-      evalViews: evalViewIds.map((viewId) => matrixOf(() => viewId)),
+      // The first repeat keeps the seeds of unrepeated CV (seed + fold).
+      seed: options.seed + split,
+      train: buildMatrix(trainSamplesOf(split), candidate.layers, options.features),
+      val: buildMatrix(
+        held.map((img) => ({ ...img, viewId: img.viewIds[0]! })),
+        candidate.layers,
+        options.features,
+      ),
+      evalViews: viewsOf(held, candidate.layers),
     };
   };
 
-  const foldScores = candidates.map(() => new Array<CvScore["folds"][number]>(k));
+  const foldScores = candidates.map(() => new Array<CvFoldScore>(splits));
   const done = candidates.map(() => 0);
   const scores: CvScore[] = [];
   const scoreCompleted = () => {
     // Candidates are reported in order, each once all its folds are in.
-    while (scores.length < candidates.length && done[scores.length] === k) {
+    while (scores.length < candidates.length && done[scores.length] === splits) {
       const c = scores.length;
       const fs = foldScores[c]!;
-      const mean = (pick: (f: CvScore["folds"][number]) => number) =>
-        fs.reduce((sum, f) => sum + pick(f), 0) / fs.length;
+      const mean = (pick: (f: CvFoldScore) => number) => fs.reduce((sum, f) => sum + pick(f), 0) / fs.length;
       const aucs = fs.map((f) => f.macroAuc).filter((a): a is number => a !== null);
       const score: CvScore = {
         candidate: candidates[c]!,
@@ -222,26 +322,35 @@ export async function crossValidate(options: CrossValidateOptions): Promise<CvRe
       options.onCandidate?.(score);
     }
   };
+  const record = (
+    c: number,
+    split: number,
+    probs: Float32Array,
+    epochs?: { epochs: number; bestEpoch: number },
+  ) => {
+    const held = heldOut[split]!;
+    const rows = held.map((_, i) => Array.from(probs.subarray(i * numClasses, (i + 1) * numClasses)));
+    const yTrue = held.map((img) => img.label);
+    const metrics = computeMetrics({ yTrue, probs: rows, classNames: options.classNames });
+    foldScores[c]![split] = {
+      valLoss: meanLogLoss(probs, yTrue, numClasses),
+      accuracy: metrics.accuracy,
+      macroF1: metrics.macroF1,
+      macroAuc: metrics.macroAuc,
+      ...epochs,
+    };
+    done[c]!++;
+  };
   try {
-    await runFoldTasks(candidates.length * k, makeTask, {
+    await runFoldTasks(exact ? splits : candidates.length * splits, makeTask, {
       workers: options.workers,
       shouldStop: options.shouldStop,
       onOutcome: (index, outcome) => {
-        const c = Math.floor(index / k);
-        const held = heldOut[index % k]!;
-        const rows = held.map((_, i) =>
-          Array.from(outcome.probs.subarray(i * numClasses, (i + 1) * numClasses)),
-        );
-        const yTrue = held.map((img) => img.label);
-        const metrics = computeMetrics({ yTrue, probs: rows, classNames: options.classNames });
-        foldScores[c]![index % k] = {
-          valLoss: meanLogLoss(outcome.probs, yTrue, numClasses),
-          accuracy: metrics.accuracy,
-          macroF1: metrics.macroF1,
-          macroAuc: metrics.macroAuc,
-          epochs: outcome.epochs,
-        };
-        done[c]!++;
+        if (outcome.kind === "exact") {
+          for (const [c, probs] of outcome.probs.entries()) record(c, index, probs);
+        } else {
+          record(Math.floor(index / splits), index % splits, outcome.probs, outcome);
+        }
         scoreCompleted();
       },
     });
@@ -250,7 +359,19 @@ export async function crossValidate(options: CrossValidateOptions): Promise<CvRe
     throw error;
   }
   const best = scores.reduce((a, b) => (b.valLoss < a.valLoss ? b : a));
-  return { k, best: best.candidate, scores, seconds: (performance.now() - started) / 1000 };
+  return { k, repeats, solver, best: best.candidate, scores, seconds: (performance.now() - started) / 1000 };
+}
+
+/**
+ * Epochs for an Adam refit without validation: the median over the chosen candidate's folds of the epoch early
+ * stopping restored (at least 1).
+ */
+export function refitEpochs(score: CvScore): number | undefined {
+  const best = score.folds.map((f) => f.bestEpoch).filter((e): e is number => e !== undefined && e > 0);
+  if (best.length === 0) return undefined;
+  best.sort((a, b) => a - b);
+  const mid = Math.floor(best.length / 2);
+  return Math.max(1, Math.round(best.length % 2 ? best[mid]! : (best[mid - 1]! + best[mid]!) / 2));
 }
 
 export class CrossValidationStoppedError extends Error {

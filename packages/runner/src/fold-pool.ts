@@ -7,7 +7,7 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import { type FoldOutcome, type FoldTask, runFold } from "./fold.js";
+import { type FoldOutcome, type FoldTask, runFold, transferables } from "./fold.js";
 
 const WORKER_SCRIPT = new URL("./fold-worker.js", import.meta.url);
 
@@ -91,8 +91,6 @@ function runInWorker(worker: Worker, task: FoldTask): Promise<FoldOutcome> {
     worker.on("message", onMessage);
     worker.on("error", onError);
     worker.on("exit", onExit);
-    const transfer = [task.train.x.buffer, task.train.y.buffer, task.val.x.buffer, task.val.y.buffer];
-    for (const view of task.evalViews) transfer.push(view.x.buffer);
-    worker.postMessage(task, transfer as ArrayBuffer[]);
+    worker.postMessage(task, transferables(task));
   });
 }

@@ -12,6 +12,12 @@ import type { NamedArray } from "./tensors.js";
  *   the head flattens the (standardised) pooled features instead of the spatial map.
  */
 export type HeadKind = "dense" | "flatten";
+/**
+ * How the head is fitted: "exact" (the dense head only, default): the optimum of its convex objective by L-BFGS
+ * (logreg.ts); "adam": mini-batch Adam epochs with early stopping (the flatten head's only solver).
+ */
+export type HeadSolver = "exact" | "adam";
+export const HEAD_SOLVERS: readonly HeadSolver[] = ["exact", "adam"];
 export const HEAD_KINDS: readonly HeadKind[] = ["dense", "flatten"];
 const FLATTEN_HIDDEN = 256;
 export const DEFAULT_HEAD_EPOCHS = 40;
@@ -25,6 +31,8 @@ export const DEFAULT_LEARNING_RATES: Record<HeadKind, number> = { dense: 1e-2, f
 
 export interface HeadConfig {
   kind: HeadKind;
+  /** Absent in heads saved before the exact solver: "adam". */
+  solver?: HeadSolver;
   layers: FeatureLayer[];
   l2: number;
   dropout: number;
@@ -96,6 +104,11 @@ export interface TrainHeadOptions {
   onEpoch?: (record: EpochRecord, state: () => Promise<HeadTrainingState>) => Promise<void> | void;
   /** Checked after every epoch; when it returns true training stops and `stopped` is set. */
   shouldStop?: () => boolean;
+  /**
+   * Without validation rows (a refit on every labelled image): train this many epochs of the `maxEpochs` cosine
+   * schedule and keep the last weights (default maxEpochs). Ignored when there is validation.
+   */
+  epochs?: number;
 }
 
 export interface TrainHeadResult {
@@ -494,7 +507,7 @@ function adamStep(params: Param[], learningRate: number, step: number): void {
   }
 }
 
-function standardised(m: Matrix, mean: Float32Array, std: Float32Array): Float32Array {
+export function standardised(m: Matrix, mean: Float32Array, std: Float32Array): Float32Array {
   const out = new Float32Array(m.n * m.d);
   for (let i = 0; i < m.n; i++) {
     for (let j = 0; j < m.d; j++) out[i * m.d + j] = (m.x[i * m.d + j]! - mean[j]!) / std[j]!;
@@ -529,7 +542,7 @@ function evaluate(
 export async function trainHead(
   config: HeadConfig,
   train: LabelledMatrix,
-  val: LabelledMatrix,
+  val: LabelledMatrix | undefined,
   options: TrainHeadOptions,
 ): Promise<TrainHeadResult> {
   const { numClasses } = options;
@@ -540,7 +553,9 @@ export async function trainHead(
   const { mean, std } = resume ?? standardisation(train);
   const classWeights = options.classWeights ?? balancedClassWeights(train.y, numClasses);
   const xTrain = standardised(train, mean, std);
-  const xVal = standardised(val, mean, std);
+  const xVal = val && standardised(val, mean, std);
+  // Without validation there is nothing to stop early on: a fixed number of epochs (from cross-validation).
+  const lastEpoch = val ? config.maxEpochs : Math.min(options.epochs ?? config.maxEpochs, config.maxEpochs);
   const sampleWeights = Float32Array.from(train.y, (label) => classWeights[label]!);
 
   const history: EpochRecord[] = resume ? [...resume.history] : [];
@@ -564,7 +579,7 @@ export async function trainHead(
     step = resume.optimizer.find((a) => a.name === "step")?.data[0] ?? 0;
   }
   let stopReason: TrainHeadResult["stopReason"] = "max-epochs";
-  for (let epoch = (resume?.epoch ?? 0) + 1; epoch <= config.maxEpochs; epoch++) {
+  for (let epoch = (resume?.epoch ?? 0) + 1; epoch <= lastEpoch; epoch++) {
     const learningRate = learningRateAt(config, epoch);
     const order = rng.shuffle(Array.from({ length: train.n }, (_, i) => i));
     let lossSum = 0;
@@ -582,7 +597,10 @@ export async function trainHead(
         if (argmax(probs.subarray(r * numClasses, (r + 1) * numClasses)) === train.y[rows[r]!]) correct++;
       }
     }
-    const valResult = evaluate(config, params, xVal, val, numClasses);
+    const valResult =
+      val && xVal
+        ? evaluate(config, params, xVal, val, numClasses)
+        : { loss: Number.NaN, accuracy: Number.NaN };
     const record: EpochRecord = {
       epoch,
       loss: lossSum / train.n,
@@ -591,7 +609,7 @@ export async function trainHead(
       valAccuracy: valResult.accuracy,
     };
     history.push(record);
-    const watched = epoch > config.startFromEpoch;
+    const watched = val !== undefined && epoch > config.startFromEpoch;
     if (watched && record.valLoss < bestValLoss - 1e-6) {
       bestValLoss = record.valLoss;
       bestEpoch = epoch;
@@ -623,7 +641,7 @@ export async function trainHead(
       stopReason = "early-stopping";
       break;
     }
-    if (options.shouldStop?.() && epoch < config.maxEpochs) {
+    if (options.shouldStop?.() && epoch < lastEpoch) {
       stopReason = "interrupted";
       break;
     }

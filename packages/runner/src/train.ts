@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { RescaleClient } from "@rescale-run/sdk";
 import { packageArtifacts, writeHistoryCsv, writePredictionsCsv } from "./artifacts.js";
-import { firstViews, ORIGINAL_VIEW } from "./augment.js";
+import { firstViews } from "./augment.js";
 import type { BackendPreference } from "./backend.js";
 import { Checkpoint, saveHead } from "./checkpoint.js";
 import {
@@ -15,7 +15,10 @@ import {
   candidateName,
   crossValidate,
   DEFAULT_CANDIDATES,
+  EXACT_CANDIDATES,
+  EXACT_DEFAULT,
   predictOverViews,
+  refitEpochs,
   type Sample,
 } from "./cv.js";
 import { assertSplitMatches, type Dataset, type Split, scanDataset, splitDataset } from "./dataset.js";
@@ -30,10 +33,12 @@ import {
   type EpochRecord,
   type HeadConfig,
   type HeadKind,
+  type HeadSolver,
   type HeadTrainingState,
   type TrainHeadResult,
   trainHead,
 } from "./head.js";
+import { fitExactHead } from "./logreg.js";
 import { computeMetrics, type Metrics } from "./metrics.js";
 import { cacheRoot } from "./paths.js";
 import { renderPlots } from "./plots.js";
@@ -68,6 +73,19 @@ export interface TrainOptions {
    */
   tta?: number;
   head?: HeadKind;
+  /**
+   * "exact" (default for the dense head): the optimum of its convex objective (L-BFGS, logreg.ts), no epochs;
+   * "adam": mini-batch epochs (the flatten head's only solver).
+   */
+  solver?: HeadSolver;
+  /**
+   * What the saved model is fitted on once cross-validation has chosen its settings: "train+val" (default: every
+   * labelled image but the test split, whose figures stay a held-out measure) or "all" (the test split too, for a
+   * model meant for use; its test figures are then not a held-out measure and are labelled so).
+   */
+  finalFit?: FinalFit;
+  /** Repeats of the k-fold cross-validation, each with its own folds. Default 1. */
+  cvRepeats?: number;
   /** Fix the feature layers (skips the layer choice of cross-validation). */
   layers?: FeatureLayer[];
   /** Cross-validation folds on the training share (0 = no cross-validation: first candidate). Default 5. */
@@ -97,6 +115,9 @@ export interface TrainOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+export type FinalFit = "train+val" | "all";
+export const FINAL_FITS: readonly FinalFit[] = ["train+val", "all"];
+
 export interface RunReport {
   runner: { name: string; version: string };
   versions: Record<string, string>;
@@ -121,9 +142,21 @@ export interface RunReport {
   ttaViews: string[];
   features: ExtractStats & { cacheDir: string };
   crossValidation: (Omit<CvResult, "best"> & { chosen: string }) | { skipped: string };
-  head: { config: HeadConfig; epochs: number; bestEpoch: number; stopReason: TrainHeadResult["stopReason"] };
+  head: {
+    config: HeadConfig;
+    /** Adam: epochs trained (the last kept, no early stopping). Exact: L-BFGS iterations. */
+    epochs: number;
+    bestEpoch: number;
+    stopReason: TrainHeadResult["stopReason"] | "converged";
+    /** The exact solver's objective and largest gradient component at the solution. */
+    objective?: number;
+    gradientMax?: number;
+  };
+  /** The images the saved model was fitted on. */
+  finalFit: { images: FinalFit; count: number; rows: number; testHeldOut: boolean };
   fineTune: { ran: false; reason: string } | { ran: true; epochs: number };
-  test: Pick<Metrics, "n" | "accuracy" | "macroF1" | "macroAuc" | "cohenKappa">;
+  /** heldOut false: the model was fitted on the test split too (--final-fit all), so these are no held-out measure. */
+  test: Pick<Metrics, "n" | "accuracy" | "macroF1" | "macroAuc" | "cohenKappa"> & { heldOut: boolean };
   timings: Record<string, number>;
   peakRssMiB: number;
 }
@@ -187,6 +220,17 @@ function checkOptions(o: TrainOptions): void {
   }
   if (o.cvFolds !== undefined && (!Number.isInteger(o.cvFolds) || o.cvFolds === 1 || o.cvFolds < 0)) {
     throw new UserInputError(`--cv-folds must be 0 (off) or at least 2, got ${o.cvFolds}`);
+  }
+  if (o.cvRepeats !== undefined && (!Number.isInteger(o.cvRepeats) || o.cvRepeats < 1)) {
+    throw new UserInputError(`--cv-repeats must be a positive integer, got ${o.cvRepeats}`);
+  }
+  if (o.finalFit !== undefined && !FINAL_FITS.includes(o.finalFit)) {
+    throw new UserInputError(`--final-fit must be one of ${FINAL_FITS.join(", ")}, got ${o.finalFit}`);
+  }
+  if (o.solver === "exact" && o.head === "flatten") {
+    throw new UserInputError(
+      "--solver exact fits the dense head only (the flatten head is not convex): use --solver adam",
+    );
   }
   if (o.learningRate !== undefined && !(o.learningRate > 0)) {
     throw new UserInputError(`--learning-rate must be positive, got ${o.learningRate}`);
@@ -301,13 +345,20 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         );
       }
     }
+    // --- head solver and final fit (issue 18) ---
+    const kind = options.head ?? "dense";
+    const solver: HeadSolver = options.solver ?? (kind === "dense" ? "exact" : "adam");
+    const finalFit: FinalFit = options.finalFit ?? "train+val";
+    const grid = solver === "exact" ? EXACT_CANDIDATES : DEFAULT_CANDIDATES;
+    const sameLayers = (c: { layers: FeatureLayer[] }) => c.layers.join("+") === options.layers!.join("+");
     const candidates = options.layers
-      ? DEFAULT_CANDIDATES.filter((c) => c.layers.join("+") === options.layers!.join("+")).concat(
-          DEFAULT_CANDIDATES.some((c) => c.layers.join("+") === options.layers!.join("+"))
-            ? []
-            : [{ ...DEFAULT_CANDIDATES[0]!, layers: options.layers }],
-        )
-      : DEFAULT_CANDIDATES;
+      ? grid.filter(sameLayers).concat(grid.some(sameLayers) ? [] : [{ ...grid[0]!, layers: options.layers }])
+      : grid;
+    // Cross-validation chooses on, and the saved model is fitted on, every labelled image but the test split
+    // (train + validation: no validation split is needed without early stopping); --final-fit all adds the test split.
+    const cvPool = [...trainImages, ...valImages];
+    const fitImages = finalFit === "all" ? [...cvPool, ...testImages] : cvPool;
+    // --- end head solver and final fit ---
     const folds = options.cvFolds ?? 5;
     const crossValidating = folds >= 2 && candidates.length > 1;
     const views = firstViews(options.views ?? 2);
@@ -315,6 +366,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const ttaViewIds = ttaViews.map((v) => v.id);
     // Held out in cross-validation, a training image is scored with the test-time views too.
     const trainJobViews = crossValidating ? [...views, ...ttaViews.filter((v) => !views.includes(v))] : views;
+    const testJobViews =
+      finalFit === "all" ? [...ttaViews, ...views.filter((v) => !ttaViews.includes(v))] : ttaViews;
     const cacheDir = path.join(
       options.featureCacheDir ?? path.join(options.cacheDir ?? cacheRoot(), "features"),
       createHash("sha256").update(engine.cacheKey).digest("hex").slice(0, 16),
@@ -325,9 +378,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     try {
       extracted = await extractFeatures(
         [
-          ...trainImages.map((image) => ({ image, views: trainJobViews })),
-          ...valImages.map((image) => ({ image, views: [ORIGINAL_VIEW] })),
-          ...testImages.map((image) => ({ image, views: ttaViews })),
+          ...cvPool.map((image) => ({ image, views: trainJobViews })),
+          ...testImages.map((image) => ({ image, views: testJobViews })),
         ],
         { engine, cache, progress, shouldStop: stop.shouldStop, limitInputPixels: options.limitInputPixels },
       );
@@ -338,11 +390,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const { features } = extracted;
     endStage("features");
 
-    // head: cross-validation on the training share, then the final head with early stopping on validation
-    const kind = options.head ?? "dense";
+    // head: cross-validation on train + validation chooses the settings, then the final head is fitted on fitImages
     const maxEpochs = options.epochs ?? DEFAULT_HEAD_EPOCHS;
     const base = {
       kind,
+      solver,
       learningRate: options.learningRate ?? DEFAULT_LEARNING_RATES[kind],
       batchSize: options.batchSize ?? 32,
       maxEpochs,
@@ -351,7 +403,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     } as const;
     let cv: CvResult | undefined = options.resume ? await checkpoint.loadCv() : undefined;
     if (!cv && crossValidating) {
-      const cvImages: CvImage[] = trainImages.map((img) => ({ ...img, viewIds: views.map((v) => v.id) }));
+      const cvImages: CvImage[] = cvPool.map((img) => ({ ...img, viewIds: views.map((v) => v.id) }));
       try {
         cv = await crossValidate({
           images: cvImages,
@@ -359,9 +411,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           classNames,
           base,
           candidates,
+          solver,
           evalViewIds: ttaViewIds,
           workers: options.threads ?? os.availableParallelism(),
           k: folds,
+          repeats: options.cvRepeats ?? 1,
           seed,
           shouldStop: stop.shouldStop,
           onCandidate: (s) =>
@@ -376,22 +430,37 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       }
       await checkpoint.saveCv(cv);
     }
-    const chosen = cv?.best ?? candidates[0]!;
+    // Without cross-validation: the exact solver's measured default (EXACT_DEFAULT's L2 on the layers asked for).
+    const uncrossed =
+      solver === "exact"
+        ? (candidates.find(
+            (c) =>
+              c.l2 === EXACT_DEFAULT.l2 &&
+              (options.layers !== undefined || c.layers.join("+") === EXACT_DEFAULT.layers.join("+")),
+          ) ?? candidates[0]!)
+        : candidates[0]!;
+    const chosen = cv?.best ?? uncrossed;
     const config: HeadConfig = { ...base, ...chosen };
+    // Adam refits without validation: as many epochs as early stopping kept in the chosen candidate's folds.
+    const chosenScore = cv?.scores.find((sc) => sc.name === candidateName(chosen));
+    const adamEpochs = (chosenScore && refitEpochs(chosenScore)) ?? maxEpochs;
     endStage("crossValidation");
 
     const sample = (img: (typeof trainImages)[number], viewId: string): Sample => ({ ...img, viewId });
-    const trainMatrix = buildMatrix(
-      trainImages.flatMap((img) => views.map((v) => sample(img, v.id))),
+    const fitMatrix = buildMatrix(
+      fitImages.flatMap((img) => views.map((v) => sample(img, v.id))),
       config.layers,
       features,
     );
-    const valMatrix = buildMatrix(
-      valImages.map((img) => sample(img, ORIGINAL_VIEW.id)),
-      config.layers,
-      features,
-    );
-    const saved = options.resume ? await checkpoint.loadState() : undefined;
+    const exactFit = solver === "exact" ? fitExactHead(config, fitMatrix, classNames.length) : undefined;
+    if (exactFit) {
+      const { iterations, objective, gradientMax } = exactFit.solution;
+      progress.log(
+        `head: ${candidateName(config)} fitted exactly on ${fitImages.length} images (${fitMatrix.n} rows): ` +
+          `${iterations} L-BFGS iterations, objective ${objective.toFixed(5)}, largest gradient ${gradientMax.toExponential(1)}`,
+      );
+    }
+    const saved = options.resume && !exactFit ? await checkpoint.loadState() : undefined;
     let resumeState: HeadTrainingState | undefined;
     if (saved) {
       if (saved.meta.fingerprint !== dataset.fingerprint || saved.meta.seed !== seed) {
@@ -408,12 +477,26 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       progress.log(`resuming head training after epoch ${saved.state.epoch}`);
     }
     const meta = { fingerprint: dataset.fingerprint, seed, config, finished: false };
-    const headResult =
-      saved?.meta.finished === true
+    const headResult: TrainHeadResult = exactFit
+      ? {
+          model: exactFit.model,
+          // The solver's iterations as the history: the training objective (no validation split in the refit).
+          history: exactFit.solution.trace.map((loss, i) => ({
+            epoch: i + 1,
+            loss,
+            accuracy: Number.NaN,
+            valLoss: Number.NaN,
+            valAccuracy: Number.NaN,
+          })),
+          bestEpoch: exactFit.solution.iterations,
+          stopReason: "max-epochs",
+        }
+      : saved?.meta.finished === true
         ? finishedResult(config, classNames.length, saved.state)
-        : await trainHead(config, trainMatrix, valMatrix, {
+        : await trainHead(config, fitMatrix, undefined, {
             numClasses: classNames.length,
             seed,
+            epochs: adamEpochs,
             resume: resumeState,
             shouldStop: stop.shouldStop,
             onEpoch: async (r, state) => {
@@ -428,7 +511,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
             },
           });
     if (headResult.stopReason === "interrupted") throw interrupted();
-    const finalState = await checkpoint.loadState();
+    const finalState = exactFit ? undefined : await checkpoint.loadState();
     if (finalState) await checkpoint.saveState({ ...meta, finished: true }, finalState.state);
     const modelDir = path.join(out, "model");
     let headModel = headResult.model;
@@ -490,9 +573,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     });
     await writeJson(path.join(out, "metrics.json"), metrics);
     await writePredictionsCsv(rows, classNames, path.join(out, "predictions.csv"));
+    const testHeldOut = finalFit !== "all";
     progress.log(
-      `test: accuracy ${metrics.accuracy.toFixed(3)}, macro F1 ${metrics.macroF1.toFixed(3)}, ` +
-        `macro AUC ${metrics.macroAuc?.toFixed(3) ?? "n/a"} (${metrics.n} images)`,
+      `test${testHeldOut ? "" : " (NOT held out: --final-fit all trained on it)"}: accuracy ${metrics.accuracy.toFixed(3)}, ` +
+        `macro F1 ${metrics.macroF1.toFixed(3)}, macro AUC ${metrics.macroAuc?.toFixed(3) ?? "n/a"} (${metrics.n} images)`,
     );
     endStage("evaluate");
 
@@ -550,14 +634,26 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       ttaViews: ttaViewIds,
       features: { ...extracted.stats, cacheDir },
       crossValidation: cv
-        ? { k: cv.k, scores: cv.scores, seconds: cv.seconds, chosen: candidateName(cv.best) }
+        ? {
+            k: cv.k,
+            repeats: cv.repeats ?? 1,
+            solver: cv.solver ?? "adam",
+            scores: cv.scores,
+            seconds: cv.seconds,
+            chosen: candidateName(cv.best),
+          }
         : { skipped: folds < 2 ? "--cv-folds 0" : "a single candidate (--layers)" },
       head: {
         config,
         epochs: headResult.history.length,
-        bestEpoch: headResult.bestEpoch,
-        stopReason: headResult.stopReason,
+        // No early stopping in the refit: the last epoch (iteration) is the one kept.
+        bestEpoch: headResult.history.length,
+        stopReason: exactFit ? "converged" : headResult.stopReason,
+        ...(exactFit
+          ? { objective: exactFit.solution.objective, gradientMax: exactFit.solution.gradientMax }
+          : {}),
       },
+      finalFit: { images: finalFit, count: fitImages.length, rows: fitMatrix.n, testHeldOut },
       fineTune,
       test: {
         n: metrics.n,
@@ -565,6 +661,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         macroF1: metrics.macroF1,
         macroAuc: metrics.macroAuc,
         cohenKappa: metrics.cohenKappa,
+        heldOut: testHeldOut,
       },
       timings,
       peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),

@@ -2,7 +2,14 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import nock from "nock";
 import { beforeAll, describe, expect, it } from "vitest";
-import { predict, RunInterruptedError, train, UnsupportedError } from "../src/index.js";
+import { firstViews } from "../src/augment.js";
+import { loadHead } from "../src/checkpoint.js";
+import { buildMatrix, STAGE_SETS } from "../src/cv.js";
+import { scanDataset } from "../src/dataset.js";
+import { FeatureCache } from "../src/features/cache.js";
+import { extractFeatures } from "../src/features/extract.js";
+import { standardisation } from "../src/head.js";
+import { predict, RunInterruptedError, train, UnsupportedError, UserInputError } from "../src/index.js";
 import { fakeEngine } from "./fake-engine.js";
 import { makeDataset, tempDir } from "./helpers.js";
 
@@ -44,16 +51,27 @@ describe("train pipeline (fake feature engine)", () => {
     const run = JSON.parse(await readFile(path.join(out, "run.json"), "utf8"));
     expect(run.engine.description).toBe("fake test engine");
     expect(run.split).toMatchObject({ train: 18, val: 4, test: 4 });
-    expect(run.crossValidation.chosen).toMatch(/conv5/);
-    expect(run.crossValidation.scores).toHaveLength(6);
+    expect(run.crossValidation.solver).toBe("exact");
+    // The grid: every stage set (7) x the L2 path (4), all scored on the same folds.
+    expect(run.crossValidation.scores).toHaveLength(28);
+    const sets = new Set(
+      run.crossValidation.scores.map((s: { candidate: { layers: string[] } }) =>
+        s.candidate.layers.join("+"),
+      ),
+    );
+    expect([...sets]).toEqual(STAGE_SETS.map((layers) => layers.join("+")));
+    expect(run.finalFit).toEqual({ images: "train+val", count: 22, rows: 44, testHeldOut: true });
+    expect(run.test.heldOut).toBe(true);
+    expect(run.head.stopReason).toBe("converged");
+    expect(run.head.gradientMax).toBeLessThan(1e-4);
     expect(run.dataset.masksExcluded).toBe(26);
     expect(run.views).toEqual(["orig", "flip"]);
     expect(run.ttaViews).toEqual(["orig", "flip"]);
     const head = JSON.parse(await readFile(path.join(out, "model", "head.json"), "utf8"));
     expect(head.ttaViews).toEqual(["orig", "flip"]);
-    // 18 training images x 2 views + 4 validation images x 1 view + 4 test images x 2 views (test-time augmentation)
-    expect(engine.images).toBe(48);
-    expect(run.features).toMatchObject({ extracted: 48, cached: 0 });
+    // (18 training + 4 validation images) x 2 views + 4 test images x 2 views (test-time augmentation)
+    expect(engine.images).toBe(52);
+    expect(run.features).toMatchObject({ extracted: 52, cached: 0 });
     expect(result.metrics.accuracy).toBeGreaterThanOrEqual(0.75);
     const predictions = (await readFile(path.join(out, "predictions.csv"), "utf8")).trim().split("\n");
     expect(predictions[0]).toBe("file,true_class,predicted_class,prob_benign,prob_malignant,prob_normal");
@@ -65,12 +83,12 @@ describe("train pipeline (fake feature engine)", () => {
     const again = fakeEngine();
     const second = await train({ ...quick, data, out: await tempDir(), cacheDir, featureEngine: again });
     expect(again.calls).toBe(0);
-    expect(second.report.features).toMatchObject({ extracted: 0, cached: 48 });
+    expect(second.report.features).toMatchObject({ extracted: 0, cached: 52 });
     expect(second.metrics.accuracy).toBe(result.metrics.accuracy);
 
     const changed = fakeEngine("fake-engine-v2");
     await train({ ...quick, data, out: await tempDir(), cacheDir, featureEngine: changed, cvFolds: 0 });
-    expect(changed.images).toBe(48);
+    expect(changed.images).toBe(52);
 
     const plain = fakeEngine("fake-engine-v3");
     const noTta = await train({
@@ -81,13 +99,91 @@ describe("train pipeline (fake feature engine)", () => {
       featureEngine: plain,
       tta: 1,
     });
-    expect(plain.images).toBe(44);
+    expect(plain.images).toBe(48);
     expect(noTta.report.ttaViews).toEqual(["orig"]);
 
     // Training images carry every test-time view, so held-out cross-validation folds are scored like the test split.
     const wide = fakeEngine("fake-engine-v4");
     await train({ ...quick, data, out: await tempDir(), cacheDir, featureEngine: wide, views: 1, tta: 3 });
-    expect(wide.images).toBe(18 * 3 + 4 + 4 * 3);
+    expect(wide.images).toBe(22 * 3 + 4 * 3);
+  });
+
+  /** The mean feature vector the saved model standardises with: it is the mean over the rows it was fitted on. */
+  async function fittedMean(out: string, files: (split: Record<string, string[]>) => string[]) {
+    const split = JSON.parse(await readFile(path.join(out, "split.json"), "utf8"));
+    const { model } = await loadHead(path.join(out, "model"));
+    const dataset = await scanDataset(data);
+    const byFile = new Map(dataset.images.map((img) => [img.file, img]));
+    const engine = fakeEngine();
+    const cache = new FeatureCache(path.join(await tempDir("runner-cache-"), "f"), engine.cacheKey);
+    const images = files(split).map((f) => byFile.get(f)!);
+    const views = firstViews(2);
+    const { features } = await extractFeatures(
+      images.map((image) => ({ image, views })),
+      { engine, cache },
+    );
+    const rows = buildMatrix(
+      images.flatMap((img) => views.map((v) => ({ ...img, viewId: v.id }))),
+      model.config.layers,
+      features,
+    );
+    return { saved: model.mean, expected: standardisation(rows).mean };
+  }
+
+  it("fits the saved model on train + validation, never on the test split unless --final-fit all", async () => {
+    const options = { ...quick, data, cacheDir, featureEngine: fakeEngine(), cvFolds: 0 };
+    const out = await tempDir();
+    const run = await train({ ...options, out });
+    expect(run.report.finalFit).toMatchObject({ images: "train+val", count: 22, testHeldOut: true });
+    const held = await fittedMean(out, (split) => [...split.train!, ...split.val!]);
+    for (let j = 0; j < held.expected.length; j++) expect(held.saved[j]).toBeCloseTo(held.expected[j]!, 4);
+    const withTest = await fittedMean(out, (split) => [...split.train!, ...split.val!, ...split.test!]);
+    expect(withTest.saved.some((v, j) => Math.abs(v - withTest.expected[j]!) > 1e-3)).toBe(true);
+
+    const allOut = await tempDir();
+    const lines: string[] = [];
+    const all = await train({
+      ...options,
+      out: allOut,
+      finalFit: "all",
+      progress: { update() {}, log: (line) => lines.push(line) },
+    });
+    expect(all.report.finalFit).toMatchObject({ images: "all", count: 26, testHeldOut: false });
+    expect(all.report.test.heldOut).toBe(false);
+    expect(lines.join("\n")).toContain("NOT held out");
+    const everything = await fittedMean(allOut, (split) => [...split.train!, ...split.val!, ...split.test!]);
+    for (let j = 0; j < everything.expected.length; j++) {
+      expect(everything.saved[j]).toBeCloseTo(everything.expected[j]!, 4);
+    }
+    await expect(
+      train({ ...options, out: await tempDir(), finalFit: "everything" as "all" }),
+    ).rejects.toThrow(UserInputError);
+    await expect(
+      train({ ...options, out: await tempDir(), head: "flatten", solver: "exact" }),
+    ).rejects.toThrow(/dense head only/);
+  });
+
+  it("refits an Adam head on train + validation for the epochs its CV folds kept", async () => {
+    const run = await train({
+      ...quick,
+      data,
+      cacheDir,
+      out: await tempDir(),
+      featureEngine: fakeEngine(),
+      solver: "adam",
+      layers: ["conv5"],
+    });
+    const cv = run.report.crossValidation as {
+      chosen: string;
+      scores: { name: string; folds: { bestEpoch: number }[] }[];
+    };
+    const best = cv.scores
+      .find((s) => s.name === cv.chosen)!
+      .folds.map((f) => f.bestEpoch)
+      .sort((a, b) => a - b);
+    expect(best).toHaveLength(2);
+    expect(run.report.head.epochs).toBe(Math.round((best[0]! + best[1]!) / 2));
+    expect(run.report.finalFit.count).toBe(22);
   });
 
   it("stops after an epoch with a checkpoint, and --resume finishes like an uninterrupted run", async () => {
@@ -97,6 +193,7 @@ describe("train pipeline (fake feature engine)", () => {
       cacheDir,
       cvFolds: 0,
       layers: ["conv5" as const],
+      solver: "adam" as const,
       patience: 50,
       epochs: 12,
     };
