@@ -66,6 +66,44 @@ describe("cross-validation folds on worker threads", () => {
     expect(inline.scores).toHaveLength(sourceCv.DEFAULT_CANDIDATES.length);
   });
 
+  it("exact solver: the 7 stage sets x the L2 path on the same folds, repeated, identical on 2 workers", async () => {
+    const { images, features } = syntheticFeatures();
+    const options = {
+      images,
+      features,
+      classNames: ["a", "b", "c"],
+      base,
+      solver: "exact" as const,
+      evalViewIds: ["orig", "flip"],
+      k: 3,
+      repeats: 2,
+      seed: 5,
+    };
+    const inline = await sourceCv.crossValidate({ ...options, workers: 1 });
+    const parallel = await builtCv.crossValidate({ ...options, workers: 2 });
+    expect(parallel.scores).toEqual(inline.scores);
+    expect(inline.scores.map((s) => s.candidate)).toEqual(sourceCv.EXACT_CANDIDATES);
+    expect(new Set(inline.scores.map((s) => s.candidate.layers.join("+"))).size).toBe(7);
+    for (const s of inline.scores) expect(s.folds).toHaveLength(6);
+    // Same folds for every candidate: one candidate scored alone gets its scores in the full grid (to the solver's
+    // tolerance: in the grid it is warm-started from the previous L2's solution, alone from zero).
+    const alone = sourceCv.EXACT_CANDIDATES.filter(
+      (c) => c.layers.join("+") === "conv4+conv5" && c.l2 === 0.1,
+    );
+    const single = (await sourceCv.crossValidate({ ...options, candidates: alone, workers: 1 })).scores[0]!;
+    const inGrid = inline.scores.find((s) => s.name === single.name)!;
+    for (const [i, fold] of single.folds.entries()) {
+      expect(fold.accuracy).toBe(inGrid.folds[i]!.accuracy);
+      expect(fold.valLoss).toBeCloseTo(inGrid.folds[i]!.valLoss, 4);
+    }
+    // Deterministic for a seed; another seed folds differently.
+    expect((await sourceCv.crossValidate({ ...options, workers: 1 })).scores).toEqual(inline.scores);
+    const reseeded = await sourceCv.crossValidate({ ...options, seed: 6, workers: 1 });
+    expect(reseeded.scores).not.toEqual(inline.scores);
+    const { foldings } = sourceCv.repeatedFolds(images, 3, 2, 5);
+    expect(foldings[0]).not.toEqual(foldings[1]);
+  });
+
   it("stops between tasks when asked", async () => {
     const { images, features } = syntheticFeatures();
     let checks = 0;
