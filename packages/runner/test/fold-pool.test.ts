@@ -94,7 +94,7 @@ describe("cross-validation folds on worker threads", () => {
     const inGrid = inline.scores.find((s) => s.name === single.name)!;
     for (const [i, fold] of single.folds.entries()) {
       expect(fold.accuracy).toBe(inGrid.folds[i]!.accuracy);
-      expect(fold.valLoss).toBeCloseTo(inGrid.folds[i]!.valLoss, 4);
+      expect(fold.valLoss).toBeCloseTo(inGrid.folds[i]!.valLoss, 3);
     }
     // Deterministic for a seed; another seed folds differently.
     expect((await sourceCv.crossValidate({ ...options, workers: 1 })).scores).toEqual(inline.scores);
