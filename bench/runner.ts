@@ -50,9 +50,9 @@ const lines = [
     .join(", ")}`,
   `- Total wall time: ${wallSeconds.toFixed(1)} s (target < ${fastTarget} s with the ${r.engine.name} engine: ${verdict(wallSeconds < fastTarget)})`,
   `- Peak RSS: ${peakRssMiB} MiB`,
-  `- Head: ${cv ? `${cv.chosen}, chosen by ${cv.k}-fold CV on the training share` : "no CV"}; ${r.head.epochs} epochs, best ${r.head.bestEpoch} (${r.head.stopReason})`,
+  `- Head: ${cv ? `${cv.chosen}, chosen by ${cv.k}-fold x ${cv.repeats} CV (${cv.solver}, ${cv.scores.length} candidates) on train + validation` : "no CV"}; saved model fitted on ${r.finalFit.images} (${r.finalFit.count} images, ${r.finalFit.rows} rows): ${r.head.config.solver === "exact" ? `${r.head.epochs} L-BFGS iterations` : `${r.head.epochs} epochs`} (${r.head.stopReason})`,
   `- ${cv?.k ?? 0}-fold CV (chosen head, mean over folds): accuracy ${fmt(best?.accuracy)}, macro F1 ${fmt(best?.macroF1)}, macro AUC ${fmt(best?.macroAuc)}`,
-  `- Test split (${m.n} images): accuracy ${fmt(m.accuracy)} (target >= 0.88: ${verdict(m.accuracy >= 0.88)}), macro F1 ${fmt(m.macroF1)}, macro AUC ${fmt(m.macroAuc)} (target >= 0.95: ${verdict((m.macroAuc ?? 0) >= 0.95)}), Cohen's kappa ${fmt(m.cohenKappa)}`,
+  `- Test split (${m.n} images${r.test.heldOut ? "" : ", NOT held out: --final-fit all"}): accuracy ${fmt(m.accuracy)} (target >= 0.88: ${verdict(m.accuracy >= 0.88)}), macro F1 ${fmt(m.macroF1)}, macro AUC ${fmt(m.macroAuc)} (target >= 0.95: ${verdict((m.macroAuc ?? 0) >= 0.95)}), Cohen's kappa ${fmt(m.cohenKappa)}`,
   "",
 ];
 const section = lines.join("\n");

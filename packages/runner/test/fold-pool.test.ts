@@ -36,6 +36,16 @@ const base = {
   startFromEpoch: 2,
 } as const;
 
+/** 3-fold CV of the synthetic features, scored on orig + flip. */
+const cvOptions = () => ({
+  ...syntheticFeatures(),
+  classNames: ["a", "b", "c"],
+  base,
+  evalViewIds: ["orig", "flip"],
+  k: 3,
+  seed: 5,
+});
+
 describe("cross-validation folds on worker threads", () => {
   it("only the compiled pool can start workers", () => {
     expect(builtPool.workerThreadsAvailable()).toBe(true);
@@ -43,16 +53,7 @@ describe("cross-validation folds on worker threads", () => {
   });
 
   it("gives the same scores and choice on 2 workers as in one thread", async () => {
-    const { images, features } = syntheticFeatures();
-    const options = {
-      images,
-      features,
-      classNames: ["a", "b", "c"],
-      base,
-      evalViewIds: ["orig", "flip"],
-      k: 3,
-      seed: 5,
-    };
+    const options = cvOptions();
     const inline = await sourceCv.crossValidate({ ...options, workers: 1 });
     const reported: string[] = [];
     const parallel = await builtCv.crossValidate({
@@ -67,18 +68,7 @@ describe("cross-validation folds on worker threads", () => {
   });
 
   it("exact solver: the 7 stage sets x the L2 path on the same folds, repeated, identical on 2 workers", async () => {
-    const { images, features } = syntheticFeatures();
-    const options = {
-      images,
-      features,
-      classNames: ["a", "b", "c"],
-      base,
-      solver: "exact" as const,
-      evalViewIds: ["orig", "flip"],
-      k: 3,
-      repeats: 2,
-      seed: 5,
-    };
+    const options = { ...cvOptions(), solver: "exact" as const, repeats: 2 };
     const inline = await sourceCv.crossValidate({ ...options, workers: 1 });
     const parallel = await builtCv.crossValidate({ ...options, workers: 2 });
     expect(parallel.scores).toEqual(inline.scores);
@@ -100,7 +90,7 @@ describe("cross-validation folds on worker threads", () => {
     expect((await sourceCv.crossValidate({ ...options, workers: 1 })).scores).toEqual(inline.scores);
     const reseeded = await sourceCv.crossValidate({ ...options, seed: 6, workers: 1 });
     expect(reseeded.scores).not.toEqual(inline.scores);
-    const { foldings } = sourceCv.repeatedFolds(images, 3, 2, 5);
+    const { foldings } = sourceCv.repeatedFolds(options.images, 3, 2, 5);
     expect(foldings[0]).not.toEqual(foldings[1]);
   });
 
