@@ -52,8 +52,8 @@ describe("train pipeline (fake feature engine)", () => {
     expect(run.engine.description).toBe("fake test engine");
     expect(run.split).toMatchObject({ train: 18, val: 4, test: 4 });
     expect(run.crossValidation.solver).toBe("exact");
-    // The grid: every stage set (7) x the L2 path (4), all scored on the same folds.
-    expect(run.crossValidation.scores).toHaveLength(28);
+    // The grid: every stage set (7) x the L2 path (3), all scored on the same folds.
+    expect(run.crossValidation.scores).toHaveLength(21);
     const sets = new Set(
       run.crossValidation.scores.map((s: { candidate: { layers: string[] } }) =>
         s.candidate.layers.join("+"),
