@@ -167,8 +167,8 @@ export interface LogRegSolution {
   /** Largest absolute component of the objective's gradient at the solution. */
   gradientMax: number;
   iterations: number;
-  /** Objective after each iteration (the solver's history). */
-  trace: number[];
+  /** Objective and training accuracy after each iteration (the solver's history). */
+  trace: { objective: number; accuracy: number }[];
 }
 
 export interface SolveOptions {
@@ -179,8 +179,17 @@ export interface SolveOptions {
   maxIterations?: number;
 }
 
-/** Objective and gradient at theta = [beta (n x C, row-major), bias (C)]. */
-function objective(p: LogRegProblem, l2: number, theta: Float64Array, grad: Float64Array): number {
+/**
+ * Objective and gradient at theta = [beta (n x C, row-major), bias (C)]; `fit.correct` is set to the rows the
+ * logits classify right (the solver's training accuracy, for its history).
+ */
+function objective(
+  p: LogRegProblem,
+  l2: number,
+  theta: Float64Array,
+  grad: Float64Array,
+  fit: { correct: number },
+): number {
   const { l, n, labels, weights, numClasses: C } = p;
   const bias = theta.subarray(n * C);
   const logits = new Float64Array(n * C);
@@ -210,10 +219,12 @@ function objective(p: LogRegProblem, l2: number, theta: Float64Array, grad: Floa
   }
   // softmax, weighted cross-entropy and its gradient with respect to the logits (overwrites logits)
   let loss = 0;
+  fit.correct = 0;
   for (let i = 0; i < n; i++) {
     const z = logits.subarray(i * C, (i + 1) * C);
     let max = Number.NEGATIVE_INFINITY;
     for (let c = 0; c < C; c++) max = Math.max(max, z[c]!);
+    if (z[labels[i]!] === max) fit.correct++;
     let sum = 0;
     for (let c = 0; c < C; c++) sum += Math.exp(z[c]! - max);
     const logSum = max + Math.log(sum);
@@ -277,8 +288,9 @@ export function solveLogReg(p: LogRegProblem, l2: number, options: SolveOptions 
     theta.set(options.init.bias, n * C);
   }
   const grad = new Float64Array(size);
-  let f = objective(p, l2, theta, grad);
-  const trace: number[] = [];
+  const fit = { correct: 0 };
+  let f = objective(p, l2, theta, grad, fit);
+  const trace: LogRegSolution["trace"] = [];
   const s: Float64Array[] = [];
   const y: Float64Array[] = [];
   const rho: number[] = [];
@@ -316,7 +328,7 @@ export function solveLogReg(p: LogRegProblem, l2: number, options: SolveOptions 
     let fTrial = Number.POSITIVE_INFINITY;
     for (let tries = 0; tries < 40; tries++) {
       for (let i = 0; i < size; i++) trial[i] = theta[i]! + step * direction[i]!;
-      fTrial = objective(p, l2, trial, trialGrad);
+      fTrial = objective(p, l2, trial, trialGrad, fit);
       if (fTrial <= f + 1e-4 * step * slope) break;
       step *= 0.5;
     }
@@ -343,7 +355,7 @@ export function solveLogReg(p: LogRegProblem, l2: number, options: SolveOptions 
     const decrease = f - fTrial;
     f = fTrial;
     iterations++;
-    trace.push(f);
+    trace.push({ objective: f, accuracy: fit.correct / n });
     if (decrease <= 1e-14 * Math.max(1, Math.abs(f))) break;
   }
   return {

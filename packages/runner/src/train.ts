@@ -480,11 +480,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const headResult: TrainHeadResult = exactFit
       ? {
           model: exactFit.model,
-          // The solver's iterations as the history: the training objective (no validation split in the refit).
-          history: exactFit.solution.trace.map((loss, i) => ({
+          // The solver's iterations as the history: training objective and accuracy (no validation split in the refit).
+          history: exactFit.solution.trace.map((t, i) => ({
             epoch: i + 1,
-            loss,
-            accuracy: Number.NaN,
+            loss: t.objective,
+            accuracy: t.accuracy,
             valLoss: Number.NaN,
             valAccuracy: Number.NaN,
           })),
