@@ -4,7 +4,7 @@ import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { RescaleClient } from "@rescale-run/sdk";
-import { packageArtifacts, writeHistoryCsv, writePredictionsCsv } from "./artifacts.js";
+import { packageArtifacts, SCHEMAS, writeHistory, writePredictionsCsv } from "./artifacts.js";
 import { firstViews, ORIGINAL_VIEW } from "./augment.js";
 import type { BackendPreference } from "./backend.js";
 import { Checkpoint, saveHead } from "./checkpoint.js";
@@ -27,7 +27,6 @@ import { type EnginePreference, engineOrSelect } from "./features/select.js";
 import {
   DEFAULT_HEAD_EPOCHS,
   DEFAULT_LEARNING_RATES,
-  type EpochRecord,
   type HeadConfig,
   type HeadKind,
   type HeadTrainingState,
@@ -36,7 +35,7 @@ import {
 } from "./head.js";
 import { computeMetrics, type Metrics } from "./metrics.js";
 import { cacheRoot } from "./paths.js";
-import { renderPlots } from "./plots.js";
+import { renderMisclassifiedGrid, renderPlots } from "./plots.js";
 import { PREPROCESS_VERSION } from "./preprocess.js";
 import { createProgress, type Progress } from "./progress.js";
 import { type UploadResult, uploadArtifacts, workstationClient } from "./upload.js";
@@ -98,6 +97,7 @@ export interface TrainOptions {
 }
 
 export interface RunReport {
+  schema: typeof SCHEMAS.run;
   runner: { name: string; version: string };
   versions: Record<string, string>;
   startedAt: string;
@@ -147,12 +147,6 @@ const packageVersion = (name: string): string => {
 
 async function writeJson(file: string, value: unknown): Promise<void> {
   await writeFile(file, `${JSON.stringify(value, null, 2)}\n`);
-}
-
-/** history.json and history.csv: the per-epoch loss and accuracy, train and validation. */
-async function writeHistory(out: string, history: EpochRecord[]): Promise<void> {
-  await writeJson(path.join(out, "history.json"), history);
-  await writeHistoryCsv(history, path.join(out, "history.csv"));
 }
 
 function checkOptions(o: TrainOptions): void {
@@ -420,7 +414,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
               const snapshot = await state();
               await checkpoint.saveState(meta, snapshot);
               // Written every epoch so a run cut off by walltime, SIGTERM or SIGKILL still leaves its history.
-              await writeHistory(out, snapshot.history);
+              await writeHistory(out, snapshot.history, snapshot.bestEpoch);
               progress.log(
                 `epoch ${r.epoch}: loss ${r.loss.toFixed(4)} acc ${r.accuracy.toFixed(3)} ` +
                   `val_loss ${r.valLoss.toFixed(4)} val_acc ${r.valAccuracy.toFixed(3)}`,
@@ -497,14 +491,22 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     endStage("evaluate");
 
     // report
-    await writeHistory(out, headResult.history);
-    await renderPlots({ history: headResult.history, metrics, classNames, outDir: out });
+    await writeHistory(out, headResult.history, headResult.bestEpoch);
+    await renderPlots({
+      history: headResult.history,
+      bestEpoch: headResult.bestEpoch,
+      metrics,
+      classNames,
+      outDir: out,
+    });
+    await renderMisclassifiedGrid({ predictions: rows, images: testImages, classNames, outDir: out });
     endStage("report");
 
     const counts = Object.fromEntries(
       classNames.map((c, i) => [c, dataset.images.filter((img) => img.label === i).length]),
     );
     const report: RunReport = {
+      schema: SCHEMAS.run,
       runner: { name: "@rescale-run/runner", version: packageVersion("@rescale-run/runner") },
       versions: {
         node: process.versions.node,
