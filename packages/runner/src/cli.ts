@@ -1,6 +1,7 @@
 import yargs from "yargs";
 import { BACKEND_CHOICES, type BackendPreference } from "./backend.js";
 import { EXIT_CODES, RunInterruptedError, UserInputError } from "./errors.js";
+import { type ExportOnnxResult, exportOnnx } from "./export-onnx.js";
 import { FEATURE_LAYER_NAMES, type FeatureLayer } from "./features/engine.js";
 import { ENGINE_CHOICES, type EnginePreference } from "./features/select.js";
 import { DEFAULT_HEAD_EPOCHS, DEFAULT_LEARNING_RATES, HEAD_KINDS, type HeadKind } from "./head.js";
@@ -53,8 +54,20 @@ function predictTable(result: PredictResult): string {
   return `${[line(header), ...rows.map(line), ...failed].join("\n")}\n`;
 }
 
+function exportSummary(result: ExportOnnxResult): string {
+  const lines = [
+    `wrote ${result.path} (${(result.bytes / 1e6).toFixed(1)} MB)`,
+    `input "image": float32 [n, 224, 224, 3], RGB 0..255; output "probabilities": [${result.classNames.join(", ")}]`,
+    `views averaged in the graph: ${result.graphViews.join(" + ")}`,
+    result.viewsNotInGraph.length > 0
+      ? `note: predict also averages ${result.viewsNotInGraph.join(", ")}, which the graph does not`
+      : "",
+  ];
+  return `${lines.filter(Boolean).join("\n")}\n`;
+}
+
 /**
- * `rescale-runner train|predict`. Returns the exit code: 0 ok, 2 user error (message only), 75 stopped by
+ * `rescale-runner train|predict|export`. Returns the exit code: 0 ok, 2 user error (message only), 75 stopped by
  * SIGTERM / walltime after a checkpoint (resume with --resume), 1 unexpected error (with stack).
  */
 export async function runRunnerCli(argv: string[], io: CliIo = defaultIo): Promise<number> {
@@ -76,7 +89,7 @@ export async function runRunnerCli(argv: string[], io: CliIo = defaultIo): Promi
   const parser = yargs(argv)
     .scriptName("rescale-runner")
     .strict()
-    .demandCommand(1, "name a command: train or predict")
+    .demandCommand(1, "name a command: train, predict or export")
     .option("engine", { choices: ENGINE_CHOICES, default: "auto", describe: "feature engine" })
     .option("backend", { choices: BACKEND_CHOICES, default: "auto", describe: "TF.js backend (tfjs engine)" })
     .option("threads", { type: "number", describe: "threads for feature extraction (default: all cores)" })
@@ -141,6 +154,12 @@ export async function runRunnerCli(argv: string[], io: CliIo = defaultIo): Promi
             describe: "fine-tune ResNet stage 5 (GPU only)",
           })
           .option("time-limit", { type: "number", describe: "seconds before a clean stop (walltime)" })
+          .option("export-onnx", {
+            type: "boolean",
+            default: false,
+            describe:
+              "also write model/model.onnx (backbone + head, about 95 MB; `rescale-runner export` does it later)",
+          })
           .option("quiet", {
             type: "boolean",
             describe:
@@ -167,6 +186,7 @@ export async function runRunnerCli(argv: string[], io: CliIo = defaultIo): Promi
             profile: args.profile,
             fineTune: args["fine-tune"],
             timeLimitSeconds: args["time-limit"],
+            exportOnnx: args["export-onnx"],
             engine: args.engine as EnginePreference,
             backend: args.backend as BackendPreference,
             threads: args.threads,
@@ -202,6 +222,29 @@ export async function runRunnerCli(argv: string[], io: CliIo = defaultIo): Promi
           });
           io.stdout(args.json ? `${JSON.stringify(result, null, 2)}\n` : predictTable(result));
           if (result.predictions.length === 0) exitCode = EXIT_CODES.userInput;
+        } catch (error) {
+          fail(error);
+        }
+      },
+    )
+    .command(
+      "export",
+      "write a trained model as one ONNX file (backbone + head, preprocessing inside) for onnxruntime",
+      (y) =>
+        y
+          .option("model", { type: "string", default: "outputs", describe: "training --out folder" })
+          .option("out", { type: "string", describe: "file to write (default <model>/model/model.onnx)" })
+          .example("$0 export --model ./outputs", "writes ./outputs/model/model.onnx (about 95 MB)")
+          .epilog(
+            "Input 'image': float32 [n, 224, 224, 3] RGB 0..255 (the image stretched to 224x224); output " +
+              "'probabilities': [n, classes]. Class names and preprocessing are in the file's metadata; " +
+              "docs/runner.md has a Python example.",
+          ),
+      async (args) => {
+        try {
+          io.stderr(`exporting the model in ${args.model} to ONNX (about 95 MB; a few seconds)...\n`);
+          const result = await exportOnnx({ model: args.model, out: args.out });
+          io.stdout(args.json ? `${JSON.stringify(result, null, 2)}\n` : exportSummary(result));
         } catch (error) {
           fail(error);
         }

@@ -79,6 +79,8 @@ export interface TrainOptions {
   profile?: string;
   /** Fine-tune the last ResNet stage after the head (GPU backend only). */
   fineTune?: boolean;
+  /** Also write model/model.onnx (export-onnx.ts): opt-in, it adds about 95 MB to the outputs and the zip. */
+  exportOnnx?: boolean;
   /** Stop cleanly (checkpoint, exit code 75) after this many seconds: a job's walltime. */
   timeLimitSeconds?: number;
   /** Cache root: features and the ONNX graph (default $XDG_CACHE_HOME/rescale-run). */
@@ -467,6 +469,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       ttaViews: ttaViewIds,
       ...(evalEngine === engine ? {} : { backbone: "backbone" }),
     });
+    if (options.exportOnnx) {
+      const { exportOnnx } = await import("./export-onnx.js");
+      const exported = await exportOnnx({ model: modelDir });
+      progress.log(`exported ${exported.path} (${(exported.bytes / 1e6).toFixed(1)} MB)`);
+    }
     endStage("head");
 
     // evaluate on the held-out test split
