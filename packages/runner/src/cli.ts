@@ -22,8 +22,17 @@ const defaultIo: CliIo = {
 function trainSummary(result: TrainResult): string {
   const m = result.metrics;
   const r = result.report;
+  const ci = m.confidenceIntervals;
+  const range = (i: { low: number; high: number } | null | undefined) =>
+    i ? ` (95% CI ${i.low.toFixed(3)}-${i.high.toFixed(3)})` : "";
   const lines = [
-    `test accuracy ${m.accuracy.toFixed(3)}  macro F1 ${m.macroF1.toFixed(3)}  macro AUC ${m.macroAuc?.toFixed(3) ?? "n/a"}  (${m.n} images)`,
+    `test accuracy ${m.accuracy.toFixed(3)}${range(ci?.accuracy)}  macro AUC ${m.macroAuc?.toFixed(3) ?? "n/a"}${range(ci?.macroAuc)}  (${m.n} images)`,
+    `balanced accuracy ${m.balancedAccuracy.toFixed(3)}  macro F1 ${m.macroF1.toFixed(3)}  kappa ${m.cohenKappa?.toFixed(3) ?? "n/a"}  log loss ${m.logLoss.toFixed(3)}`,
+    ...m.perClass.map(
+      (c) =>
+        `  ${c.className}: sensitivity ${c.recall.toFixed(3)}  specificity ${c.specificity.toFixed(3)}  ` +
+        `precision ${c.precision.toFixed(3)}  F1 ${c.f1.toFixed(3)}  (n ${c.support})`,
+    ),
     `engine ${r.engine.description}`,
     "chosen" in r.crossValidation ? `head ${r.crossValidation.chosen} (${r.crossValidation.k}-fold CV)` : "",
     r.dataset.skipped.length > 0

@@ -413,7 +413,13 @@ async function run(
   if (a.detach) {
     const hint = reattachHint(jobId, flag);
     out.result(
-      { jobId, detached: true, plan, reattach: hint.split("\n").map((l) => l.replace(/\s+#.*$/, "").trim()) },
+      {
+        schema: SUBMIT_SCHEMA,
+        jobId,
+        detached: true,
+        plan,
+        reattach: hint.split("\n").map((l) => l.replace(/\s+#.*$/, "").trim()),
+      },
       () => {
         out.line(`job ${jobId} submitted. Re-attach with:`);
         out.line(hint);
