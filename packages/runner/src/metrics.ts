@@ -240,10 +240,28 @@ export function rocAuc(scores: readonly number[], positive: readonly boolean[]):
  * the trapezoidal area under these points equal to {@link rocAuc}). Assumes both classes are present.
  */
 export function rocCurve(scores: readonly number[], positive: readonly boolean[]): RocPoint[] {
-  const order = scores.map((_, i) => i).sort((a, b) => scores[b]! - scores[a]!);
   const nPos = positive.filter(Boolean).length;
   const nNeg = positive.length - nPos;
-  const points: RocPoint[] = [{ fpr: 0, tpr: 0, threshold: null }];
+  return [
+    { fpr: 0, tpr: 0, threshold: null },
+    ...thresholdSweep(scores, positive).map(({ tp, fp, threshold }) => ({
+      fpr: fp / nNeg,
+      tpr: tp / nPos,
+      threshold,
+    })),
+  ];
+}
+
+/**
+ * True and false positives when everything scoring at or above each distinct score counts as positive, the
+ * threshold lowered from the highest score (tied scores enter together): the steps of ROC and precision-recall curves.
+ */
+function thresholdSweep(
+  scores: readonly number[],
+  positive: readonly boolean[],
+): { tp: number; fp: number; threshold: number }[] {
+  const order = scores.map((_, i) => i).sort((a, b) => scores[b]! - scores[a]!);
+  const steps: { tp: number; fp: number; threshold: number }[] = [];
   let tp = 0;
   let fp = 0;
   for (let i = 0; i < order.length; i++) {
@@ -251,11 +269,9 @@ export function rocCurve(scores: readonly number[], positive: readonly boolean[]
     if (positive[idx]) tp++;
     else fp++;
     const next = order[i + 1];
-    if (next === undefined || scores[next] !== scores[idx]) {
-      points.push({ fpr: fp / nNeg, tpr: tp / nPos, threshold: scores[idx]! });
-    }
+    if (next === undefined || scores[next] !== scores[idx]) steps.push({ tp, fp, threshold: scores[idx]! });
   }
-  return points;
+  return steps;
 }
 
 function oneVsRest(yTrue: number[], probs: number[][], classNames: string[], c: number): ClassAuc {
@@ -283,26 +299,17 @@ export function precisionRecallCurve(
 ): { averagePrecision: number | null; curve: PrPoint[] | null } {
   const nPos = positive.filter(Boolean).length;
   if (nPos === 0) return { averagePrecision: null, curve: null };
-  const order = scores.map((_, i) => i).sort((a, b) => scores[b]! - scores[a]!);
   const points: PrPoint[] = [];
-  let tp = 0;
-  let fp = 0;
   let ap = 0;
   let lastRecall = 0;
-  for (let i = 0; i < order.length; i++) {
-    const idx = order[i]!;
-    if (positive[idx]) tp++;
-    else fp++;
-    const next = order[i + 1];
-    if (next === undefined || scores[next] !== scores[idx]) {
-      const recall = tp / nPos;
-      const precision = tp / (tp + fp);
-      ap += (recall - lastRecall) * precision;
-      lastRecall = recall;
-      points.push({ recall, precision, threshold: scores[idx]! });
-      // As scikit-learn, stop at full recall: lower thresholds only add false positives.
-      if (tp === nPos) break;
-    }
+  for (const { tp, fp, threshold } of thresholdSweep(scores, positive)) {
+    const recall = tp / nPos;
+    const precision = tp / (tp + fp);
+    ap += (recall - lastRecall) * precision;
+    lastRecall = recall;
+    points.push({ recall, precision, threshold });
+    // As scikit-learn, stop at full recall: lower thresholds only add false positives.
+    if (tp === nPos) break;
   }
   points.push({ recall: 0, precision: 1, threshold: null });
   return { averagePrecision: ap, curve: points };

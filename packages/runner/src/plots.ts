@@ -191,6 +191,31 @@ function confusionSpec(metrics: Metrics): TopLevelSpec {
   } as TopLevelSpec;
 }
 
+/** Encoding of per-class curves on the unit square: points joined in `order`, one colour and legend entry a class. */
+function curveEncoding(
+  x: [field: string, title: string],
+  y: [field: string, title: string],
+  legendOrient: string,
+) {
+  const axis = ([field, title]: [string, string]) => ({
+    field,
+    type: "quantitative",
+    title,
+    scale: { domain: [0, 1] },
+  });
+  return {
+    x: axis(x),
+    y: axis(y),
+    order: { field: "order", type: "quantitative" },
+    color: {
+      field: "curve",
+      type: "nominal",
+      title: "Class",
+      legend: { orient: legendOrient, labelLimit: 0, fillColor: "white", padding: 6 },
+    },
+  };
+}
+
 /** One-vs-rest precision-recall curves, one per class with its average precision (and the class's prevalence). */
 function precisionRecallSpec(metrics: Metrics): TopLevelSpec {
   const drawn = metrics.precisionRecall.filter((r) => r.averagePrecision !== null && r.curve !== null);
@@ -208,17 +233,7 @@ function precisionRecallSpec(metrics: Metrics): TopLevelSpec {
     data: { values },
     // Step-wise as average precision sums it: each precision holds over the recall it adds.
     mark: { type: "line", strokeWidth: 2, interpolate: "step-before" },
-    encoding: {
-      x: { field: "recall", type: "quantitative", title: "Recall (sensitivity)", scale: { domain: [0, 1] } },
-      y: { field: "precision", type: "quantitative", title: "Precision", scale: { domain: [0, 1] } },
-      order: { field: "order", type: "quantitative" },
-      color: {
-        field: "curve",
-        type: "nominal",
-        title: "Class",
-        legend: { orient: "bottom-left", labelLimit: 0, fillColor: "white", padding: 6 },
-      },
-    },
+    encoding: curveEncoding(["recall", "Recall (sensitivity)"], ["precision", "Precision"], "bottom-left"),
   } as TopLevelSpec;
 }
 
@@ -246,17 +261,11 @@ function rocSpec(metrics: Metrics): TopLevelSpec {
       {
         data: { values },
         mark: { type: "line", strokeWidth: 2, interpolate: "linear" },
-        encoding: {
-          x: { field: "fpr", type: "quantitative", title: "False positive rate", scale: { domain: [0, 1] } },
-          y: { field: "tpr", type: "quantitative", title: "True positive rate", scale: { domain: [0, 1] } },
-          order: { field: "order", type: "quantitative" },
-          color: {
-            field: "curve",
-            type: "nominal",
-            title: "Class",
-            legend: { orient: "bottom-right", labelLimit: 0, fillColor: "white", padding: 6 },
-          },
-        },
+        encoding: curveEncoding(
+          ["fpr", "False positive rate"],
+          ["tpr", "True positive rate"],
+          "bottom-right",
+        ),
       },
     ],
   } as TopLevelSpec;

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import onnxProto from "onnx-proto";
@@ -15,18 +15,8 @@ import { createOnnxEngine, type OnnxFeatureEngine } from "../src/features/onnx/i
 import type { HeadModel } from "../src/head.js";
 import { predict } from "../src/predict.js";
 import { decodeImage, PREPROCESS_VERSION, renderView } from "../src/preprocess.js";
-import { tempDir } from "./helpers.js";
-
-/** Deterministic pseudo-random floats in [lo, hi). */
-function randomFloats(count: number, seed: number, lo: number, hi: number): Float32Array {
-  let state = seed >>> 0;
-  const out = new Float32Array(count);
-  for (let i = 0; i < count; i++) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    out[i] = lo + (state / 2 ** 32) * (hi - lo);
-  }
-  return out;
-}
+import { inferenceHeadConfig, randomFloats, tempDir } from "./helpers.js";
+import { saveLayersModelDir } from "./layers-model.js";
 
 /**
  * A small stand-in for ResNet50 with the layer names and channel counts of the feature contract (activation_21:
@@ -63,22 +53,7 @@ async function saveStandInBackbone(dir: string): Promise<void> {
     tf.tensor(randomFloats(512, 7, -1, 1)),
     tf.tensor(randomFloats(512, 8, 0.5, 2)),
   ]);
-  await mkdir(dir, { recursive: true });
-  await model.save(
-    tf.io.withSaveHandler(async (artifacts) => {
-      const data = tf.io.CompositeArrayBuffer.join(artifacts.weightData ?? new ArrayBuffer(0));
-      await writeFile(path.join(dir, "weights.bin"), new Uint8Array(data));
-      await writeFile(
-        path.join(dir, "model.json"),
-        JSON.stringify({
-          format: "layers-model",
-          modelTopology: artifacts.modelTopology,
-          weightsManifest: [{ paths: ["weights.bin"], weights: artifacts.weightSpecs }],
-        }),
-      );
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } };
-    }),
-  );
+  await saveLayersModelDir(model, dir);
   model.dispose();
 }
 
@@ -102,17 +77,7 @@ function head(kind: "dense" | "flatten", layers: FeatureLayer[], seed: number): 
           { name: "output/bias", shape: [C], data: randomFloats(C, seed + 3, -0.5, 0.5) },
         ];
   return {
-    config: {
-      kind,
-      layers,
-      l2: 0,
-      dropout: 0,
-      learningRate: 1e-3,
-      batchSize: 8,
-      maxEpochs: 1,
-      patience: 1,
-      startFromEpoch: 0,
-    },
+    config: inferenceHeadConfig(kind, layers),
     numClasses: C,
     mean: randomFloats(d, seed + 10, 0, 0.5),
     std: randomFloats(d, seed + 11, 0.5, 2),
