@@ -19,7 +19,8 @@ const defaultIo: CliIo = {
   stderr: (text) => process.stderr.write(text),
 };
 
-function trainSummary(result: TrainResult): string {
+/** The human summary of a finished training run (stdout without --json). */
+export function trainSummary(result: TrainResult): string {
   const m = result.metrics;
   const r = result.report;
   const ci = m.confidenceIntervals;
