@@ -45,8 +45,8 @@ function historySpec(
     metric === "accuracy"
       ? "Train"
       : penaltyFree
-        ? "Train (cross-entropy, no L2 penalty)"
-        : "Train (cross-entropy + L2 penalty)";
+        ? "Train (class-weighted cross-entropy, no L2 penalty)"
+        : "Train (class-weighted cross-entropy + L2 penalty)";
   const valLabel = metric === "accuracy" ? "Validation" : "Validation (cross-entropy)";
   const values = history.flatMap((h) => [
     {

@@ -140,7 +140,7 @@ describe("plot SVGs", () => {
       "Model loss",
       "Epoch",
       "Loss",
-      "Train (cross-entropy, no L2 penalty)",
+      "Train (class-weighted cross-entropy, no L2 penalty)",
       "Validation (cross-entropy)",
     ])
       expect(loss).toContain(text);
@@ -163,7 +163,7 @@ describe("plot SVGs", () => {
   it("say so in the legend when a history has no penalty-free loss", async () => {
     const old = history.map(({ dataLoss: _, ...h }) => h);
     const svg = await renderSvg(plotSpecs(old, metrics).loss!);
-    expect(svg).toContain("Train (cross-entropy + L2 penalty)");
+    expect(svg).toContain("Train (class-weighted cross-entropy + L2 penalty)");
     expect(svg).not.toContain("best epoch");
   });
 
