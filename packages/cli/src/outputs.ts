@@ -1,6 +1,10 @@
-/** Bringing a job's output files to the user's disk, with progress, never writing outside the chosen folder. */
-import { mkdir } from "node:fs/promises";
-import { dirname, isAbsolute, normalize, resolve, sep } from "node:path";
+/**
+ * A job's outputs on the user's disk: downloading them (with progress, never writing outside the chosen folder) and
+ * reading the run's test metrics back for `submit`'s summary and `--json`.
+ */
+import { existsSync } from "node:fs";
+import { mkdir, readFile } from "node:fs/promises";
+import { dirname, isAbsolute, join, normalize, resolve, sep } from "node:path";
 import type { RescaleClient, RescaleFile } from "@rescale-run/sdk";
 import { CliError } from "./errors.js";
 import { ExitCode } from "./exit-codes.js";
@@ -52,4 +56,99 @@ export async function downloadJobOutputs(
     done.push({ id: String(file.id), name: file.name, path, bytes: result.bytes });
   }
   return done;
+}
+
+/**
+ * The `schema` of `submit --json`'s result. JSON naming rule for every command (and the runner's files): camelCase
+ * keys, numbers as JSON numbers (never formatted strings), `null` for unknown, and a `schema` string
+ * `rescale-run/<document>@<version>` whose version goes up only when a field is renamed, removed or changes meaning.
+ */
+export const SUBMIT_SCHEMA = "rescale-run/submit@1";
+
+export interface Interval {
+  low: number;
+  high: number;
+}
+
+/** The key test-split figures of a run's metrics.json, as numbers; `null` where the file lacks one. */
+export interface RunMetricsSummary {
+  /** metrics.json's own `schema` (null for a runner that wrote none). */
+  schema: string | null;
+  /** Path of the metrics.json read. */
+  file: string;
+  n: number | null;
+  accuracy: number | null;
+  /** 95% bootstrap interval of accuracy. */
+  accuracyCi: Interval | null;
+  balancedAccuracy: number | null;
+  macroF1: number | null;
+  macroAuc: number | null;
+  /** 95% bootstrap interval of the macro AUC. */
+  macroAucCi: Interval | null;
+  cohenKappa: number | null;
+  logLoss: number | null;
+  perClass: {
+    className: string;
+    precision: number;
+    recall: number;
+    specificity: number | null;
+    f1: number;
+    support: number;
+  }[];
+}
+
+const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
+const interval = (v: unknown): Interval | null => {
+  const o = v as { low?: unknown; high?: unknown } | null | undefined;
+  const low = num(o?.low);
+  const high = num(o?.high);
+  return low === null || high === null ? null : { low, high };
+};
+
+/**
+ * Reads the first metrics.json of `candidates` that exists and parses; `null` when none does. Tolerates files of
+ * older runners (fields missing become `null`).
+ */
+export async function readRunMetrics(candidates: readonly string[]): Promise<RunMetricsSummary | null> {
+  for (const file of candidates) {
+    if (!existsSync(file)) continue;
+    let m: Record<string, unknown>;
+    try {
+      m = JSON.parse(await readFile(file, "utf8")) as Record<string, unknown>;
+    } catch {
+      continue;
+    }
+    if (typeof m !== "object" || m === null) continue;
+    const ci = m.confidenceIntervals as Record<string, unknown> | undefined;
+    const perClass = Array.isArray(m.perClass) ? (m.perClass as Record<string, unknown>[]) : [];
+    return {
+      schema: typeof m.schema === "string" ? m.schema : null,
+      file,
+      n: num(m.n),
+      accuracy: num(m.accuracy),
+      accuracyCi: interval(ci?.accuracy),
+      balancedAccuracy: num(m.balancedAccuracy),
+      macroF1: num(m.macroF1),
+      macroAuc: num(m.macroAuc),
+      macroAucCi: interval(ci?.macroAuc),
+      cohenKappa: num(m.cohenKappa),
+      logLoss: num(m.logLoss),
+      perClass: perClass
+        .filter((c) => typeof c.className === "string")
+        .map((c) => ({
+          className: c.className as string,
+          precision: num(c.precision) ?? 0,
+          recall: num(c.recall) ?? 0,
+          specificity: num(c.specificity),
+          f1: num(c.f1) ?? 0,
+          support: num(c.support) ?? 0,
+        })),
+    };
+  }
+  return null;
+}
+
+/** metrics.json where a job's outputs were downloaded: the runner's output folder, or the top level. */
+export function metricsCandidates(outDir: string, runnerOut: string): string[] {
+  return [join(outDir, runnerOut, "metrics.json"), join(outDir, "metrics.json")];
 }

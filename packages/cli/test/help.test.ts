@@ -19,6 +19,7 @@ describe("help", () => {
       "software",
       "train",
       "predict",
+      "export",
       "local",
       "config",
     ]) {

@@ -220,7 +220,7 @@ describe("submit against Rescale (nock)", () => {
     expect(r.stdout.match(/epoch 2\/2 loss 0.5/g)).toHaveLength(1);
     expect(r.stderr).toContain("stopping workstation JOB1");
     expect(readFileSync(join(out, "outputs/metrics.json"), "utf8")).toContain("0.9");
-    expect(r.stdout).toContain("accuracy 0.900, macroF1 0.880");
+    expect(r.stdout).toContain("accuracy 0.900, macro F1 0.880");
     expect(scope.isDone() || scope.pendingMocks().every((m) => /statuses|runs|tail/.test(m))).toBe(true);
   });
 

@@ -1,5 +1,7 @@
 /**
- * The run's artifacts on disk: history and predictions as CSV, and `artifacts.zip` of the output folder.
+ * The run's artifacts on disk: history (JSON and CSV), predictions as CSV, and `artifacts.zip` of the output folder.
+ * Field names follow one rule everywhere (JSON keys and CSV headers): camelCase, as the SDK and metrics.json use;
+ * every JSON document carries a `schema` string (see {@link SCHEMAS}).
  */
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
@@ -9,16 +11,34 @@ import { pipeline } from "node:stream/promises";
 import archiver from "archiver";
 import { writeFileAtomic } from "./atomic-write.js";
 import { UserInputError } from "./errors.js";
-import { argmax } from "./metrics.js";
+import type { EpochRecord } from "./head.js";
+import { argmax, METRICS_SCHEMA } from "./metrics.js";
 
-/** One epoch of training history (Keras `History.history`, one row per epoch). */
-export interface HistoryEntry {
-  epoch: number;
-  loss: number;
-  accuracy: number;
-  valLoss: number;
-  valAccuracy: number;
+/**
+ * The `schema` field of each JSON document the runner writes: `<document>@<version>`. The version goes up when a
+ * field is renamed or removed or changes meaning; adding a field keeps it.
+ */
+export const SCHEMAS = {
+  run: "rescale-run/run@1",
+  metrics: METRICS_SCHEMA,
+  history: "rescale-run/history@1",
+  onnxExport: "rescale-run/onnx-export@1",
+} as const;
+
+/** history.json: the per-epoch record of head training. */
+export interface HistoryDocument {
+  schema: typeof SCHEMAS.history;
+  /** Epoch whose weights were kept (lowest validation loss after `startFromEpoch`); 0 when none was watched yet. */
+  bestEpoch: number;
+  /** What `loss`, `dataLoss` and `valLoss` measure. */
+  lossNote: string;
+  epochs: EpochRecord[];
 }
+
+export const LOSS_NOTE =
+  "loss: training objective (class-weighted cross-entropy, dropout on, mean over the epoch's batches, plus the L2 " +
+  "penalty); dataLoss: the same without the L2 penalty; valLoss: cross-entropy on the validation split, no penalty. " +
+  "Compare dataLoss with valLoss.";
 
 /** One test-split prediction. */
 export interface PredictionRow {
@@ -45,17 +65,45 @@ export function toCsv(header: readonly string[], rows: readonly (readonly (strin
   return [header, ...rows].map((row) => `${row.map(csvField).join(",")}\n`).join("");
 }
 
+/** Column order of history.csv: the keys of {@link EpochRecord}, as in history.json. */
+export const HISTORY_CSV_COLUMNS = [
+  "epoch",
+  "loss",
+  "dataLoss",
+  "accuracy",
+  "valLoss",
+  "valAccuracy",
+] as const;
+
 /**
- * Writes the training history as CSV with Keras column names: `epoch,loss,accuracy,val_loss,val_accuracy`.
+ * Writes the training history as CSV with the same names as history.json:
+ * `epoch,loss,dataLoss,accuracy,valLoss,valAccuracy` (an empty `dataLoss` cell where the record has none).
  */
-export async function writeHistoryCsv(history: readonly HistoryEntry[], file: string): Promise<void> {
-  const rows = history.map((h) => [h.epoch, h.loss, h.accuracy, h.valLoss, h.valAccuracy]);
-  await writeFileAtomic(file, toCsv(["epoch", "loss", "accuracy", "val_loss", "val_accuracy"], rows));
+export async function writeHistoryCsv(history: readonly EpochRecord[], file: string): Promise<void> {
+  const rows = history.map((h) => HISTORY_CSV_COLUMNS.map((column) => h[column] ?? ""));
+  await writeFileAtomic(file, toCsv(HISTORY_CSV_COLUMNS, rows));
+}
+
+/** Writes `history.json` ({@link HistoryDocument}) and `history.csv` into `outDir`. */
+export async function writeHistory(
+  outDir: string,
+  history: readonly EpochRecord[],
+  bestEpoch: number,
+): Promise<void> {
+  const doc: HistoryDocument = {
+    schema: SCHEMAS.history,
+    bestEpoch,
+    lossNote: LOSS_NOTE,
+    epochs: [...history],
+  };
+  await writeFileAtomic(path.join(outDir, "history.json"), `${JSON.stringify(doc, null, 2)}\n`);
+  await writeHistoryCsv(history, path.join(outDir, "history.csv"));
 }
 
 /**
- * Writes predictions as CSV: `file,true_class,predicted_class,prob_<class>...`, classes by name, the predicted class
- * being the most probable one (first wins ties, as in {@link computeMetrics}).
+ * Writes predictions as CSV: `file,trueClass,predictedClass,prob_<class>...`, classes by name, the predicted class
+ * being the most probable one (first wins ties, as in {@link computeMetrics}). The probability columns are
+ * `prob_` + the class name verbatim (class names are data, not field names, so they are not re-cased).
  *
  * @throws {RangeError} when a row's class index or probability count does not match `classNames`.
  */
@@ -78,7 +126,7 @@ export async function writePredictionsCsv(
     }
     return [row.file, trueName, classNames[argmax(row.probs)]!, ...row.probs];
   });
-  const header = ["file", "true_class", "predicted_class", ...classNames.map((c) => `prob_${c}`)];
+  const header = ["file", "trueClass", "predictedClass", ...classNames.map((c) => `prob_${c}`)];
   await writeFileAtomic(file, toCsv(header, records));
 }
 

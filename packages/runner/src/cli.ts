@@ -1,6 +1,7 @@
 import yargs from "yargs";
 import { BACKEND_CHOICES, type BackendPreference } from "./backend.js";
 import { EXIT_CODES, RunInterruptedError, UserInputError } from "./errors.js";
+import { type ExportOnnxResult, exportOnnx } from "./export-onnx.js";
 import { FEATURE_LAYER_NAMES, type FeatureLayer } from "./features/engine.js";
 import { ENGINE_CHOICES, type EnginePreference } from "./features/select.js";
 import {
@@ -25,14 +26,24 @@ const defaultIo: CliIo = {
   stderr: (text) => process.stderr.write(text),
 };
 
-function trainSummary(result: TrainResult): string {
+/** The human summary of a finished training run (stdout without --json). */
+export function trainSummary(result: TrainResult): string {
   const m = result.metrics;
   const r = result.report;
+  const ci = m.confidenceIntervals;
+  const range = (i: { low: number; high: number } | null | undefined) =>
+    i ? ` (95% CI ${i.low.toFixed(3)}-${i.high.toFixed(3)})` : "";
   const lines = [
     r.test.heldOut
       ? ""
       : "test split NOT held out (--final-fit all trained on it): its figures are no measure",
-    `test accuracy ${m.accuracy.toFixed(3)}  macro F1 ${m.macroF1.toFixed(3)}  macro AUC ${m.macroAuc?.toFixed(3) ?? "n/a"}  (${m.n} images)`,
+    `test accuracy ${m.accuracy.toFixed(3)}${range(ci?.accuracy)}  macro AUC ${m.macroAuc?.toFixed(3) ?? "n/a"}${range(ci?.macroAuc)}  (${m.n} images)`,
+    `balanced accuracy ${m.balancedAccuracy.toFixed(3)}  macro F1 ${m.macroF1.toFixed(3)}  kappa ${m.cohenKappa?.toFixed(3) ?? "n/a"}  log loss ${m.logLoss.toFixed(3)}`,
+    ...m.perClass.map(
+      (c) =>
+        `  ${c.className}: sensitivity ${c.recall.toFixed(3)}  specificity ${c.specificity.toFixed(3)}  ` +
+        `precision ${c.precision.toFixed(3)}  F1 ${c.f1.toFixed(3)}  (n ${c.support})`,
+    ),
     `engine ${r.engine.description}`,
     "chosen" in r.crossValidation
       ? `head ${r.crossValidation.chosen} (${r.crossValidation.k}-fold x ${r.crossValidation.repeats} CV, ${r.crossValidation.solver})`
@@ -66,8 +77,20 @@ function predictTable(result: PredictResult): string {
   return `${[line(header), ...rows.map(line), ...failed].join("\n")}\n`;
 }
 
+function exportSummary(result: ExportOnnxResult): string {
+  const lines = [
+    `wrote ${result.path} (${(result.bytes / 1e6).toFixed(1)} MB)`,
+    `input "image": float32 [n, 224, 224, 3], RGB 0..255; output "probabilities": [${result.classNames.join(", ")}]`,
+    `views averaged in the graph: ${result.graphViews.join(" + ")}`,
+    result.viewsNotInGraph.length > 0
+      ? `note: predict also averages ${result.viewsNotInGraph.join(", ")}, which the graph does not`
+      : "",
+  ];
+  return `${lines.filter(Boolean).join("\n")}\n`;
+}
+
 /**
- * `rescale-runner train|predict`. Returns the exit code: 0 ok, 2 user error (message only), 75 stopped by
+ * `rescale-runner train|predict|export`. Returns the exit code: 0 ok, 2 user error (message only), 75 stopped by
  * SIGTERM / walltime after a checkpoint (resume with --resume), 1 unexpected error (with stack).
  */
 export async function runRunnerCli(argv: string[], io: CliIo = defaultIo): Promise<number> {
@@ -89,7 +112,7 @@ export async function runRunnerCli(argv: string[], io: CliIo = defaultIo): Promi
   const parser = yargs(argv)
     .scriptName("rescale-runner")
     .strict()
-    .demandCommand(1, "name a command: train or predict")
+    .demandCommand(1, "name a command: train, predict or export")
     .option("engine", { choices: ENGINE_CHOICES, default: "auto", describe: "feature engine" })
     .option("backend", { choices: BACKEND_CHOICES, default: "auto", describe: "TF.js backend (tfjs engine)" })
     .option("threads", { type: "number", describe: "threads for feature extraction (default: all cores)" })
@@ -170,6 +193,12 @@ export async function runRunnerCli(argv: string[], io: CliIo = defaultIo): Promi
             describe: "fine-tune ResNet stage 5 (GPU only)",
           })
           .option("time-limit", { type: "number", describe: "seconds before a clean stop (walltime)" })
+          .option("export-onnx", {
+            type: "boolean",
+            default: false,
+            describe:
+              "also write model/model.onnx (backbone + head, about 95 MB; `rescale-runner export` does it later)",
+          })
           .option("quiet", {
             type: "boolean",
             describe:
@@ -199,6 +228,7 @@ export async function runRunnerCli(argv: string[], io: CliIo = defaultIo): Promi
             profile: args.profile,
             fineTune: args["fine-tune"],
             timeLimitSeconds: args["time-limit"],
+            exportOnnx: args["export-onnx"],
             engine: args.engine as EnginePreference,
             backend: args.backend as BackendPreference,
             threads: args.threads,
@@ -234,6 +264,29 @@ export async function runRunnerCli(argv: string[], io: CliIo = defaultIo): Promi
           });
           io.stdout(args.json ? `${JSON.stringify(result, null, 2)}\n` : predictTable(result));
           if (result.predictions.length === 0) exitCode = EXIT_CODES.userInput;
+        } catch (error) {
+          fail(error);
+        }
+      },
+    )
+    .command(
+      "export",
+      "write a trained model as one ONNX file (backbone + head, preprocessing inside) for onnxruntime",
+      (y) =>
+        y
+          .option("model", { type: "string", default: "outputs", describe: "training --out folder" })
+          .option("out", { type: "string", describe: "file to write (default <model>/model/model.onnx)" })
+          .example("$0 export --model ./outputs", "writes ./outputs/model/model.onnx (about 95 MB)")
+          .epilog(
+            "Input 'image': float32 [n, 224, 224, 3] RGB 0..255 (the image stretched to 224x224); output " +
+              "'probabilities': [n, classes]. Class names and preprocessing are in the file's metadata; " +
+              "docs/runner.md has a Python example.",
+          ),
+      async (args) => {
+        try {
+          io.stderr(`exporting the model in ${args.model} to ONNX (about 95 MB; a few seconds)...\n`);
+          const result = await exportOnnx({ model: args.model, out: args.out });
+          io.stdout(args.json ? `${JSON.stringify(result, null, 2)}\n` : exportSummary(result));
         } catch (error) {
           fail(error);
         }

@@ -64,7 +64,13 @@ export interface LabelledMatrix extends Matrix {
 
 export interface EpochRecord {
   epoch: number;
+  /** Training objective, mean over the epoch's batches: class-weighted cross-entropy (dropout on) + L2 penalty. */
   loss: number;
+  /**
+   * `loss` without the L2 penalty: the data term alone, comparable with `valLoss` (which has no penalty). Absent
+   * in fine-tuning histories and in checkpoints written before it existed.
+   */
+  dataLoss?: number;
   accuracy: number;
   valLoss: number;
   valAccuracy: number;
@@ -194,7 +200,7 @@ function run(
   rows: readonly number[],
   numClasses: number,
   training?: { rng: Rng; labels: Int32Array; weights: Float32Array },
-): { probs: Float32Array; loss: number } {
+): { probs: Float32Array; loss: number; dataLoss: number } {
   const C = numClasses;
   const B = rows.length;
   const probs = new Float32Array(B * C);
@@ -253,7 +259,7 @@ function run(
     }
     for (let c = 0; c < C; c++) z[c]! /= sum;
   }
-  if (!training) return { probs, loss: Number.NaN };
+  if (!training) return { probs, loss: Number.NaN, dataLoss: Number.NaN };
 
   // Class-weighted mean cross-entropy (sum of weighted losses / batch size, as Keras) + L2 on kernels.
   let loss = 0;
@@ -267,7 +273,7 @@ function run(
   for (const p of params) p.grad.fill(0);
   for (let r = 0; r < B; r++) for (let c = 0; c < C; c++) b2!.grad[c]! += gz[r * C + c]!;
   addOuterProducts(hiddenRows, gz, C, k2!.grad);
-  if (!flatten) return { probs, loss: loss + addL2(config, params) };
+  if (!flatten) return { probs, loss: loss + addL2(config, params), dataLoss: loss };
   const gh = new Float32Array(H);
   for (let r = 0; r < B; r++) {
     const h = hiddenRows[r]!;
@@ -290,7 +296,7 @@ function run(
       for (let k = 0; k < H; k++) k1!.grad[wo + k]! += xj * gh[k]!;
     }
   }
-  return { probs, loss: loss + addL2(config, params) };
+  return { probs, loss: loss + addL2(config, params), dataLoss: loss };
 }
 
 /** Adds the L2 penalty's gradient to the kernels' gradients; returns the penalty. */
@@ -583,16 +589,18 @@ export async function trainHead(
     const learningRate = learningRateAt(config, epoch);
     const order = rng.shuffle(Array.from({ length: train.n }, (_, i) => i));
     let lossSum = 0;
+    let dataLossSum = 0;
     let correct = 0;
     for (let start = 0; start < train.n; start += config.batchSize) {
       const rows = order.slice(start, start + config.batchSize);
-      const { probs, loss } = run(config, params, xTrain, train.d, rows, numClasses, {
+      const { probs, loss, dataLoss } = run(config, params, xTrain, train.d, rows, numClasses, {
         rng,
         labels: train.y,
         weights: sampleWeights,
       });
       adamStep(params, learningRate, ++step);
       lossSum += loss * rows.length;
+      dataLossSum += dataLoss * rows.length;
       for (let r = 0; r < rows.length; r++) {
         if (argmax(probs.subarray(r * numClasses, (r + 1) * numClasses)) === train.y[rows[r]!]) correct++;
       }
@@ -604,6 +612,7 @@ export async function trainHead(
     const record: EpochRecord = {
       epoch,
       loss: lossSum / train.n,
+      dataLoss: dataLossSum / train.n,
       accuracy: correct / train.n,
       valLoss: valResult.loss,
       valAccuracy: valResult.accuracy,

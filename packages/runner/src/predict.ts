@@ -68,7 +68,8 @@ async function listImages(inputs: string[]): Promise<string[]> {
   return files;
 }
 
-async function resolveModelDir(model: string): Promise<string> {
+/** The model folder of a training --out folder (its model/) or of the model folder itself. */
+export async function resolveModelDir(model: string): Promise<string> {
   for (const dir of [path.join(model, "model"), model]) {
     if (await stat(path.join(dir, "head.json")).catch(() => undefined)) return dir;
   }

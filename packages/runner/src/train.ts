@@ -4,7 +4,7 @@ import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { RescaleClient } from "@rescale-run/sdk";
-import { packageArtifacts, writeHistoryCsv, writePredictionsCsv } from "./artifacts.js";
+import { packageArtifacts, SCHEMAS, writeHistory, writePredictionsCsv } from "./artifacts.js";
 import { firstViews } from "./augment.js";
 import type { BackendPreference } from "./backend.js";
 import { Checkpoint, saveHead } from "./checkpoint.js";
@@ -30,7 +30,6 @@ import { type EnginePreference, engineOrSelect } from "./features/select.js";
 import {
   DEFAULT_HEAD_EPOCHS,
   DEFAULT_LEARNING_RATES,
-  type EpochRecord,
   type HeadConfig,
   type HeadKind,
   type HeadSolver,
@@ -41,7 +40,7 @@ import {
 import { fitExactHead } from "./logreg.js";
 import { computeMetrics, type Metrics } from "./metrics.js";
 import { cacheRoot } from "./paths.js";
-import { renderPlots } from "./plots.js";
+import { renderMisclassifiedGrid, renderPlots } from "./plots.js";
 import { PREPROCESS_VERSION } from "./preprocess.js";
 import { createProgress, type Progress } from "./progress.js";
 import { type UploadResult, uploadArtifacts, workstationClient } from "./upload.js";
@@ -98,6 +97,8 @@ export interface TrainOptions {
   profile?: string;
   /** Fine-tune the last ResNet stage after the head (GPU backend only). */
   fineTune?: boolean;
+  /** Also write model/model.onnx (export-onnx.ts): opt-in, it adds about 95 MB to the outputs and the zip. */
+  exportOnnx?: boolean;
   /** Stop cleanly (checkpoint, exit code 75) after this many seconds: a job's walltime. */
   timeLimitSeconds?: number;
   /** Cache root: features and the ONNX graph (default $XDG_CACHE_HOME/rescale-run). */
@@ -119,6 +120,7 @@ export type FinalFit = "train+val" | "all";
 export const FINAL_FITS: readonly FinalFit[] = ["train+val", "all"];
 
 export interface RunReport {
+  schema: typeof SCHEMAS.run;
   runner: { name: string; version: string };
   versions: Record<string, string>;
   startedAt: string;
@@ -180,12 +182,6 @@ const packageVersion = (name: string): string => {
 
 async function writeJson(file: string, value: unknown): Promise<void> {
   await writeFile(file, `${JSON.stringify(value, null, 2)}\n`);
-}
-
-/** history.json and history.csv: the per-epoch loss and accuracy, train and validation. */
-async function writeHistory(out: string, history: EpochRecord[]): Promise<void> {
-  await writeJson(path.join(out, "history.json"), history);
-  await writeHistoryCsv(history, path.join(out, "history.csv"));
 }
 
 function checkOptions(o: TrainOptions): void {
@@ -503,7 +499,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
               const snapshot = await state();
               await checkpoint.saveState(meta, snapshot);
               // Written every epoch so a run cut off by walltime, SIGTERM or SIGKILL still leaves its history.
-              await writeHistory(out, snapshot.history);
+              await writeHistory(out, snapshot.history, snapshot.bestEpoch);
               progress.log(
                 `epoch ${r.epoch}: loss ${r.loss.toFixed(4)} acc ${r.accuracy.toFixed(3)} ` +
                   `val_loss ${r.valLoss.toFixed(4)} val_acc ${r.valAccuracy.toFixed(3)}`,
@@ -556,6 +552,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       ttaViews: ttaViewIds,
       ...(evalEngine === engine ? {} : { backbone: "backbone" }),
     });
+    if (options.exportOnnx) {
+      const { exportOnnx } = await import("./export-onnx.js");
+      const exported = await exportOnnx({ model: modelDir });
+      progress.log(`exported ${exported.path} (${(exported.bytes / 1e6).toFixed(1)} MB)`);
+    }
     endStage("head");
 
     // evaluate on the held-out test split
@@ -581,14 +582,22 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     endStage("evaluate");
 
     // report
-    await writeHistory(out, headResult.history);
-    await renderPlots({ history: headResult.history, metrics, classNames, outDir: out });
+    await writeHistory(out, headResult.history, headResult.bestEpoch);
+    await renderPlots({
+      history: headResult.history,
+      bestEpoch: headResult.bestEpoch,
+      metrics,
+      classNames,
+      outDir: out,
+    });
+    await renderMisclassifiedGrid({ predictions: rows, images: testImages, classNames, outDir: out });
     endStage("report");
 
     const counts = Object.fromEntries(
       classNames.map((c, i) => [c, dataset.images.filter((img) => img.label === i).length]),
     );
     const report: RunReport = {
+      schema: SCHEMAS.run,
       runner: { name: "@rescale-run/runner", version: packageVersion("@rescale-run/runner") },
       versions: {
         node: process.versions.node,

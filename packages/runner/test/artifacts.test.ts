@@ -82,17 +82,17 @@ describe("CSV", () => {
     expect(toCsv(["a", "b"], [[1, "x,y"]])).toBe('a,b\n1,"x,y"\n');
   });
 
-  it("writes history.csv with Keras column names", async () => {
+  it("writes history.csv with the names of history.json (camelCase), an empty cell where dataLoss is absent", async () => {
     const file = path.join(root, "hist", "history.csv");
     await writeHistoryCsv(
       [
-        { epoch: 1, loss: 1.05, accuracy: 0.5, valLoss: 0.98, valAccuracy: 0.55 },
+        { epoch: 1, loss: 1.05, dataLoss: 0.95, accuracy: 0.5, valLoss: 0.98, valAccuracy: 0.55 },
         { epoch: 2, loss: 0.7, accuracy: 0.75, valLoss: 0.81, valAccuracy: 0.7 },
       ],
       file,
     );
     expect(await readFile(file, "utf8")).toBe(
-      "epoch,loss,accuracy,val_loss,val_accuracy\n1,1.05,0.5,0.98,0.55\n2,0.7,0.75,0.81,0.7\n",
+      "epoch,loss,dataLoss,accuracy,valLoss,valAccuracy\n1,1.05,0.95,0.5,0.98,0.55\n2,0.7,,0.75,0.81,0.7\n",
     );
     expect((await readdir(path.dirname(file))).filter((f) => f.endsWith(".tmp"))).toEqual([]);
   });
@@ -112,7 +112,7 @@ describe("CSV", () => {
     const text = await readFile(file, "utf8");
     expect(text.split("\n")[2]).toBe('"malignant/odd, ""quoted"" name.png",malignant,normal,0.1,0.3,0.6');
     expect(parseCsv(text)).toEqual([
-      ["file", "true_class", "predicted_class", "prob_benign", "prob_malignant", "prob_normal"],
+      ["file", "trueClass", "predictedClass", "prob_benign", "prob_malignant", "prob_normal"],
       [names[0], "benign", "benign", "0.7", "0.2", "0.1"],
       [names[1], "malignant", "normal", "0.1", "0.3", "0.6"],
       [names[2], "normal", "benign", "0.4", "0.4", "0.2"],

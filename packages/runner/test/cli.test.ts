@@ -39,3 +39,47 @@ describe("rescale-runner CLI", () => {
     expect(stderr).toMatch(/holds no trained model/);
   });
 });
+
+describe("train summary", () => {
+  it("shows the key test metrics: CIs, balanced accuracy, kappa, log loss, per-class sensitivity and specificity", async () => {
+    const { computeMetrics } = await import("../src/metrics.js");
+    const { trainSummary } = await import("../src/cli.js");
+    const metrics = computeMetrics({
+      yTrue: [0, 0, 1, 1],
+      probs: [
+        [0.9, 0.1],
+        [0.4, 0.6],
+        [0.2, 0.8],
+        [0.3, 0.7],
+      ],
+      classNames: ["benign", "malignant"],
+    });
+    const report = {
+      engine: { description: "fake engine" },
+      crossValidation: { skipped: "--cv-folds 0" },
+      dataset: { skipped: [] },
+    };
+    const text = trainSummary({
+      outDir: "/out",
+      metrics,
+      report: report as never,
+      zip: "/out/artifacts.zip",
+      upload: { status: "skipped", reason: "--no-upload" },
+    });
+    const ci = metrics.confidenceIntervals!;
+    expect(text).toContain(
+      `test accuracy 0.750 (95% CI ${ci.accuracy.low.toFixed(3)}-${ci.accuracy.high.toFixed(3)})  macro AUC 1.000`,
+    );
+    // Kappa: p_o 3/4, p_e (2*1 + 2*3)/16 = 1/2 -> 0.5. Log loss: -(ln .9 + ln .4 + ln .8 + ln .7) / 4.
+    const logLoss = -(Math.log(0.9) + Math.log(0.4) + Math.log(0.8) + Math.log(0.7)) / 4;
+    expect(text).toContain(
+      `balanced accuracy 0.750  macro F1 0.733  kappa 0.500  log loss ${logLoss.toFixed(3)}`,
+    );
+    expect(text).toContain(
+      "  benign: sensitivity 0.500  specificity 1.000  precision 1.000  F1 0.667  (n 2)",
+    );
+    expect(text).toContain(
+      "  malignant: sensitivity 1.000  specificity 0.500  precision 0.667  F1 0.800  (n 2)",
+    );
+  });
+});

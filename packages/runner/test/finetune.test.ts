@@ -1,4 +1,3 @@
-import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ORIGINAL_VIEW, viewById } from "../src/augment.js";
@@ -7,6 +6,7 @@ import { scanDataset } from "../src/dataset.js";
 import { createTfjsEngine } from "../src/features/tfjs.js";
 import { fineTuneLastStage } from "../src/finetune.js";
 import { makeDataset, tempDir, twoClassHead } from "./helpers.js";
+import { saveLayersModelDir } from "./layers-model.js";
 
 /**
  * The fine-tuning loop on the cpu backend with a tiny stand-in for ResNet50 that has the layer names the runner
@@ -31,24 +31,7 @@ async function tinyResNetDir(dir: string): Promise<void> {
   x = conv(16, "res5a_branch2a", 1, 1).apply(x) as tf.SymbolicTensor;
   x = tf.layers.activation({ activation: "relu", name: "activation_48" }).apply(x) as tf.SymbolicTensor;
   const model = tf.model({ inputs: input, outputs: x });
-  await mkdir(dir, { recursive: true });
-  await model.save(
-    tf.io.withSaveHandler(async (artifacts) => {
-      await writeFile(
-        path.join(dir, "weights.bin"),
-        new Uint8Array(tf.io.CompositeArrayBuffer.join(artifacts.weightData ?? new ArrayBuffer(0))),
-      );
-      await writeFile(
-        path.join(dir, "model.json"),
-        JSON.stringify({
-          format: "layers-model",
-          modelTopology: artifacts.modelTopology,
-          weightsManifest: [{ paths: ["weights.bin"], weights: artifacts.weightSpecs }],
-        }),
-      );
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } };
-    }),
-  );
+  await saveLayersModelDir(model, dir);
 }
 
 describe("fineTuneLastStage (cpu backend, tiny stand-in model)", () => {

@@ -3,7 +3,18 @@ import os from "node:os";
 import path from "node:path";
 import sharp from "sharp";
 import type { FeatureLayer } from "../src/features/engine.js";
-import type { HeadModel } from "../src/head.js";
+import type { HeadConfig, HeadKind, HeadModel } from "../src/head.js";
+
+/** Deterministic pseudo-random floats in [lo, hi). */
+export function randomFloats(count: number, seed: number, lo: number, hi: number): Float32Array {
+  let state = seed >>> 0;
+  const out = new Float32Array(count);
+  for (let i = 0; i < count; i++) {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    out[i] = lo + (state / 2 ** 32) * (hi - lo);
+  }
+  return out;
+}
 
 export async function tempDir(prefix = "runner-test-"): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), prefix));
@@ -49,6 +60,21 @@ export async function makeDataset(
   return root;
 }
 
+/** The config of a hand-made head that is only applied, never trained (no L2, no dropout, one epoch). */
+export function inferenceHeadConfig(kind: HeadKind, layers: FeatureLayer[]): HeadConfig {
+  return {
+    kind,
+    layers,
+    l2: 0,
+    dropout: 0,
+    learningRate: 1e-3,
+    batchSize: 8,
+    maxEpochs: 1,
+    patience: 1,
+    startFromEpoch: 0,
+  };
+}
+
 /**
  * A hand-made two-class dense head on one layer's pooled features: identity standardisation, zero bias, the given
  * kernel (d x 2, row-major).
@@ -56,17 +82,7 @@ export async function makeDataset(
 export function twoClassHead(layer: FeatureLayer, kernel: Float32Array): HeadModel {
   const d = kernel.length / 2;
   return {
-    config: {
-      kind: "dense",
-      layers: [layer],
-      l2: 0,
-      dropout: 0,
-      learningRate: 1e-3,
-      batchSize: 8,
-      maxEpochs: 1,
-      patience: 1,
-      startFromEpoch: 0,
-    },
+    config: inferenceHeadConfig("dense", [layer]),
     numClasses: 2,
     mean: new Float32Array(d),
     std: new Float32Array(d).fill(1),

@@ -27,6 +27,7 @@ import {
   type WeightTensor,
 } from "../src/model/resnet-weights.js";
 import { preprocessViews } from "../src/preprocess.js";
+import { randomFloats } from "./helpers.js";
 
 const BUSI_DIR = "/work/shared/data/busi-dev/Dataset_BUSI_with_GT";
 const IMAGE_FLOATS = INPUT_SIZE * INPUT_SIZE * 3;
@@ -40,17 +41,6 @@ function relativeL2Error(actual: Float32Array, expected: Float32Array): number {
     norm += expected[i]! ** 2;
   }
   return Math.sqrt(diff / norm);
-}
-
-/** Deterministic pseudo-random floats in [lo, hi). */
-function randomFloats(count: number, seed: number, lo: number, hi: number): Float32Array {
-  let state = seed >>> 0;
-  const out = new Float32Array(count);
-  for (let i = 0; i < count; i++) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    out[i] = lo + (state / 2 ** 32) * (hi - lo);
-  }
-  return out;
 }
 
 /** A tf.LayersModel returning the globally average-pooled outputs of `layers`, in inference mode via predict. */

@@ -100,7 +100,7 @@ async function waitForCheckpoint(out: string, minEpoch: number, exit: Promise<un
 }
 
 const readHistory = (out: string): HistoryEntry[] =>
-  JSON.parse(readFileSync(path.join(out, "history.json"), "utf8"));
+  JSON.parse(readFileSync(path.join(out, "history.json"), "utf8")).epochs;
 
 const readCheckpoint = (out: string): { epoch: number; history: HistoryEntry[] } =>
   JSON.parse(readFileSync(path.join(out, "checkpoint", "state.json"), "utf8"));
@@ -233,6 +233,6 @@ describe("walltime reached mid-training on the local platform", () => {
     expect(state.history.map((h) => h.epoch)).toEqual(Array.from({ length: state.epoch }, (_, i) => i + 1));
     expect(files.has("outputs/history.csv")).toBe(true);
     const history = JSON.parse((await api.download(files.get("outputs/history.json")!)).toString());
-    expect(history).toEqual(state.history);
+    expect(history.epochs).toEqual(state.history);
   });
 });

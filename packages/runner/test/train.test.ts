@@ -74,10 +74,19 @@ describe("train pipeline (fake feature engine)", () => {
     expect(run.features).toMatchObject({ extracted: 52, cached: 0 });
     expect(result.metrics.accuracy).toBeGreaterThanOrEqual(0.75);
     const predictions = (await readFile(path.join(out, "predictions.csv"), "utf8")).trim().split("\n");
-    expect(predictions[0]).toBe("file,true_class,predicted_class,prob_benign,prob_malignant,prob_normal");
+    expect(predictions[0]).toBe("file,trueClass,predictedClass,prob_benign,prob_malignant,prob_normal");
     expect(predictions).toHaveLength(5);
     const history = JSON.parse(await readFile(path.join(out, "history.json"), "utf8"));
-    expect(history.length).toBe(run.head.epochs);
+    expect(history).toMatchObject({ schema: "rescale-run/history@1", bestEpoch: run.head.bestEpoch });
+    expect(history.epochs.length).toBe(run.head.epochs);
+    // The training loss without the L2 penalty is recorded beside the objective, and is below it.
+    for (const e of history.epochs) expect(e.dataLoss).toBeLessThan(e.loss);
+    expect(run.schema).toBe("rescale-run/run@1");
+    const metricsJson = JSON.parse(await readFile(path.join(out, "metrics.json"), "utf8"));
+    expect(metricsJson.schema).toBe("rescale-run/metrics@1");
+    expect(metricsJson.confidenceIntervals.resamples).toBe(1000);
+    expect(files).toContain("precision-recall.png");
+    if (result.metrics.accuracy < 1) expect(files).toContain("misclassified.jpg");
     expect(result.upload.status).toBe("skipped");
 
     const again = fakeEngine();

@@ -1,9 +1,9 @@
-/** `train` and `predict`: the runner on this machine, no platform. Their flags belong to the runner. */
+/** `train`, `predict` and `export`: the runner on this machine, no platform. Their flags belong to the runner. */
 import type { CommandSpec } from "../cli.js";
 import type { CliIo } from "../io.js";
 import { loadRunner } from "../runner-module.js";
 
-export const RUNNER_COMMANDS = ["train", "predict"];
+export const RUNNER_COMMANDS = ["train", "predict", "export"];
 
 /** Hands argv to the runner's own CLI (same flags as `rescale-runner`). */
 export async function runRunnerCommand(argv: string[], _io: CliIo): Promise<number> {
@@ -34,5 +34,9 @@ export const runnerCommands: CommandSpec[] = [
   passThrough("predict", "Classify images with a trained model: rescale-runner predict", [
     "$0 predict --model ./outputs image1.png image2.png",
     "Class and probabilities per image",
+  ]),
+  passThrough("export", "Write a trained model as one ONNX file: rescale-runner export", [
+    "$0 export --model ./outputs",
+    "Writes ./outputs/model/model.onnx (backbone + head) for onnxruntime",
   ]),
 ];

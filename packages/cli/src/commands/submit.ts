@@ -3,7 +3,7 @@
  * job created and submitted -> status line until active -> training log streamed -> outputs downloaded.
  */
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { createInterface } from "node:readline/promises";
@@ -23,8 +23,9 @@ import { ensureDemoDataset, type InspectedDataset, inspectDataset, packDataset }
 import { UsageError } from "../errors.js";
 import { ExitCode } from "../exit-codes.js";
 import { followJob } from "../follow.js";
+import { metricsLine, perClassLines } from "../format.js";
 import { formatBytes, formatDuration } from "../output.js";
-import { downloadJobOutputs } from "../outputs.js";
+import { downloadJobOutputs, metricsCandidates, readRunMetrics, SUBMIT_SCHEMA } from "../outputs.js";
 import { cacheDir } from "../paths.js";
 import {
   buildPlan,
@@ -412,7 +413,13 @@ async function run(
   if (a.detach) {
     const hint = reattachHint(jobId, flag);
     out.result(
-      { jobId, detached: true, plan, reattach: hint.split("\n").map((l) => l.replace(/\s+#.*$/, "").trim()) },
+      {
+        schema: SUBMIT_SCHEMA,
+        jobId,
+        detached: true,
+        plan,
+        reattach: hint.split("\n").map((l) => l.replace(/\s+#.*$/, "").trim()),
+      },
       () => {
         out.line(`job ${jobId} submitted. Re-attach with:`);
         out.line(hint);
@@ -452,10 +459,12 @@ async function run(
   // A workstation this command stopped after training ends "Completed" with a stop reason: the runner decides.
   const stoppedByUs = result.stopRequested && result.runnerExit !== undefined;
   const succeeded = stoppedByUs ? result.runnerExit === 0 : result.outcome === "succeeded";
-  const summary = await readMetrics(outDir);
+  const summary = await readRunMetrics(metricsCandidates(outDir, RUNNER_OUT));
+  const line = summary ? metricsLine(summary) : null;
   const reason = result.latest?.statusReason ?? "";
   out.result(
     {
+      schema: SUBMIT_SCHEMA,
       jobId,
       succeeded,
       status: result.latest?.status,
@@ -474,27 +483,14 @@ async function run(
           ? `${out.c.green("✓")} job ${jobId} ${result.latest?.status}: ${reason}${stoppedByUs ? " (runner exit 0)" : ""}`
           : `${out.c.red("✗")} job ${jobId} ${result.latest?.status}: ${reason || "no reason given"}${result.runnerExit !== undefined ? ` (runner exit ${result.runnerExit})` : ""}`,
       );
-      if (summary) out.line(`test split${dataset.synthetic ? " (SYNTHETIC data)" : ""}: ${summary}`);
+      if (summary && line) {
+        out.line(`test split${dataset.synthetic ? " (SYNTHETIC data)" : ""}: ${line}`);
+        for (const l of perClassLines(summary)) out.line(l);
+      }
       out.line(`${files.length} output files in ${outDir}`);
     },
   );
   return succeeded ? ExitCode.Success : ExitCode.JobFailed;
-}
-
-async function readMetrics(outDir: string): Promise<string | null> {
-  for (const path of [join(outDir, RUNNER_OUT, "metrics.json"), join(outDir, "metrics.json")]) {
-    if (!existsSync(path)) continue;
-    try {
-      const m = JSON.parse(await readFile(path, "utf8")) as Record<string, unknown>;
-      const parts = ["accuracy", "macroF1", "macroAuc", "cohenKappa"]
-        .filter((k) => typeof m[k] === "number")
-        .map((k) => `${k} ${(m[k] as number).toFixed(3)}`);
-      return parts.length ? parts.join(", ") : null;
-    } catch {
-      return null;
-    }
-  }
-  return null;
 }
 
 async function interrupted(

@@ -487,3 +487,172 @@ export function buildGraph(
   }
   return new GraphBuilder(topology, weights, options).build();
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// The exported classifier: preprocessing + backbone + head in one graph (export-onnx.ts).
+
+/** One weight array of a trained head (head.ts NamedArray): "output/kernel" [d, classes], "output/bias", ... */
+export interface HeadWeight {
+  name: string;
+  shape: number[];
+  data: Float32Array;
+}
+
+export interface ClassifierHead {
+  /** "dense": standardise -> Dense(classes); "flatten": standardise -> Dense(hidden, relu) -> Dense(classes). */
+  kind: "dense" | "flatten";
+  /** The head's input: these pooled backbone outputs (graph output name -> Keras layer), concatenated in order. */
+  features: { name: string; source: string }[];
+  /** Standardisation of the concatenated features: (x - mean) / std. */
+  mean: Float32Array;
+  std: Float32Array;
+  weights: HeadWeight[];
+  numClasses: number;
+}
+
+export interface ClassifierGraphOptions {
+  /** Graph input: n x H x W x 3 float32, RGB in 0..255 (H, W of the Keras input layer). */
+  inputName: string;
+  /** Graph output: n x classes float32 softmax probabilities. */
+  outputName: string;
+  /** Keras "caffe" preprocessing inside the graph: RGB -> BGR, then subtract these BGR means. */
+  caffeMeanBgr: readonly [number, number, number];
+  /** Average the probabilities of each image and its left-right mirror (test-time augmentation "orig" + "flip"). */
+  averageMirror: boolean;
+}
+
+const int64 = (values: number[]) => BigInt64Array.from(values.map(BigInt));
+
+/**
+ * The whole classifier as one graph: in-graph caffe preprocessing (channel reversal with Gather, mean subtraction),
+ * optionally each image and its mirror stacked on the batch axis, the backbone of {@link buildGraph} up to the head's
+ * pooled layers, the head (standardisation, dense layer(s), softmax) and, with the mirror, the mean of the two
+ * softmax rows of each image.
+ */
+export function buildClassifierGraph(
+  topology: KerasTopology,
+  weights: Map<string, WeightTensor>,
+  head: ClassifierHead,
+  options: ClassifierGraphOptions,
+): GraphDescription {
+  const backboneInput = "classifier/backbone_input";
+  const backbone = buildGraph(topology, weights, {
+    inputName: backboneInput,
+    pooledOutputs: Object.fromEntries(head.features.map((f) => [f.name, f.source])),
+  });
+  const [height, width, channels] = backbone.input.dims as [number, number, number];
+  if (channels !== 3) throw new OnnxGraphBuildError(`the backbone takes ${channels} channels, not 3 (RGB)`);
+  const d = backbone.outputs.reduce((sum, o) => sum + o.dims[0]!, 0);
+  if (head.mean.length !== d || head.std.length !== d) {
+    throw new OnnxGraphBuildError(
+      `the head standardises ${head.mean.length} features; the backbone's layers give ${d}`,
+    );
+  }
+  const nodes: GraphNode[] = [];
+  const initializers: GraphInitializer[] = [];
+  const node = (
+    opType: string,
+    name: string,
+    inputs: string[],
+    outputs: string[],
+    attributes: Record<string, AttributeValue> = {},
+  ) => nodes.push({ opType, name, inputs, outputs, attributes });
+  const constant = (name: string, dims: number[], data: InitializerData) => {
+    initializers.push({ name, dims, data });
+    return name;
+  };
+  const weight = (name: string, shape: number[]) => {
+    const w = head.weights.find((x) => x.name === name);
+    if (!w || w.shape.join() !== shape.join()) {
+      throw new OnnxGraphBuildError(`the head has no weight ${name} of shape [${shape.join(", ")}]`);
+    }
+    return constant(`classifier/${name}`, shape, w.data);
+  };
+
+  // Preprocessing: NHWC RGB 0..255 -> BGR minus the ImageNet means (the runner's toCaffeInput).
+  const bgrIndices = constant("classifier/bgr_indices", [3], int64([2, 1, 0]));
+  node("Gather", "classifier/rgb_to_bgr", [options.inputName, bgrIndices], ["classifier/bgr"], { axis: 3 });
+  const meanBgr = constant("classifier/caffe_mean_bgr", [3], Float32Array.from(options.caffeMeanBgr));
+  const caffe = options.averageMirror ? "classifier/caffe" : backboneInput;
+  node("Sub", "classifier/subtract_mean", ["classifier/bgr", meanBgr], [caffe]);
+  if (options.averageMirror) {
+    const reversed = Array.from({ length: width }, (_, i) => width - 1 - i);
+    const mirrorIndices = constant("classifier/mirror_indices", [width], int64(reversed));
+    node("Gather", "classifier/mirror", [caffe, mirrorIndices], ["classifier/mirrored"], { axis: 2 });
+    // Originals first, then mirrors: rows i and n + i are one image's two views.
+    node("Concat", "classifier/stack_views", [caffe, "classifier/mirrored"], [backboneInput], { axis: 0 });
+  }
+
+  // Head.
+  const featureNames = backbone.outputs.map((o) => o.name);
+  const features = featureNames.length === 1 ? featureNames[0]! : "classifier/features";
+  if (featureNames.length > 1)
+    node("Concat", "classifier/concat_features", featureNames, [features], { axis: 1 });
+  node(
+    "Sub",
+    "classifier/center",
+    [features, constant("classifier/mean", [d], head.mean)],
+    ["classifier/centered"],
+  );
+  node(
+    "Div",
+    "classifier/scale",
+    ["classifier/centered", constant("classifier/std", [d], head.std)],
+    ["classifier/standardised"],
+  );
+  const C = head.numClasses;
+  let hidden = "classifier/standardised";
+  let hiddenDim = d;
+  if (head.kind === "flatten") {
+    const kernel = head.weights.find((w) => w.name === "hidden/kernel");
+    const units = kernel?.shape[1] ?? 0;
+    node(
+      "MatMul",
+      "classifier/hidden/matmul",
+      [hidden, weight("hidden/kernel", [d, units])],
+      ["classifier/hidden/linear"],
+    );
+    node(
+      "Add",
+      "classifier/hidden/bias",
+      ["classifier/hidden/linear", weight("hidden/bias", [units])],
+      ["classifier/hidden/preact"],
+    );
+    node("Relu", "classifier/hidden/relu", ["classifier/hidden/preact"], ["classifier/hidden"]);
+    hidden = "classifier/hidden";
+    hiddenDim = units;
+  }
+  node(
+    "MatMul",
+    "classifier/output/matmul",
+    [hidden, weight("output/kernel", [hiddenDim, C])],
+    ["classifier/output/linear"],
+  );
+  node(
+    "Add",
+    "classifier/output/bias",
+    ["classifier/output/linear", weight("output/bias", [C])],
+    ["classifier/logits"],
+  );
+  const probs = options.averageMirror ? "classifier/view_probabilities" : options.outputName;
+  node("Softmax", "classifier/softmax", ["classifier/logits"], [probs], { axis: 1 });
+  if (options.averageMirror) {
+    const shape = constant("classifier/views_shape", [3], int64([2, -1, C]));
+    node("Reshape", "classifier/split_views", [probs, shape], ["classifier/views"]);
+    node("ReduceMean", "classifier/average_views", ["classifier/views"], [options.outputName], {
+      axes: [0],
+      keepdims: 0,
+    });
+  }
+
+  // Preprocessing nodes first, then the backbone, then the head: ONNX wants nodes in topological order.
+  const head0 = nodes.findIndex(
+    (n) => n.name === "classifier/concat_features" || n.name === "classifier/center",
+  );
+  return {
+    nodes: [...nodes.slice(0, head0), ...backbone.nodes, ...nodes.slice(head0)],
+    initializers: [...initializers, ...backbone.initializers],
+    input: { name: options.inputName, dims: [height, width, 3] },
+    outputs: [{ name: options.outputName, dims: [C] }],
+  };
+}
