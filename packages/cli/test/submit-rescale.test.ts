@@ -8,11 +8,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import nock from "nock";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { CORETYPES_2017_JP_FILE } from "../../testkit/src/fixtures.js";
 import { runInProcess, sandboxEnv } from "./helpers.js";
 
 const BASE = "https://platform.rescale.jp";
 const KEY = "test-key-0123456789abcdef";
-const catalog = JSON.parse(readFileSync("/work/shared/docs/coretypes-2017-jp.json", "utf8"));
+const catalog = JSON.parse(readFileSync(CORETYPES_2017_JP_FILE, "utf8"));
 
 let dataDir: string;
 let bundle: string;

@@ -3,14 +3,14 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildZip, jobBody, type ZipEntry } from "../../testkit/src/index.js";
+import { buildZip, CORETYPES_2017_JP_FILE, jobBody, type ZipEntry } from "../../testkit/src/index.js";
 import { daemonStatus, LocalPlatformError, startLocalPlatform } from "../src/index.js";
 import { startTestPlatform, type TestPlatform } from "./helpers.js";
 
 // HTTP-level behaviour of the local platform: catalog, files, validation, pagination (plain fetch, no SDK).
 
 let t: TestPlatform;
-const CATALOG = path.resolve(import.meta.dirname, "../../../../shared/docs/coretypes-2017-jp.json");
+const CATALOG = CORETYPES_2017_JP_FILE;
 
 beforeAll(async () => {
   t = await startTestPlatform({ catalogFile: CATALOG });
