@@ -88,6 +88,8 @@ describe("catalog", () => {
     const jade = page.results.find((c) => c.code === "gpu-kepler")!;
     expect(jade.isEmulated).toBe(true);
     expect(String(jade.description)).toMatch(/^\[emulated on this machine\]/);
+    // The snapshot gives no GPU counts: unknown (null), never a made-up 0 that hides a GPU type from --gpus 1.
+    expect(jade.gpuCounts).toBeNull();
     expect(page.count).toBe(1 + 18);
   });
 

@@ -40,6 +40,7 @@ import { renderPlots } from "./plots.js";
 import { PREPROCESS_VERSION } from "./preprocess.js";
 import { createProgress, type Progress } from "./progress.js";
 import { type UploadResult, uploadArtifacts, workstationClient } from "./upload.js";
+import { RUNNER_VERSION } from "./version.js";
 
 export interface TrainOptions {
   /** Image-folder dataset: one subfolder per class. */
@@ -505,7 +506,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       classNames.map((c, i) => [c, dataset.images.filter((img) => img.label === i).length]),
     );
     const report: RunReport = {
-      runner: { name: "@rescale-run/runner", version: packageVersion("@rescale-run/runner") },
+      runner: { name: "@rescale-run/runner", version: RUNNER_VERSION },
       versions: {
         node: process.versions.node,
         sharp: packageVersion("sharp"),
