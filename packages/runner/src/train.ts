@@ -39,6 +39,7 @@ import { cacheRoot } from "./paths.js";
 import { renderPlots } from "./plots.js";
 import { PREPROCESS_VERSION } from "./preprocess.js";
 import { createProgress, type Progress } from "./progress.js";
+import { checkTrainOptions } from "./rules.js";
 import { type UploadResult, uploadArtifacts, workstationClient } from "./upload.js";
 import { RUNNER_VERSION } from "./version.js";
 
@@ -156,44 +157,6 @@ async function writeHistory(out: string, history: EpochRecord[]): Promise<void> 
   await writeHistoryCsv(history, path.join(out, "history.csv"));
 }
 
-function checkOptions(o: TrainOptions): void {
-  const positiveInt = (name: string, v: number | undefined) => {
-    if (v !== undefined && (!Number.isInteger(v) || v < 1)) {
-      throw new UserInputError(`--${name} must be a positive integer, got ${v}`);
-    }
-  };
-  positiveInt("epochs", o.epochs);
-  positiveInt("batch-size", o.batchSize);
-  positiveInt("threads", o.threads);
-  positiveInt("patience", o.patience);
-  const epochs = o.epochs ?? DEFAULT_HEAD_EPOCHS;
-  if (
-    o.startFromEpoch !== undefined &&
-    (!Number.isInteger(o.startFromEpoch) || o.startFromEpoch < 0 || o.startFromEpoch >= epochs)
-  ) {
-    throw new UserInputError(
-      `--start-from-epoch must be an integer from 0 to ${epochs - 1} (below --epochs ${epochs}), got ${o.startFromEpoch}`,
-    );
-  }
-  for (const [name, count] of [
-    ["views", o.views],
-    ["tta", o.tta],
-  ] as const) {
-    if (count === undefined) continue;
-    try {
-      firstViews(count);
-    } catch (error) {
-      throw new UserInputError(`--${name}: ${(error as Error).message}`);
-    }
-  }
-  if (o.cvFolds !== undefined && (!Number.isInteger(o.cvFolds) || o.cvFolds === 1 || o.cvFolds < 0)) {
-    throw new UserInputError(`--cv-folds must be 0 (off) or at least 2, got ${o.cvFolds}`);
-  }
-  if (o.learningRate !== undefined && !(o.learningRate > 0)) {
-    throw new UserInputError(`--learning-rate must be positive, got ${o.learningRate}`);
-  }
-}
-
 /** Stop requests: SIGTERM / SIGINT, the walltime, or the caller's AbortSignal. */
 function stopController(options: TrainOptions) {
   let reason: string | undefined;
@@ -246,7 +209,7 @@ async function loadOrMakeSplit(dataset: Dataset, out: string, seed: number, resu
  * evaluate -> report -> package -> upload. Every output lands in `options.out`.
  */
 export async function train(options: TrainOptions): Promise<TrainResult> {
-  checkOptions(options);
+  checkTrainOptions(options);
   const startedAt = new Date();
   const out = path.resolve(options.out);
   const seed = options.seed ?? 42;
@@ -280,6 +243,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       `dataset: ${dataset.images.length} images in ${classNames.length} classes (${classNames.join(", ")}); ` +
         `split ${trainImages.length}/${valImages.length}/${testImages.length}; ${dataset.skipped.length} skipped`,
     );
+    for (const note of dataset.notes) progress.log(`dataset: ${note}`);
     endStage("dataset");
 
     // preprocess + features
