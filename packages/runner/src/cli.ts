@@ -1,4 +1,4 @@
-import yargs from "yargs";
+import yargs, { type Argv } from "yargs";
 import { BACKEND_CHOICES, type BackendPreference } from "./backend.js";
 import { EXIT_CODES, RunInterruptedError, UserInputError } from "./errors.js";
 import { FEATURE_LAYER_NAMES, type FeatureLayer } from "./features/engine.js";
@@ -6,7 +6,8 @@ import { ENGINE_CHOICES, type EnginePreference } from "./features/select.js";
 import { DEFAULT_HEAD_EPOCHS, DEFAULT_LEARNING_RATES, HEAD_KINDS, type HeadKind } from "./head.js";
 import { type PredictResult, predict } from "./predict.js";
 import { createProgress } from "./progress.js";
-import { type TrainResult, train } from "./train.js";
+import { checkTrainOptions, JOB_OWNED_RUNNER_FLAGS } from "./rules.js";
+import { type TrainOptions, type TrainResult, train } from "./train.js";
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -53,6 +54,147 @@ function predictTable(result: PredictResult): string {
   return `${[line(header), ...rows.map(line), ...failed].join("\n")}\n`;
 }
 
+/** Options of every command (before or after the command name). */
+function globalOptions<T>(y: Argv<T>) {
+  return y
+    .option("engine", { choices: ENGINE_CHOICES, default: "auto", describe: "feature engine" })
+    .option("backend", { choices: BACKEND_CHOICES, default: "auto", describe: "TF.js backend (tfjs engine)" })
+    .option("threads", { type: "number", describe: "threads for feature extraction (default: all cores)" })
+    .option("cache-dir", { type: "string", describe: "cache root (default $XDG_CACHE_HOME/rescale-run)" })
+    .option("json", { type: "boolean", default: false, describe: "print the result as JSON" });
+}
+
+/** The options of `train`: the runner's CLI and `checkTrainArgs` (what `submit` checks) parse the same ones. */
+function trainOptions<T>(y: Argv<T>) {
+  return y
+    .option("data", {
+      type: "string",
+      demandOption: true,
+      describe: "dataset folder, one subfolder per class",
+    })
+    .option("out", { type: "string", default: "outputs", describe: "output folder" })
+    .option("epochs", {
+      type: "number",
+      default: DEFAULT_HEAD_EPOCHS,
+      describe:
+        "head training epochs; the learning rate decays to 0 over them (early stopping may end sooner)",
+    })
+    .option("batch-size", { type: "number", default: 32 })
+    .option("learning-rate", {
+      type: "number",
+      describe: `peak learning rate (default ${DEFAULT_LEARNING_RATES.dense} for the dense head, ${DEFAULT_LEARNING_RATES.flatten} for flatten)`,
+    })
+    .option("patience", { type: "number", default: 10, describe: "early-stopping patience (epochs)" })
+    .option("start-from-epoch", {
+      type: "number",
+      describe:
+        "early stopping watches the validation loss only after this epoch (default: half of --epochs)",
+    })
+    .option("seed", { type: "number", default: 42 })
+    .option("views", { type: "number", default: 2, describe: "augmented views per training image (1-6)" })
+    .option("tta", {
+      type: "number",
+      default: 2,
+      describe:
+        "test-time augmentation: average the predictions over this many views (1 = original image only, 2 = + its mirror image)",
+    })
+    .option("head", { choices: HEAD_KINDS, default: "dense" })
+    .option("layers", { type: "array", choices: FEATURE_LAYER_NAMES, describe: "fix the feature layers" })
+    .option("cv-folds", { type: "number", default: 5, describe: "cross-validation folds (0 = off)" })
+    .option("resume", { type: "boolean", default: false, describe: "continue a stopped run in --out" })
+    .option("upload", {
+      type: "boolean",
+      describe: "upload artifacts to Rescale (default: only on a workstation)",
+    })
+    .option("profile", { type: "string", describe: "Rescale profile for --upload" })
+    .option("fine-tune", { type: "boolean", default: false, describe: "fine-tune ResNet stage 5 (GPU only)" })
+    .option("time-limit", { type: "number", describe: "seconds before a clean stop (walltime)" })
+    .option("quiet", {
+      type: "boolean",
+      default: false,
+      describe:
+        "no dataset, cross-validation and epoch lines (they are printed to stderr whether or not it is a terminal)",
+    });
+}
+
+/** What yargs hands the `train` handler (global and train options). */
+interface ParsedTrainArgs {
+  data: string;
+  out: string;
+  epochs: number;
+  "batch-size": number;
+  "learning-rate"?: number;
+  patience: number;
+  "start-from-epoch"?: number;
+  seed: number;
+  views: number;
+  tta: number;
+  head: string;
+  layers?: (string | number)[];
+  "cv-folds": number;
+  resume: boolean;
+  upload?: boolean;
+  profile?: string;
+  "fine-tune": boolean;
+  "time-limit"?: number;
+  engine: string;
+  backend: string;
+  threads?: number;
+  "cache-dir"?: string;
+}
+
+/** Parsed `train` flags as TrainOptions (without progress). */
+function trainValues(args: ParsedTrainArgs): Omit<TrainOptions, "progress"> {
+  return {
+    data: args.data,
+    out: args.out,
+    epochs: args.epochs,
+    batchSize: args["batch-size"],
+    learningRate: args["learning-rate"],
+    patience: args.patience,
+    startFromEpoch: args["start-from-epoch"],
+    seed: args.seed,
+    views: args.views,
+    tta: args.tta,
+    head: args.head as HeadKind,
+    layers: args.layers as FeatureLayer[] | undefined,
+    cvFolds: args["cv-folds"],
+    resume: args.resume,
+    upload: args.upload ?? "auto",
+    profile: args.profile,
+    fineTune: args["fine-tune"],
+    timeLimitSeconds: args["time-limit"],
+    engine: args.engine as EnginePreference,
+    backend: args.backend as BackendPreference,
+    threads: args.threads,
+    cacheDir: args["cache-dir"],
+  };
+}
+
+/**
+ * Checks extra `rescale-runner train` arguments as the runner will (known flags, valid values) without training:
+ * `submit` calls it before uploading anything. Flags the job sets itself are refused. Throws UserInputError.
+ */
+export function checkTrainArgs(extra: readonly string[]): void {
+  const owned = extra.find((a) => JOB_OWNED_RUNNER_FLAGS.some((f) => a === f || a.startsWith(`${f}=`)));
+  if (owned) {
+    throw new UserInputError(
+      `${owned.split("=")[0]} is set by the job itself and cannot be passed to the runner`,
+    );
+  }
+  const parsed = globalOptions(yargs(["train", "--data", "<job dataset>", ...extra]))
+    .strict()
+    .command("train", "", trainOptions)
+    .fail((message, error) => {
+      throw error ?? new UserInputError(`runner option: ${message}`);
+    })
+    .exitProcess(false)
+    .help(false)
+    .version(false)
+    .parseSync() as unknown as ParsedTrainArgs;
+  checkTrainOptions(trainValues(parsed));
+}
+
 /**
  * `rescale-runner train|predict`. Returns the exit code: 0 ok, 2 user error (message only), 75 stopped by
  * SIGTERM / walltime after a checkpoint (resume with --resume), 1 unexpected error (with stack).
@@ -73,116 +215,26 @@ export async function runRunnerCli(argv: string[], io: CliIo = defaultIo): Promi
       exitCode = EXIT_CODES.internal;
     }
   };
-  const parser = yargs(argv)
+  const parser = globalOptions(yargs(argv))
     .scriptName("rescale-runner")
     .strict()
     .demandCommand(1, "name a command: train or predict")
-    .option("engine", { choices: ENGINE_CHOICES, default: "auto", describe: "feature engine" })
-    .option("backend", { choices: BACKEND_CHOICES, default: "auto", describe: "TF.js backend (tfjs engine)" })
-    .option("threads", { type: "number", describe: "threads for feature extraction (default: all cores)" })
-    .option("cache-dir", { type: "string", describe: "cache root (default $XDG_CACHE_HOME/rescale-run)" })
-    .option("json", { type: "boolean", default: false, describe: "print the result as JSON" })
-    .command(
-      "train",
-      "train a classifier on an image-folder dataset",
-      (y) =>
-        y
-          .option("data", {
-            type: "string",
-            demandOption: true,
-            describe: "dataset folder, one subfolder per class",
-          })
-          .option("out", { type: "string", default: "outputs", describe: "output folder" })
-          .option("epochs", {
-            type: "number",
-            default: DEFAULT_HEAD_EPOCHS,
-            describe:
-              "head training epochs; the learning rate decays to 0 over them (early stopping may end sooner)",
-          })
-          .option("batch-size", { type: "number", default: 32 })
-          .option("learning-rate", {
-            type: "number",
-            describe: `peak learning rate (default ${DEFAULT_LEARNING_RATES.dense} for the dense head, ${DEFAULT_LEARNING_RATES.flatten} for flatten)`,
-          })
-          .option("patience", { type: "number", default: 10, describe: "early-stopping patience (epochs)" })
-          .option("start-from-epoch", {
-            type: "number",
-            describe:
-              "early stopping watches the validation loss only after this epoch (default: half of --epochs)",
-          })
-          .option("seed", { type: "number", default: 42 })
-          .option("views", {
-            type: "number",
-            default: 2,
-            describe: "augmented views per training image (1-6)",
-          })
-          .option("tta", {
-            type: "number",
-            default: 2,
-            describe:
-              "test-time augmentation: average the predictions over this many views (1 = original image only, 2 = + its mirror image)",
-          })
-          .option("head", { choices: HEAD_KINDS, default: "dense" })
-          .option("layers", {
-            type: "array",
-            choices: FEATURE_LAYER_NAMES,
-            describe: "fix the feature layers",
-          })
-          .option("cv-folds", { type: "number", default: 5, describe: "cross-validation folds (0 = off)" })
-          .option("resume", { type: "boolean", default: false, describe: "continue a stopped run in --out" })
-          .option("upload", {
-            type: "boolean",
-            describe: "upload artifacts to Rescale (default: only on a workstation)",
-          })
-          .option("profile", { type: "string", describe: "Rescale profile for --upload" })
-          .option("fine-tune", {
-            type: "boolean",
-            default: false,
-            describe: "fine-tune ResNet stage 5 (GPU only)",
-          })
-          .option("time-limit", { type: "number", describe: "seconds before a clean stop (walltime)" })
-          .option("quiet", {
-            type: "boolean",
-            describe:
-              "no progress lines (default: quiet when stderr is not a terminal; --no-quiet forces them)",
-          }),
-      async (args) => {
-        try {
-          const result = await train({
-            data: args.data,
-            out: args.out,
-            epochs: args.epochs,
-            batchSize: args["batch-size"],
-            learningRate: args["learning-rate"],
-            patience: args.patience,
-            startFromEpoch: args["start-from-epoch"],
-            seed: args.seed,
-            views: args.views,
-            tta: args.tta,
-            head: args.head as HeadKind,
-            layers: args.layers as FeatureLayer[] | undefined,
-            cvFolds: args["cv-folds"],
-            resume: args.resume,
-            upload: args.upload ?? "auto",
-            profile: args.profile,
-            fineTune: args["fine-tune"],
-            timeLimitSeconds: args["time-limit"],
-            engine: args.engine as EnginePreference,
-            backend: args.backend as BackendPreference,
-            threads: args.threads,
-            cacheDir: args["cache-dir"],
-            progress: createProgress({ quiet: args.quiet }),
-          });
-          io.stdout(
-            args.json
-              ? `${JSON.stringify({ ...result.report, upload: result.upload }, null, 2)}\n`
-              : trainSummary(result),
-          );
-        } catch (error) {
-          fail(error);
-        }
-      },
-    )
+    .command("train", "train a classifier on an image-folder dataset", trainOptions, async (args) => {
+      try {
+        const result = await train({
+          // yargs types a command handler without the parent's options; they are there at run time.
+          ...trainValues(args as unknown as ParsedTrainArgs),
+          progress: createProgress({ quiet: args.quiet }),
+        });
+        io.stdout(
+          args.json
+            ? `${JSON.stringify({ ...result.report, upload: result.upload }, null, 2)}\n`
+            : trainSummary(result),
+        );
+      } catch (error) {
+        fail(error);
+      }
+    })
     .command(
       "predict <images..>",
       "classify images (files or folders) with a trained model",
