@@ -25,7 +25,7 @@ beforeAll(() => {
   for (const cls of ["benign", "malignant", "normal"]) {
     const dir = join(dataDir, cls);
     require("node:fs").mkdirSync(dir, { recursive: true });
-    for (let i = 1; i <= 3; i++) writeFileSync(join(dir, `${cls} (${i}).png`), `fake png ${cls} ${i}`);
+    for (let i = 1; i <= 6; i++) writeFileSync(join(dir, `${cls} (${i}).png`), `fake png ${cls} ${i}`);
     writeFileSync(join(dir, `${cls} (1)_mask.png`), "mask");
   }
   bundle = join(root, "rescale-run-runner-test.tgz");

@@ -45,7 +45,7 @@ export function checkClassCounts(
   if (classes.length === 0) throw new DatasetError(`${where} has no class subfolders. ${layout}`);
   if (classes.length === 1) {
     throw new DatasetError(
-      `${where} has a single class folder (${classes[0]!.name}); classification needs at least two. ${layout}`,
+      `${where} has a single class (${classes[0]!.name}); classification needs at least two classes. ${layout}`,
     );
   }
   const empty = classes.filter((c) => c.images === 0).map((c) => c.name);

@@ -11,7 +11,7 @@ const quick = { epochs: 10, patience: 5, views: 1, tta: 1, cvFolds: 0, seed: 3, 
 describe("dataset and option rules (shared by the runner and submit)", () => {
   it("refuses no class folders, one class, an empty or extra class and too few images", () => {
     expect(() => checkClassCounts("d", [])).toThrow(/no class subfolders/);
-    expect(() => checkClassCounts("d", [{ name: "benign", images: 9 }])).toThrow(/single class folder/);
+    expect(() => checkClassCounts("d", [{ name: "benign", images: 9 }])).toThrow(/single class \(benign\)/);
     expect(() =>
       checkClassCounts("d", [
         { name: "benign", images: 9 },
