@@ -50,8 +50,7 @@ function predictTable(result: PredictResult): string {
       .map((c, i) => c.padEnd(widths[i]!))
       .join("  ")
       .trimEnd();
-  const failed = result.failed.map((f) => `${f.file}: ${f.reason}`);
-  return `${[line(header), ...rows.map(line), ...failed].join("\n")}\n`;
+  return `${[line(header), ...rows.map(line)].join("\n")}\n`;
 }
 
 /** Options of every command (before or after the command name). */
@@ -196,6 +195,26 @@ export function checkTrainArgs(extra: readonly string[]): void {
 }
 
 /**
+ * What `predict` says besides the table (stderr) and its exit code. Any unreadable image is a failure (exit 2),
+ * even when the others were classified: a script must not take a partial table for a complete one. Masks and
+ * non-images named explicitly are skipped with a note, not failures.
+ */
+export function predictOutcome(result: PredictResult): { stderr: string; exitCode: number } {
+  const lines = [
+    ...result.notes.map((note) => `note: ${note}`),
+    ...result.skipped.map((s) => `skipped ${s.file}: ${s.reason}`),
+    ...result.failed.map((f) => `error: ${f.file}: ${f.reason}`),
+  ];
+  const total = result.failed.length + result.predictions.length;
+  if (result.failed.length > 0)
+    lines.push(`error: ${result.failed.length} of ${total} image(s) could not be classified`);
+  return {
+    stderr: lines.map((l) => `${l}\n`).join(""),
+    exitCode: result.failed.length > 0 ? EXIT_CODES.userInput : EXIT_CODES.ok,
+  };
+}
+
+/**
  * `rescale-runner train|predict`. Returns the exit code: 0 ok, 2 user error (message only), 75 stopped by
  * SIGTERM / walltime after a checkpoint (resume with --resume), 1 unexpected error (with stack).
  */
@@ -252,8 +271,12 @@ export async function runRunnerCli(argv: string[], io: CliIo = defaultIo): Promi
             threads: args.threads,
             cacheDir: args["cache-dir"],
           });
-          io.stdout(args.json ? `${JSON.stringify(result, null, 2)}\n` : predictTable(result));
-          if (result.predictions.length === 0) exitCode = EXIT_CODES.userInput;
+          if (result.predictions.length > 0 || args.json) {
+            io.stdout(args.json ? `${JSON.stringify(result, null, 2)}\n` : predictTable(result));
+          }
+          const outcome = predictOutcome(result);
+          io.stderr(outcome.stderr);
+          exitCode = outcome.exitCode;
         } catch (error) {
           fail(error);
         }

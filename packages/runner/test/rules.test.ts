@@ -1,7 +1,8 @@
-import { copyFile, readFile } from "node:fs/promises";
+import { copyFile, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { DatasetError, train, UserInputError } from "../src/index.js";
+import { predictOutcome } from "../src/cli.js";
+import { DatasetError, EXIT_CODES, predict, train, UserInputError } from "../src/index.js";
 import { checkClassCounts, checkTrainOptions, isTrainingImageName } from "../src/rules.js";
 import { fakeEngine } from "./fake-engine.js";
 import { makeDataset, tempDir } from "./helpers.js";
@@ -115,5 +116,32 @@ describe("degenerate datasets are user errors or recorded decisions", () => {
     );
     const split = JSON.parse(await readFile(path.join(out, "split.json"), "utf8"));
     expect([...split.train, ...split.val, ...split.test]).not.toContain("benign/benign (3).png");
+  });
+});
+
+describe("predict: masks and partial failures", () => {
+  it("skips masks with a note, reports an unreadable image, and a partial failure exits 2", async () => {
+    const data = await makeDataset(await tempDir(), { benign: 6, malignant: 6 });
+    const out = await tempDir();
+    await train({ ...quick, data, out, cacheDir: await tempDir(), featureEngine: fakeEngine(), quiet: true });
+    const folder = await tempDir();
+    await copyFile(path.join(data, "benign", "benign (1).png"), path.join(folder, "a.png"));
+    await copyFile(path.join(data, "benign", "benign (1)_mask.png"), path.join(folder, "a_mask.png"));
+    await writeFile(path.join(folder, "broken.png"), "not a png");
+    const mask = path.join(data, "malignant", "malignant (2)_mask.png");
+    const result = await predict({ inputs: [folder, mask], model: out, featureEngine: fakeEngine() });
+    expect(result.predictions.map((p) => path.basename(p.file))).toEqual(["a.png"]);
+    expect(result.skipped).toEqual([{ file: mask, reason: expect.stringMatching(/segmentation mask/) }]);
+    expect(result.notes.join("\n")).toMatch(/left out 1 segmentation mask file/);
+    expect(result.failed.map((f) => path.basename(f.file))).toEqual(["broken.png"]);
+    const outcome = predictOutcome(result);
+    expect(outcome.exitCode).toBe(EXIT_CODES.userInput);
+    expect(outcome.stderr).toMatch(/skipped .*malignant \(2\)_mask\.png: a segmentation mask/);
+    expect(outcome.stderr).toMatch(/error: 1 of 2 image\(s\) could not be classified/);
+    expect(predictOutcome({ ...result, failed: [] }).exitCode).toBe(EXIT_CODES.ok);
+
+    await expect(predict({ inputs: [mask], model: out, featureEngine: fakeEngine() })).rejects.toThrow(
+      /no images to classify .*segmentation mask/,
+    );
   });
 });
