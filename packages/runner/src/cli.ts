@@ -27,7 +27,7 @@ function trainSummary(result: TrainResult): string {
     `engine ${r.engine.description}`,
     "chosen" in r.crossValidation ? `head ${r.crossValidation.chosen} (${r.crossValidation.k}-fold CV)` : "",
     r.dataset.skipped.length > 0
-      ? `skipped ${r.dataset.skipped.length} unreadable file(s): see run.json`
+      ? `skipped ${r.dataset.skipped.length} file(s) (unreadable, or the same image in two classes): see run.json`
       : "",
     `outputs in ${result.outDir} (artifacts.zip)`,
     result.upload.status === "uploaded"
