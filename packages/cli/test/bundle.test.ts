@@ -3,20 +3,27 @@
  * `<repo>/tmp/<absolute cache path>/...` folders behind). Slow (a real `pnpm deploy`, about a minute), so one test.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { ensureRunnerBundle } from "../src/bundle.js";
 import { REPO } from "./helpers.js";
 
 const gitStatus = () =>
   execFileSync("git", ["status", "--porcelain", "--untracked-files=all"], { cwd: REPO, encoding: "utf8" });
 
+const homes: string[] = [];
+// The packed bundle and pnpm's store in the temporary HOME are about 300 MB.
+afterAll(() => {
+  for (const home of homes) rmSync(home, { recursive: true, force: true });
+});
+
 describe("runner bundle", () => {
   it("packs with HOME in a temporary directory, reports its stages and leaves the repository clean", async () => {
     const before = gitStatus();
     const home = mkdtempSync(join(tmpdir(), "rr-bundle-home-"));
+    homes.push(home);
     const cache = join(home, ".cache", "rescale-run");
     const saved = process.env.HOME;
     process.env.HOME = home;
