@@ -5,7 +5,7 @@
  *   npx tsx examples/compare-coretypes.ts --cores 4 --walltime 8h --min-memory 32
  *   npx tsx examples/compare-coretypes.ts --live --cores 4 --walltime 90m   # your platform (env or profile)
  *
- * Without --live it uses the 2017 JP catalog snapshot in ../shared/docs (prices in that platform's currency,
+ * Without --live it uses the 2017 JP catalog snapshot vendored in packages/testkit/fixtures (prices in that platform's currency,
  * probably JPY; an old snapshot, not current prices). In your own project import from "@rescale-run/sdk".
  */
 import { readFile } from "node:fs/promises";
@@ -38,7 +38,7 @@ async function loadCoreTypes(): Promise<{ coreTypes: CoreType[]; source: string 
     const client = await RescaleClient.fromEnvironment({ profile: values.profile });
     return { coreTypes: await client.coreTypes.list({ isActive: true }), source: client.baseUrl };
   }
-  const url = new URL("../../shared/docs/coretypes-2017-jp.json", import.meta.url);
+  const url = new URL("../packages/testkit/fixtures/coretypes-2017-jp.json", import.meta.url);
   const snapshot = pageSchema(coreTypeSchema).parse(JSON.parse(await readFile(url, "utf8")));
   return { coreTypes: snapshot.results, source: "2017 JP snapshot (old prices, platform currency)" };
 }

@@ -1,5 +1,8 @@
 #!/usr/bin/env node
 import { main } from "./cli.js";
+import { exitQuietlyOnClosedPipe } from "./output.js";
+
+exitQuietlyOnClosedPipe(process.stdout, process.stderr);
 
 main(process.argv.slice(2)).then(
   (code) => {

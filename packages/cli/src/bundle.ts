@@ -6,7 +6,7 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, realpathSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import { basename, dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeDirectoryTgz } from "./archive.js";
@@ -112,10 +112,27 @@ export async function ensureRunnerBundle(
   const work = await mkdtemp(join(dir, "deploy-"));
   try {
     const deployDir = join(work, "runner");
-    onStage?.("resolving the runner's production dependencies (pnpm deploy --prod)");
-    await run("npx", ["-y", "pnpm@9", "deploy", "--filter", "@rescale-run/runner", "--prod", deployDir], {
-      cwd: runner.workspaceRoot,
-    });
+    onStage?.("copying the workspace manifests and the runner's build into the cache");
+    const staged = await stageWorkspace(runner, join(work, "workspace"));
+    onStage?.(
+      "resolving the runner's production dependencies (pnpm deploy --prod, about a minute the first time)",
+    );
+    // pnpm is quiet while it resolves; a line every 15 s says the command is not stuck.
+    const deployStarted = Date.now();
+    const ticker = onStage
+      ? setInterval(
+          () => onStage(`still resolving (${Math.round((Date.now() - deployStarted) / 1000)} s)`),
+          15_000,
+        )
+      : undefined;
+    try {
+      await run("npx", ["-y", "pnpm@9", "deploy", "--filter", "@rescale-run/runner", "--prod", deployDir], {
+        cwd: staged,
+      });
+    } finally {
+      clearInterval(ticker);
+    }
+    onStage?.("pruning the bundle to Linux x64");
     await pruneForLinuxX64(deployDir);
     onStage?.("packing the runner bundle");
     await writeDirectoryTgz(path, deployDir);
@@ -132,6 +149,36 @@ export async function ensureRunnerBundle(
     packSeconds,
     hash,
   };
+}
+
+/**
+ * pnpm 9's deploy takes the target's node_modules relative to the workspace root and joins that onto the folder of
+ * every workspace project it installs (pnpm/pnpm#10981, #8875): with a target in the cache, folders named after the
+ * cache's absolute path appeared inside or beside the repository. Deploying from a copy of the workspace inside the
+ * temporary folder keeps every path it makes in there: the root manifests and lockfile, each package's
+ * package.json, and the runner and the workspace packages it depends on without their node_modules (a few MiB).
+ * Returns the copy's root.
+ */
+async function stageWorkspace(runner: RunnerPackage, into: string): Promise<string> {
+  const root = runner.workspaceRoot;
+  await mkdir(into, { recursive: true });
+  for (const file of ["package.json", "pnpm-workspace.yaml", "pnpm-lock.yaml", ".npmrc"]) {
+    if (existsSync(join(root, file))) await cp(join(root, file), join(into, file));
+  }
+  const bundled = new Set([runner.dir, ...(await workspaceDependencies(runner.dir))]);
+  const packages = join(root, "packages");
+  for (const name of await readdir(packages)) {
+    const dir = join(packages, name);
+    if (!existsSync(join(dir, "package.json"))) continue;
+    const target = join(into, relative(root, dir));
+    if (bundled.has(realpathSync(dir))) {
+      await cp(dir, target, { recursive: true, filter: (src) => basename(src) !== "node_modules" });
+    } else {
+      await mkdir(target, { recursive: true });
+      await cp(join(dir, "package.json"), join(target, "package.json"));
+    }
+  }
+  return into;
 }
 
 /** Keeps the new bundle and the one before it (another command may still be uploading it); ~150 MiB each. */

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import yargs, { type Argv } from "yargs";
+import { compareCommand } from "./commands/compare.js";
 import { configCommand } from "./commands/config.js";
 import { coretypesCommand } from "./commands/coretypes.js";
 import {
@@ -42,6 +43,7 @@ const COMMANDS: CommandSpec[] = [
   connectCommand,
   stopCommand,
   downloadCommand,
+  compareCommand,
   softwareCommand,
   ...runnerCommands,
   localCommand,

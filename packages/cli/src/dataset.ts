@@ -6,17 +6,18 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readdir, stat } from "node:fs/promises";
-import { basename, extname, join } from "node:path";
+import { basename, join } from "node:path";
 import yauzl from "yauzl";
 import { writeArchive } from "./archive.js";
 import { UsageError } from "./errors.js";
 import type { PlanDataset } from "./plan.js";
 import { loadRunner } from "./runner-module.js";
 
-/** What the runner reads (sharp); masks ("_mask" in the name, BUSI) are never training images. */
-const IMAGE_EXTENSIONS = new Set([".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"]);
-const isMask = (name: string) => /_mask/i.test(name);
-const isImage = (name: string) => IMAGE_EXTENSIONS.has(extname(name).toLowerCase()) && !isMask(name);
+/**
+ * What counts as a training image, and which class folders the runner accepts, are the runner's rules
+ * (runner/src/rules.ts): `submit` applies them before uploading anything.
+ */
+const isImage = async () => (await loadRunner()).isTrainingImageName;
 
 /** Images per class of the synthetic demo dataset. */
 export const DEMO_IMAGES_PER_CLASS = 30;
@@ -27,24 +28,25 @@ export interface InspectedDataset extends PlanDataset {
   root: string;
 }
 
+/** Every non-hidden subfolder is a class (empty ones included: the runner refuses them, so must submit). */
 async function classCounts(dir: string): Promise<{ name: string; images: number }[]> {
+  const image = await isImage();
   const entries = await readdir(dir, { withFileTypes: true });
   const classes: { name: string; images: number }[] = [];
   for (const e of entries) {
     if (!e.isDirectory() || e.name.startsWith(".")) continue;
     const files = await readdir(join(dir, e.name));
-    const images = files.filter(isImage).length;
-    if (images > 0) classes.push({ name: e.name, images });
+    classes.push({ name: e.name, images: files.filter(image).length });
   }
   return classes.sort((a, b) => a.name.localeCompare(b.name));
 }
 
-function checkClasses(source: string, classes: { name: string; images: number }[]): void {
-  if (classes.length < 2) {
-    throw new UsageError(
-      `${source} does not look like an image-folder dataset: it needs one subfolder of images per class (at least two classes), found ${classes.length}.`,
-      "Expected e.g. Dataset_BUSI_with_GT/{benign,malignant,normal}/*.png; omit --data to use the synthetic demo dataset.",
-    );
+async function checkClasses(source: string, classes: { name: string; images: number }[]): Promise<void> {
+  try {
+    (await loadRunner()).checkClassCounts(source, classes);
+  } catch (err) {
+    if (!(err instanceof Error) || err.name !== "DatasetError") throw err;
+    throw new UsageError(err.message, "Nothing was uploaded. Omit --data to use the synthetic demo dataset.");
   }
 }
 
@@ -56,7 +58,8 @@ export async function inspectDatasetDir(dir: string, synthetic = false): Promise
   if (!info.isDirectory()) throw new UsageError(`--data ${dir} is neither a folder nor a .zip file.`);
   let root = dir;
   let classes = await classCounts(root);
-  if (classes.length === 0) {
+  // The parent of the dataset folder (e.g. of Dataset_BUSI_with_GT): one subfolder holding no images itself.
+  if (classes.length === 1 && classes[0]!.images === 0) {
     const subdirs = (await readdir(dir, { withFileTypes: true })).filter(
       (e) => e.isDirectory() && !e.name.startsWith("."),
     );
@@ -65,7 +68,7 @@ export async function inspectDatasetDir(dir: string, synthetic = false): Promise
       classes = await classCounts(root);
     }
   }
-  checkClasses(dir, classes);
+  await checkClasses(dir, classes);
   return {
     source: dir,
     kind: "directory",
@@ -88,10 +91,11 @@ export async function inspectDatasetZip(file: string): Promise<InspectedDataset>
       "Rezip the dataset folder itself (zip -r data.zip Dataset_BUSI_with_GT).",
     );
   }
+  const image = await isImage();
   const byRoot = new Map<string, Map<string, number>>();
   for (const name of names) {
     const parts = name.split("/").filter(Boolean);
-    if (parts.length < 2 || !isImage(parts[parts.length - 1]!)) continue;
+    if (parts.length < 2 || !image(parts[parts.length - 1]!)) continue;
     const cls = parts[parts.length - 2]!;
     const root = parts.slice(0, -2).join("/");
     const classes = byRoot.get(root) ?? new Map<string, number>();
@@ -102,7 +106,7 @@ export async function inspectDatasetZip(file: string): Promise<InspectedDataset>
   const classes = [...classMap.entries()]
     .map(([name, images]) => ({ name, images }))
     .sort((a, b) => a.name.localeCompare(b.name));
-  checkClasses(file, classes);
+  await checkClasses(file, classes);
   if (root === "" || root.startsWith("__MACOSX")) {
     throw new UsageError(
       `${file} has its class folders at the top of the zip; the job needs them under one folder.`,
@@ -157,9 +161,10 @@ export async function ensureDemoDataset(cacheRoot: string): Promise<InspectedDat
  */
 export async function packDataset(dataset: InspectedDataset, cacheRoot: string): Promise<string> {
   if (dataset.kind === "zip") return dataset.source;
+  const image = await isImage();
   const files: { source: string; name: string; size: number; mtime: number }[] = [];
   for (const cls of dataset.classes) {
-    for (const name of (await readdir(join(dataset.root, cls.name))).filter(isImage).sort()) {
+    for (const name of (await readdir(join(dataset.root, cls.name))).filter(image).sort()) {
       const source = join(dataset.root, cls.name, name);
       const s = await stat(source);
       files.push({ source, name: `${dataset.jobDir}/${cls.name}/${name}`, size: s.size, mtime: s.mtimeMs });

@@ -58,6 +58,18 @@ export function describeError(err: unknown): DescribedError {
   const names = classNames(err);
   const status = (err as { status?: unknown }).status;
   const has = (n: string) => names.includes(n);
+  if (has("ProfileNotFoundError"))
+    return {
+      message: err.message,
+      hint: "`rescale-run config list` shows the saved profiles; `rescale-run config set --profile NAME` saves one.",
+      exitCode: ExitCode.NotFound,
+    };
+  if (has("InvalidBaseUrlError"))
+    return {
+      message: err.message,
+      hint: "Fix RESCALE_API_URL or the profile's apibaseurl (`rescale-run config set`).",
+      exitCode: ExitCode.Usage,
+    };
   if (has("ConfigurationError"))
     return {
       message: err.message,

@@ -173,3 +173,17 @@ function visibleLength(text: string): number {
 function truncate(text: string, width: number): string {
   return visibleLength(text) <= width ? text : `${text.replace(ANSI, "").slice(0, Math.max(0, width - 1))}…`;
 }
+
+/**
+ * A reader that stopped reading (`rescale-run logs ID | head -1`) is not a crash: on EPIPE the command has nobody
+ * left to tell anything, so it exits quietly with 0, as `cat` or `grep` piped into `head` do. Any other stream
+ * error is rethrown (a real failure, reported as one).
+ */
+export function exitQuietlyOnClosedPipe(...streams: NodeJS.WriteStream[]): void {
+  for (const stream of streams) {
+    stream.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code === "EPIPE" || err.code === "ERR_STREAM_DESTROYED") process.exit(0);
+      throw err;
+    });
+  }
+}

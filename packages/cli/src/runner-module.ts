@@ -9,6 +9,12 @@ import { pathToFileURL } from "node:url";
 export interface RunnerModule {
   /** `rescale-runner` argv (e.g. ["train", "--data", ...]); resolves to the exit code. */
   runRunnerCli(argv: string[]): Promise<unknown>;
+  /** Throws the runner's UserInputError for extra `train` flags it would refuse (unknown flag, bad value). */
+  checkTrainArgs(extra: readonly string[]): void;
+  /** Throws the runner's DatasetError for class folders it would refuse (see runner/src/rules.ts). */
+  checkClassCounts(where: string, classes: readonly { name: string; images: number }[]): void;
+  /** A file name the runner trains on (an image it decodes, not a mask). */
+  isTrainingImageName(name: string): boolean;
   generateSyntheticDataset(
     dir: string,
     options?: { perClass?: number; size?: number; seed?: number },

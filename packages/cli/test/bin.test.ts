@@ -66,7 +66,8 @@ beforeAll(async () => {
   const { mkdirSync, writeFileSync } = await import("node:fs");
   for (const cls of ["benign", "malignant", "normal"]) {
     mkdirSync(join(dataDir, cls), { recursive: true });
-    writeFileSync(join(dataDir, cls, `${cls} (1).png`), "x");
+    // The runner's minimum per class (runner/src/rules.ts), which submit checks before uploading.
+    for (let i = 1; i <= 6; i++) writeFileSync(join(dataDir, cls, `${cls} (${i}).png`), "x");
   }
   okBundle = await fakeRunnerBundle(root, 0, 3);
   failingBundle = await fakeRunnerBundle(root, 3, 1);

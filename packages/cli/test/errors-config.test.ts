@@ -18,16 +18,16 @@ describe("errors and exit codes", () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
-  it("an unknown profile exits 3 and says what to do", async () => {
+  it("an unknown profile exits 4 (not found, as docs/cli.md says) and says what to do", async () => {
     const r = await runInProcess(["list", "--profile", "nope"], sandboxEnv());
-    expect(r.code).toBe(ExitCode.Auth);
+    expect(r.code).toBe(ExitCode.NotFound);
     expect(r.stderr).toContain('No Rescale profile named "nope"');
     expect(r.stderr).toContain("rescale-run config set");
   });
 
   it("--json errors are JSON on stdout", async () => {
     const r = await runInProcess(["list", "--profile", "nope", "--json"], sandboxEnv());
-    expect(JSON.parse(r.stdout).error.exitCode).toBe(ExitCode.Auth);
+    expect(JSON.parse(r.stdout).error.exitCode).toBe(ExitCode.NotFound);
   });
 
   it("maps error classes by name, and unknown errors to 70 with a bug hint", () => {

@@ -8,11 +8,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import nock from "nock";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { CORETYPES_2017_JP_FILE } from "../../testkit/src/fixtures.js";
 import { runInProcess, sandboxEnv } from "./helpers.js";
 
 const BASE = "https://platform.rescale.jp";
 const KEY = "test-key-0123456789abcdef";
-const catalog = JSON.parse(readFileSync("/work/shared/docs/coretypes-2017-jp.json", "utf8"));
+const catalog = JSON.parse(readFileSync(CORETYPES_2017_JP_FILE, "utf8"));
 
 let dataDir: string;
 let bundle: string;
@@ -24,7 +25,7 @@ beforeAll(() => {
   for (const cls of ["benign", "malignant", "normal"]) {
     const dir = join(dataDir, cls);
     require("node:fs").mkdirSync(dir, { recursive: true });
-    for (let i = 1; i <= 3; i++) writeFileSync(join(dir, `${cls} (${i}).png`), `fake png ${cls} ${i}`);
+    for (let i = 1; i <= 6; i++) writeFileSync(join(dir, `${cls} (${i}).png`), `fake png ${cls} ${i}`);
     writeFileSync(join(dir, `${cls} (1)_mask.png`), "mask");
   }
   bundle = join(root, "rescale-run-runner-test.tgz");

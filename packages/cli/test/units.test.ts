@@ -23,41 +23,43 @@ function imageFolder(root: string, classes: Record<string, number>): void {
 describe("dataset inspection", () => {
   it("counts images per class, excluding masks, and descends into a single wrapper folder", async () => {
     const root = mkdtempSync(join(tmpdir(), "rr-ds-"));
-    imageFolder(join(root, "Dataset_BUSI_with_GT"), { benign: 3, malignant: 2, normal: 1 });
+    imageFolder(join(root, "Dataset_BUSI_with_GT"), { benign: 8, malignant: 7, normal: 6 });
     const ds = await inspectDataset(root);
     expect(ds.root).toBe(join(root, "Dataset_BUSI_with_GT"));
     expect(ds.classes).toEqual([
-      { name: "benign", images: 3 },
-      { name: "malignant", images: 2 },
-      { name: "normal", images: 1 },
+      { name: "benign", images: 8 },
+      { name: "malignant", images: 7 },
+      { name: "normal", images: 6 },
     ]);
   });
 
   it("refuses a folder without class subfolders, naming the expected layout", async () => {
     const root = mkdtempSync(join(tmpdir(), "rr-ds-"));
     writeFileSync(join(root, "a.png"), "x");
-    await expect(inspectDataset(root)).rejects.toThrow(/needs one subfolder of images per class/);
+    await expect(inspectDataset(root)).rejects.toThrow(
+      /has no class subfolders\. Expected one subfolder of images per class/,
+    );
     await expect(inspectDataset(join(root, "missing"))).rejects.toThrow(/no such file or folder/);
   });
 
   it("packs a folder as <jobDir>/<class>/<image> without masks, and reads a zip's layout back", async () => {
     const root = mkdtempSync(join(tmpdir(), "rr-ds-"));
-    imageFolder(join(root, "data"), { a: 2, b: 2 });
+    imageFolder(join(root, "data"), { a: 6, b: 7 });
     const ds = await inspectDataset(join(root, "data"));
     const zip = await packDataset(ds, join(root, "cache"));
     const again = await inspectDataset(zip);
     expect(again.kind).toBe("zip");
     expect(again.jobDir).toBe("dataset");
     expect(again.classes).toEqual([
-      { name: "a", images: 2 },
-      { name: "b", images: 2 },
+      { name: "a", images: 6 },
+      { name: "b", images: 7 },
     ]);
     expect(await packDataset(ds, join(root, "cache"))).toBe(zip); // cached
   });
 
   it("refuses a zip whose class folders sit at its top level", async () => {
     const root = mkdtempSync(join(tmpdir(), "rr-ds-"));
-    imageFolder(join(root, "flat"), { a: 1, b: 1 });
+    imageFolder(join(root, "flat"), { a: 6, b: 6 });
     const zip = join(root, "flat.zip");
     await writeArchive(zip, "zip", (a) => a.directory(join(root, "flat"), false));
     await expect(inspectDataset(zip)).rejects.toThrow(/class folders at the top of the zip/);

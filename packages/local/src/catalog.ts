@@ -22,7 +22,8 @@ export interface CoreType {
   isPrimary: boolean;
   compute: string | null;
   description: string;
-  gpuCounts: number[];
+  /** GPUs per node, aligned with `cores`; null when the catalog does not say (unknown is not zero). */
+  gpuCounts: number[] | null;
   isActive: boolean;
   isEmulated: boolean;
   [extra: string]: unknown;
@@ -149,7 +150,8 @@ export function readEmulatedCatalog(file: string): CoreType[] {
       isPrimary: t.isPrimary ?? false,
       compute: t.compute ?? null,
       description: `[emulated on this machine] ${t.description ?? ""}`.trim(),
-      gpuCounts: t.gpuCounts ?? cores.map(() => 0),
+      // A catalog entry without gpuCounts says nothing about GPUs: keep it unknown rather than claim 0.
+      gpuCounts: t.gpuCounts ?? null,
       isActive: t.isActive ?? true,
       isEmulated: true,
     };

@@ -3,14 +3,14 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildZip, jobBody, type ZipEntry } from "../../testkit/src/index.js";
+import { buildZip, CORETYPES_2017_JP_FILE, jobBody, type ZipEntry } from "../../testkit/src/index.js";
 import { daemonStatus, LocalPlatformError, startLocalPlatform } from "../src/index.js";
 import { startTestPlatform, type TestPlatform } from "./helpers.js";
 
 // HTTP-level behaviour of the local platform: catalog, files, validation, pagination (plain fetch, no SDK).
 
 let t: TestPlatform;
-const CATALOG = path.resolve(import.meta.dirname, "../../../../shared/docs/coretypes-2017-jp.json");
+const CATALOG = CORETYPES_2017_JP_FILE;
 
 beforeAll(async () => {
   t = await startTestPlatform({ catalogFile: CATALOG });
@@ -88,6 +88,8 @@ describe("catalog", () => {
     const jade = page.results.find((c) => c.code === "gpu-kepler")!;
     expect(jade.isEmulated).toBe(true);
     expect(String(jade.description)).toMatch(/^\[emulated on this machine\]/);
+    // The snapshot gives no GPU counts: unknown (null), never a made-up 0 that hides a GPU type from --gpus 1.
+    expect(jade.gpuCounts).toBeNull();
     expect(page.count).toBe(1 + 18);
   });
 

@@ -1,5 +1,5 @@
-import path from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
+import { CORETYPES_2017_JP_FILE } from "../../testkit/src/fixtures.js";
 import { type ContractTarget, contractCases, NO_FIXTURES, testClient } from "./contract.js";
 import { startTestPlatform, type TestPlatform } from "./helpers.js";
 
@@ -9,8 +9,7 @@ let t: TestPlatform;
 let target: ContractTarget;
 
 beforeAll(async () => {
-  const catalogFile = path.resolve(import.meta.dirname, "../../../../shared/docs/coretypes-2017-jp.json");
-  t = await startTestPlatform({ maxCores: 2, catalogFile });
+  t = await startTestPlatform({ maxCores: 2, catalogFile: CORETYPES_2017_JP_FILE });
   target = {
     client: testClient(t.platform.url, t.platform.apiKey),
     baseUrl: t.platform.url,

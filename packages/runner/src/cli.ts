@@ -1,4 +1,4 @@
-import yargs from "yargs";
+import yargs, { type Argv } from "yargs";
 import { BACKEND_CHOICES, type BackendPreference } from "./backend.js";
 import { EXIT_CODES, RunInterruptedError, UserInputError } from "./errors.js";
 import { type ExportOnnxResult, exportOnnx } from "./export-onnx.js";
@@ -14,7 +14,8 @@ import {
 } from "./head.js";
 import { type PredictResult, predict } from "./predict.js";
 import { createProgress } from "./progress.js";
-import { FINAL_FITS, type FinalFit, type TrainResult, train } from "./train.js";
+import { checkTrainOptions, FINAL_FITS, type FinalFit, JOB_OWNED_RUNNER_FLAGS } from "./rules.js";
+import { type TrainOptions, type TrainResult, train } from "./train.js";
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -50,7 +51,7 @@ export function trainSummary(result: TrainResult): string {
       : "",
     `saved model fitted on ${r.finalFit.images} (${r.finalFit.count} images)`,
     r.dataset.skipped.length > 0
-      ? `skipped ${r.dataset.skipped.length} unreadable file(s): see run.json`
+      ? `skipped ${r.dataset.skipped.length} file(s) (unreadable, or the same image in two classes): see run.json`
       : "",
     `outputs in ${result.outDir} (artifacts.zip)`,
     result.upload.status === "uploaded"
@@ -73,8 +74,197 @@ function predictTable(result: PredictResult): string {
       .map((c, i) => c.padEnd(widths[i]!))
       .join("  ")
       .trimEnd();
-  const failed = result.failed.map((f) => `${f.file}: ${f.reason}`);
-  return `${[line(header), ...rows.map(line), ...failed].join("\n")}\n`;
+  return `${[line(header), ...rows.map(line)].join("\n")}\n`;
+}
+
+/** Options of every command (before or after the command name). */
+function globalOptions<T>(y: Argv<T>) {
+  return y
+    .option("engine", { choices: ENGINE_CHOICES, default: "auto", describe: "feature engine" })
+    .option("backend", { choices: BACKEND_CHOICES, default: "auto", describe: "TF.js backend (tfjs engine)" })
+    .option("threads", { type: "number", describe: "threads for feature extraction (default: all cores)" })
+    .option("cache-dir", { type: "string", describe: "cache root (default $XDG_CACHE_HOME/rescale-run)" })
+    .option("json", { type: "boolean", default: false, describe: "print the result as JSON" });
+}
+
+/** The options of `train`: the runner's CLI and `checkTrainArgs` (what `submit` checks) parse the same ones. */
+function trainOptions<T>(y: Argv<T>) {
+  return y
+    .option("data", {
+      type: "string",
+      demandOption: true,
+      describe: "dataset folder, one subfolder per class",
+    })
+    .option("out", { type: "string", default: "outputs", describe: "output folder" })
+    .option("epochs", {
+      type: "number",
+      default: DEFAULT_HEAD_EPOCHS,
+      describe:
+        "head training epochs; the learning rate decays to 0 over them (early stopping may end sooner)",
+    })
+    .option("batch-size", { type: "number", default: 32 })
+    .option("learning-rate", {
+      type: "number",
+      describe: `peak learning rate (default ${DEFAULT_LEARNING_RATES.dense} for the dense head, ${DEFAULT_LEARNING_RATES.flatten} for flatten)`,
+    })
+    .option("patience", { type: "number", default: 10, describe: "early-stopping patience (epochs)" })
+    .option("start-from-epoch", {
+      type: "number",
+      describe:
+        "early stopping watches the validation loss only after this epoch (default: half of --epochs)",
+    })
+    .option("seed", { type: "number", default: 42 })
+    .option("views", { type: "number", default: 2, describe: "augmented views per training image (1-6)" })
+    .option("tta", {
+      type: "number",
+      default: 2,
+      describe:
+        "test-time augmentation: average the predictions over this many views (1 = original image only, 2 = + its mirror image)",
+    })
+    .option("head", { choices: HEAD_KINDS, default: "dense" })
+    .option("layers", { type: "array", choices: FEATURE_LAYER_NAMES, describe: "fix the feature layers" })
+    .option("solver", {
+      choices: HEAD_SOLVERS,
+      describe:
+        "exact: the dense head's optimum by L-BFGS, no epochs (default for --head dense); adam: mini-batch epochs (--head flatten)",
+    })
+    .option("cv-folds", { type: "number", default: 5, describe: "cross-validation folds (0 = off)" })
+    .option("cv-repeats", {
+      type: "number",
+      default: 1,
+      describe: "repeats of the k-fold cross-validation, each with its own folds",
+    })
+    .option("final-fit", {
+      choices: FINAL_FITS,
+      default: "train+val",
+      describe:
+        "what the saved model is fitted on after CV: train+val (test split held out and measured) or all (test split too: for use, its test figures are no measure)",
+    })
+    .option("resume", { type: "boolean", default: false, describe: "continue a stopped run in --out" })
+    .option("upload", {
+      type: "boolean",
+      describe: "upload artifacts to Rescale (default: only on a workstation)",
+    })
+    .option("profile", { type: "string", describe: "Rescale profile for --upload" })
+    .option("fine-tune", { type: "boolean", default: false, describe: "fine-tune ResNet stage 5 (GPU only)" })
+    .option("time-limit", { type: "number", describe: "seconds before a clean stop (walltime)" })
+    .option("export-onnx", {
+      type: "boolean",
+      default: false,
+      describe: "also write model/model.onnx (backbone + head, about 95 MB; `rescale-runner export` does it later)",
+    })
+    .option("quiet", {
+      type: "boolean",
+      default: false,
+      describe:
+        "no dataset, cross-validation and epoch lines (they are printed to stderr whether or not it is a terminal)",
+    });
+}
+
+/** What yargs hands the `train` handler (global and train options). */
+interface ParsedTrainArgs {
+  data: string;
+  out: string;
+  epochs: number;
+  "batch-size": number;
+  "learning-rate"?: number;
+  patience: number;
+  "start-from-epoch"?: number;
+  seed: number;
+  views: number;
+  tta: number;
+  head: string;
+  layers?: (string | number)[];
+  solver?: string;
+  "cv-folds": number;
+  "cv-repeats": number;
+  "final-fit": string;
+  resume: boolean;
+  upload?: boolean;
+  profile?: string;
+  "fine-tune": boolean;
+  "time-limit"?: number;
+  "export-onnx": boolean;
+  engine: string;
+  backend: string;
+  threads?: number;
+  "cache-dir"?: string;
+}
+
+/** Parsed `train` flags as TrainOptions (without progress). */
+function trainValues(args: ParsedTrainArgs): Omit<TrainOptions, "progress"> {
+  return {
+    data: args.data,
+    out: args.out,
+    epochs: args.epochs,
+    batchSize: args["batch-size"],
+    learningRate: args["learning-rate"],
+    patience: args.patience,
+    startFromEpoch: args["start-from-epoch"],
+    seed: args.seed,
+    views: args.views,
+    tta: args.tta,
+    head: args.head as HeadKind,
+    layers: args.layers as FeatureLayer[] | undefined,
+    cvFolds: args["cv-folds"],
+    cvRepeats: args["cv-repeats"],
+    solver: args.solver as HeadSolver | undefined,
+    finalFit: args["final-fit"] as FinalFit,
+    resume: args.resume,
+    upload: args.upload ?? "auto",
+    profile: args.profile,
+    fineTune: args["fine-tune"],
+    timeLimitSeconds: args["time-limit"],
+    exportOnnx: args["export-onnx"],
+    engine: args.engine as EnginePreference,
+    backend: args.backend as BackendPreference,
+    threads: args.threads,
+    cacheDir: args["cache-dir"],
+  };
+}
+
+/**
+ * Checks extra `rescale-runner train` arguments as the runner will (known flags, valid values) without training:
+ * `submit` calls it before uploading anything. Flags the job sets itself are refused. Throws UserInputError.
+ */
+export function checkTrainArgs(extra: readonly string[]): void {
+  const owned = extra.find((a) => JOB_OWNED_RUNNER_FLAGS.some((f) => a === f || a.startsWith(`${f}=`)));
+  if (owned) {
+    throw new UserInputError(
+      `${owned.split("=")[0]} is set by the job itself and cannot be passed to the runner`,
+    );
+  }
+  const parsed = globalOptions(yargs(["train", "--data", "<job dataset>", ...extra]))
+    .strict()
+    .command("train", "", trainOptions)
+    .fail((message, error) => {
+      throw error ?? new UserInputError(`runner option: ${message}`);
+    })
+    .exitProcess(false)
+    .help(false)
+    .version(false)
+    .parseSync() as unknown as ParsedTrainArgs;
+  checkTrainOptions(trainValues(parsed));
+}
+
+/**
+ * What `predict` says besides the table (stderr) and its exit code. Any unreadable image is a failure (exit 2),
+ * even when the others were classified: a script must not take a partial table for a complete one. Masks and
+ * non-images named explicitly are skipped with a note, not failures.
+ */
+export function predictOutcome(result: PredictResult): { stderr: string; exitCode: number } {
+  const lines = [
+    ...result.notes.map((note) => `note: ${note}`),
+    ...result.skipped.map((s) => `skipped ${s.file}: ${s.reason}`),
+    ...result.failed.map((f) => `error: ${f.file}: ${f.reason}`),
+  ];
+  const total = result.failed.length + result.predictions.length;
+  if (result.failed.length > 0)
+    lines.push(`error: ${result.failed.length} of ${total} image(s) could not be classified`);
+  return {
+    stderr: lines.map((l) => `${l}\n`).join(""),
+    exitCode: result.failed.length > 0 ? EXIT_CODES.userInput : EXIT_CODES.ok,
+  };
 }
 
 function exportSummary(result: ExportOnnxResult): string {
@@ -109,142 +299,26 @@ export async function runRunnerCli(argv: string[], io: CliIo = defaultIo): Promi
       exitCode = EXIT_CODES.internal;
     }
   };
-  const parser = yargs(argv)
+  const parser = globalOptions(yargs(argv))
     .scriptName("rescale-runner")
     .strict()
     .demandCommand(1, "name a command: train, predict or export")
-    .option("engine", { choices: ENGINE_CHOICES, default: "auto", describe: "feature engine" })
-    .option("backend", { choices: BACKEND_CHOICES, default: "auto", describe: "TF.js backend (tfjs engine)" })
-    .option("threads", { type: "number", describe: "threads for feature extraction (default: all cores)" })
-    .option("cache-dir", { type: "string", describe: "cache root (default $XDG_CACHE_HOME/rescale-run)" })
-    .option("json", { type: "boolean", default: false, describe: "print the result as JSON" })
-    .command(
-      "train",
-      "train a classifier on an image-folder dataset",
-      (y) =>
-        y
-          .option("data", {
-            type: "string",
-            demandOption: true,
-            describe: "dataset folder, one subfolder per class",
-          })
-          .option("out", { type: "string", default: "outputs", describe: "output folder" })
-          .option("epochs", {
-            type: "number",
-            default: DEFAULT_HEAD_EPOCHS,
-            describe:
-              "head training epochs; the learning rate decays to 0 over them (early stopping may end sooner)",
-          })
-          .option("batch-size", { type: "number", default: 32 })
-          .option("learning-rate", {
-            type: "number",
-            describe: `peak learning rate (default ${DEFAULT_LEARNING_RATES.dense} for the dense head, ${DEFAULT_LEARNING_RATES.flatten} for flatten)`,
-          })
-          .option("patience", { type: "number", default: 10, describe: "early-stopping patience (epochs)" })
-          .option("start-from-epoch", {
-            type: "number",
-            describe:
-              "early stopping watches the validation loss only after this epoch (default: half of --epochs)",
-          })
-          .option("seed", { type: "number", default: 42 })
-          .option("views", {
-            type: "number",
-            default: 2,
-            describe: "augmented views per training image (1-6)",
-          })
-          .option("tta", {
-            type: "number",
-            default: 2,
-            describe:
-              "test-time augmentation: average the predictions over this many views (1 = original image only, 2 = + its mirror image)",
-          })
-          .option("head", { choices: HEAD_KINDS, default: "dense" })
-          .option("layers", {
-            type: "array",
-            choices: FEATURE_LAYER_NAMES,
-            describe: "fix the feature layers",
-          })
-          .option("solver", {
-            choices: HEAD_SOLVERS,
-            describe:
-              "exact: the dense head's optimum by L-BFGS, no epochs (default for --head dense); adam: mini-batch epochs (--head flatten)",
-          })
-          .option("cv-folds", { type: "number", default: 5, describe: "cross-validation folds (0 = off)" })
-          .option("cv-repeats", {
-            type: "number",
-            default: 1,
-            describe: "repeats of the k-fold cross-validation, each with its own folds",
-          })
-          .option("final-fit", {
-            choices: FINAL_FITS,
-            default: "train+val",
-            describe:
-              "what the saved model is fitted on after CV: train+val (test split held out and measured) or all (test split too: for use, its test figures are no measure)",
-          })
-          .option("resume", { type: "boolean", default: false, describe: "continue a stopped run in --out" })
-          .option("upload", {
-            type: "boolean",
-            describe: "upload artifacts to Rescale (default: only on a workstation)",
-          })
-          .option("profile", { type: "string", describe: "Rescale profile for --upload" })
-          .option("fine-tune", {
-            type: "boolean",
-            default: false,
-            describe: "fine-tune ResNet stage 5 (GPU only)",
-          })
-          .option("time-limit", { type: "number", describe: "seconds before a clean stop (walltime)" })
-          .option("export-onnx", {
-            type: "boolean",
-            default: false,
-            describe:
-              "also write model/model.onnx (backbone + head, about 95 MB; `rescale-runner export` does it later)",
-          })
-          .option("quiet", {
-            type: "boolean",
-            describe:
-              "no progress lines (default: quiet when stderr is not a terminal; --no-quiet forces them)",
-          }),
-      async (args) => {
-        try {
-          const result = await train({
-            data: args.data,
-            out: args.out,
-            epochs: args.epochs,
-            batchSize: args["batch-size"],
-            learningRate: args["learning-rate"],
-            patience: args.patience,
-            startFromEpoch: args["start-from-epoch"],
-            seed: args.seed,
-            views: args.views,
-            tta: args.tta,
-            head: args.head as HeadKind,
-            layers: args.layers as FeatureLayer[] | undefined,
-            cvFolds: args["cv-folds"],
-            cvRepeats: args["cv-repeats"],
-            solver: args.solver as HeadSolver | undefined,
-            finalFit: args["final-fit"] as FinalFit,
-            resume: args.resume,
-            upload: args.upload ?? "auto",
-            profile: args.profile,
-            fineTune: args["fine-tune"],
-            timeLimitSeconds: args["time-limit"],
-            exportOnnx: args["export-onnx"],
-            engine: args.engine as EnginePreference,
-            backend: args.backend as BackendPreference,
-            threads: args.threads,
-            cacheDir: args["cache-dir"],
-            progress: createProgress({ quiet: args.quiet }),
-          });
-          io.stdout(
-            args.json
-              ? `${JSON.stringify({ ...result.report, upload: result.upload }, null, 2)}\n`
-              : trainSummary(result),
-          );
-        } catch (error) {
-          fail(error);
-        }
-      },
-    )
+    .command("train", "train a classifier on an image-folder dataset", trainOptions, async (args) => {
+      try {
+        const result = await train({
+          // yargs types a command handler without the parent's options; they are there at run time.
+          ...trainValues(args as unknown as ParsedTrainArgs),
+          progress: createProgress({ quiet: args.quiet }),
+        });
+        io.stdout(
+          args.json
+            ? `${JSON.stringify({ ...result.report, upload: result.upload }, null, 2)}\n`
+            : trainSummary(result),
+        );
+      } catch (error) {
+        fail(error);
+      }
+    })
     .command(
       "predict <images..>",
       "classify images (files or folders) with a trained model",
@@ -262,8 +336,12 @@ export async function runRunnerCli(argv: string[], io: CliIo = defaultIo): Promi
             threads: args.threads,
             cacheDir: args["cache-dir"],
           });
-          io.stdout(args.json ? `${JSON.stringify(result, null, 2)}\n` : predictTable(result));
-          if (result.predictions.length === 0) exitCode = EXIT_CODES.userInput;
+          if (result.predictions.length > 0 || args.json) {
+            io.stdout(args.json ? `${JSON.stringify(result, null, 2)}\n` : predictTable(result));
+          }
+          const outcome = predictOutcome(result);
+          io.stderr(outcome.stderr);
+          exitCode = outcome.exitCode;
         } catch (error) {
           fail(error);
         }

@@ -6,11 +6,9 @@ import { decodeBmp, isBmp } from "./bmp.js";
 import { DatasetError } from "./errors.js";
 import { DEFAULT_PIXEL_LIMIT } from "./preprocess.js";
 import { Rng } from "./rng.js";
+import { checkClassCounts, IMAGE_EXTENSIONS, isMaskFile, MIN_IMAGES_PER_CLASS } from "./rules.js";
 
-export const IMAGE_EXTENSIONS = [".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"] as const;
-
-/** A class needs this many usable images: at least one each for validation and test, and enough to train on. */
-export const MIN_IMAGES_PER_CLASS = 6;
+export { IMAGE_EXTENSIONS, isMaskFile, MIN_IMAGES_PER_CLASS } from "./rules.js";
 
 export interface DatasetImage {
   /** Path relative to the dataset root with forward slashes, e.g. "benign/benign (12).png". */
@@ -38,11 +36,8 @@ export interface Dataset {
   fingerprint: string;
   /** Groups of files with identical bytes (only groups of two or more). */
   duplicateGroups: string[][];
-}
-
-/** Segmentation masks (BUSI layout: "benign (12)_mask.png", "benign (12)_mask_1.png"): names containing "_mask". */
-export function isMaskFile(name: string): boolean {
-  return /_mask/i.test(name);
+  /** What the scan decided that the run's log should say (e.g. images left out because two classes hold them). */
+  notes: string[];
 }
 
 export interface ScanOptions {
@@ -69,14 +64,10 @@ export async function scanDataset(root: string, options: ScanOptions = {}): Prom
     .filter((e) => e.isDirectory() && !e.name.startsWith("."))
     .map((e) => e.name)
     .sort();
-  if (classNames.length === 0) {
-    throw new DatasetError(
-      `${absRoot} has no class subfolders. Expected one subfolder per class, e.g. benign/, malignant/, normal/.`,
-    );
-  }
-  if (classNames.length === 1) {
-    throw new DatasetError(
-      `${absRoot} has a single class (${classNames[0]}); classification needs at least two.`,
+  if (classNames.length < 2) {
+    checkClassCounts(
+      absRoot,
+      classNames.map((name) => ({ name, images: 0 })),
     );
   }
 
@@ -123,18 +114,12 @@ export async function scanDataset(root: string, options: ScanOptions = {}): Prom
     }
   }
 
-  const counts = classNames.map((_, label) => images.filter((img) => img.label === label).length);
-  const empty = classNames.filter((_, i) => counts[i] === 0);
-  if (empty.length > 0) {
-    throw new DatasetError(`Class folder(s) with no usable images: ${empty.join(", ")} (in ${absRoot}).`);
-  }
-  const tooFew = classNames.filter((_, i) => counts[i]! < minPerClass);
-  if (tooFew.length > 0) {
-    const detail = tooFew.map((c) => `${c}: ${counts[classNames.indexOf(c)]}`).join(", ");
-    throw new DatasetError(
-      `Each class needs at least ${minPerClass} usable images for a train/validation/test split; too few in ${detail}.`,
-    );
-  }
+  const conflicts = dropCrossClassCopies(images, skipped);
+  checkClassCounts(
+    absRoot,
+    classNames.map((name, label) => ({ name, images: images.filter((img) => img.label === label).length })),
+    minPerClass,
+  );
 
   const byHash = new Map<string, string[]>();
   for (const img of images) byHash.set(img.hash, [...(byHash.get(img.hash) ?? []), img.file]);
@@ -154,7 +139,36 @@ export async function scanDataset(root: string, options: ScanOptions = {}): Prom
     masksExcluded,
     fingerprint,
     duplicateGroups: [...byHash.values()].filter((files) => files.length > 1),
+    notes: conflicts.map(
+      (files) =>
+        `left out ${files.join(" and ")}: the same image (identical bytes) in ${files.length > 2 ? "several" : "two"} classes, so its label is ambiguous`,
+    ),
   };
+}
+
+/**
+ * An image whose bytes appear in two or more classes has no single true label (BUSI has one: benign (433) is
+ * malignant (145)). Every copy is left out (moved to `skipped`, with the reason) rather than silently trained or
+ * evaluated under one of the labels. Returns the groups of files left out.
+ */
+function dropCrossClassCopies(images: DatasetImage[], skipped: SkippedFile[]): string[][] {
+  const byHash = new Map<string, DatasetImage[]>();
+  for (const img of images) byHash.set(img.hash, [...(byHash.get(img.hash) ?? []), img]);
+  const conflicts = [...byHash.values()].filter((group) => new Set(group.map((img) => img.label)).size > 1);
+  if (conflicts.length === 0) return [];
+  const dropped = new Set(conflicts.flat());
+  for (const group of conflicts) {
+    for (const img of group) {
+      const others = group.filter((o) => o !== img).map((o) => o.file);
+      skipped.push({
+        file: img.file,
+        reason: `same image as ${others.join(", ")} in another class: left out, its label is ambiguous`,
+      });
+    }
+  }
+  const kept = images.filter((img) => !dropped.has(img));
+  images.splice(0, images.length, ...kept);
+  return conflicts.map((group) => group.map((img) => img.file));
 }
 
 /** Full decode at reduced size: catches truncated and corrupt files that a header check would miss. */
@@ -195,19 +209,23 @@ export function splitDataset(
 ): Split {
   const rng = new Rng(seed);
   const split: Split = { seed, fractions, train: [], val: [], test: [] };
-  for (const groups of groupsByClass(dataset)) {
+  for (const [label, groups] of groupsByClass(dataset).entries()) {
+    checkDistinctImages(dataset.classNames[label]!, groups);
     rng.shuffle(groups);
     const total = groups.reduce((sum, g) => sum + g.length, 0);
     const wantTest = Math.max(1, Math.round(total * fractions.test));
     const wantVal = Math.max(1, Math.round(total * fractions.val));
     let test = 0;
     let val = 0;
-    for (const group of groups) {
+    for (const [i, group] of groups.entries()) {
       const files = group.map((img) => img.file);
-      if (test < wantTest) {
+      // After its first group, a part takes more only while groups remain for the parts after it (matters only
+      // for classes of few distinct images: each part still gets one).
+      const left = groups.length - i;
+      if (test < wantTest && (test === 0 || left > 2)) {
         split.test.push(...files);
         test += files.length;
-      } else if (val < wantVal) {
+      } else if (val < wantVal && (val === 0 || left > 1)) {
         split.val.push(...files);
         val += files.length;
       } else split.train.push(...files);
@@ -215,6 +233,21 @@ export function splitDataset(
   }
   for (const part of [split.train, split.val, split.test]) part.sort();
   return split;
+}
+
+/**
+ * Identical files form one group that goes to one part of the split, so a class needs three distinct images at
+ * the very least (one each for training, validation and test); a class of copies of one image cannot be split.
+ */
+function checkDistinctImages(className: string, groups: DatasetImage[][]): void {
+  const minDistinct = 3;
+  if (groups.length >= minDistinct) return;
+  const files = groups.reduce((sum, g) => sum + g.length, 0);
+  throw new DatasetError(
+    `Class ${className} has ${files} images but only ${groups.length} distinct one(s) (the others are identical copies). ` +
+      `Identical files stay together in one part of the train/validation/test split, so each class needs at least ` +
+      `${minDistinct} distinct images (and ${MIN_IMAGES_PER_CLASS} or more to learn anything).`,
+  );
 }
 
 /**

@@ -1,5 +1,5 @@
 export type { BackendPreference } from "./backend.js";
-export { type CliIo, runRunnerCli } from "./cli.js";
+export { type CliIo, checkTrainArgs, runRunnerCli } from "./cli.js";
 export { type Dataset, type Split, scanDataset, splitDataset } from "./dataset.js";
 export { DatasetError, EXIT_CODES, RunInterruptedError, UnsupportedError, UserInputError } from "./errors.js";
 export type { FeatureEngine, FeatureLayer } from "./features/engine.js";
@@ -7,5 +7,6 @@ export type { EnginePreference } from "./features/select.js";
 export type { HeadKind } from "./head.js";
 export type { Metrics } from "./metrics.js";
 export { type Prediction, type PredictOptions, type PredictResult, predict } from "./predict.js";
+export { type ClassCount, checkClassCounts, isTrainingImageName, MIN_IMAGES_PER_CLASS } from "./rules.js";
 export { generateSyntheticDataset, type SyntheticDatasetOptions } from "./synthetic.js";
 export { type RunReport, type TrainOptions, type TrainResult, train } from "./train.js";

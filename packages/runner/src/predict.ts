@@ -5,12 +5,12 @@ import { ORIGINAL_VIEW, viewById } from "./augment.js";
 import type { BackendPreference } from "./backend.js";
 import { loadHead } from "./checkpoint.js";
 import { predictOverViews } from "./cv.js";
-import { IMAGE_EXTENSIONS, isMaskFile } from "./dataset.js";
 import { UserInputError } from "./errors.js";
 import type { FeatureEngine } from "./features/engine.js";
 import { extractFeatures } from "./features/extract.js";
 import { type EnginePreference, engineOrSelect } from "./features/select.js";
 import { argmax } from "./metrics.js";
+import { isMaskFile, isTrainingImageName } from "./rules.js";
 
 export interface PredictOptions {
   /** Image files and/or folders (folders are searched recursively; masks are skipped). */
@@ -34,13 +34,23 @@ export interface Prediction {
 export interface PredictResult {
   classNames: string[];
   predictions: Prediction[];
-  /** Inputs that could not be read as images. */
+  /** Inputs that could not be read as images (a partial failure: the CLI exits 2). */
   failed: { file: string; reason: string }[];
+  /** Inputs named explicitly and not classified: masks and non-image files, with the reason. */
+  skipped: { file: string; reason: string }[];
   notes: string[];
 }
 
-async function listImages(inputs: string[]): Promise<string[]> {
-  const files: string[] = [];
+interface ImageList {
+  files: string[];
+  /** Inputs named explicitly that are not images to classify (masks, other extensions), with the reason. */
+  skipped: { file: string; reason: string }[];
+  /** Segmentation masks found in folders (left out, as in training). */
+  masksInFolders: number;
+}
+
+async function listImages(inputs: string[]): Promise<ImageList> {
+  const list: ImageList = { files: [], skipped: [], masksInFolders: 0 };
   const walk = async (dir: string) => {
     for (const entry of (await readdir(dir, { withFileTypes: true })).sort((a, b) =>
       a.name < b.name ? -1 : 1,
@@ -48,24 +58,28 @@ async function listImages(inputs: string[]): Promise<string[]> {
       const full = path.join(dir, entry.name);
       if (entry.name.startsWith(".")) continue;
       if (entry.isDirectory()) await walk(full);
-      else if (
-        IMAGE_EXTENSIONS.includes(
-          path.extname(entry.name).toLowerCase() as (typeof IMAGE_EXTENSIONS)[number],
-        ) &&
-        !isMaskFile(entry.name)
-      ) {
-        files.push(full);
-      }
+      else if (isTrainingImageName(entry.name)) list.files.push(full);
+      else if (isMaskFile(entry.name)) list.masksInFolders++;
     }
   };
   for (const input of inputs) {
     const info = await stat(input).catch(() => undefined);
     if (!info) throw new UserInputError(`${input}: no such file or folder`);
     if (info.isDirectory()) await walk(input);
-    else files.push(input);
+    else if (isMaskFile(path.basename(input))) {
+      list.skipped.push({
+        file: input,
+        reason: "a segmentation mask (its name contains _mask), not an image to classify",
+      });
+    } else if (!isTrainingImageName(path.basename(input))) {
+      list.skipped.push({ file: input, reason: "not an image file (unsupported extension)" });
+    } else list.files.push(input);
   }
-  if (files.length === 0) throw new UserInputError(`no images found in ${inputs.join(", ")}`);
-  return files;
+  if (list.files.length === 0) {
+    const why = list.skipped.map((s) => `${s.file}: ${s.reason}`).join("; ");
+    throw new UserInputError(`no images to classify in ${inputs.join(", ")}${why ? ` (${why})` : ""}`);
+  }
+  return list;
 }
 
 /** The model folder of a training --out folder (its model/) or of the model folder itself. */
@@ -82,8 +96,13 @@ export async function resolveModelDir(model: string): Promise<string> {
 export async function predict(options: PredictOptions): Promise<PredictResult> {
   const modelDir = await resolveModelDir(path.resolve(options.model));
   const { info, model } = await loadHead(modelDir);
-  const files = await listImages(options.inputs);
+  const { files, skipped, masksInFolders } = await listImages(options.inputs);
   const notes: string[] = [];
+  if (masksInFolders > 0) {
+    notes.push(
+      `left out ${masksInFolders} segmentation mask file(s) (names containing _mask) found in folders`,
+    );
+  }
   let engine = options.featureEngine;
   let owned: FeatureEngine | undefined;
   if (!engine && info.backbone) {
@@ -165,7 +184,7 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
         probabilities: Object.fromEntries(info.classNames.map((c, j) => [c, p[j]!])),
       };
     });
-    return { classNames: info.classNames, predictions, failed, notes };
+    return { classNames: info.classNames, predictions, failed, skipped, notes };
   } finally {
     await owned?.dispose();
   }

@@ -43,7 +43,9 @@ import { cacheRoot } from "./paths.js";
 import { renderMisclassifiedGrid, renderPlots } from "./plots.js";
 import { PREPROCESS_VERSION } from "./preprocess.js";
 import { createProgress, type Progress } from "./progress.js";
+import { checkTrainOptions, type FinalFit } from "./rules.js";
 import { type UploadResult, uploadArtifacts, workstationClient } from "./upload.js";
+import { RUNNER_VERSION } from "./version.js";
 
 export interface TrainOptions {
   /** Image-folder dataset: one subfolder per class. */
@@ -116,9 +118,6 @@ export interface TrainOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-export type FinalFit = "train+val" | "all";
-export const FINAL_FITS: readonly FinalFit[] = ["train+val", "all"];
-
 export interface RunReport {
   schema: typeof SCHEMAS.run;
   runner: { name: string; version: string };
@@ -184,55 +183,6 @@ async function writeJson(file: string, value: unknown): Promise<void> {
   await writeFile(file, `${JSON.stringify(value, null, 2)}\n`);
 }
 
-function checkOptions(o: TrainOptions): void {
-  const positiveInt = (name: string, v: number | undefined) => {
-    if (v !== undefined && (!Number.isInteger(v) || v < 1)) {
-      throw new UserInputError(`--${name} must be a positive integer, got ${v}`);
-    }
-  };
-  positiveInt("epochs", o.epochs);
-  positiveInt("batch-size", o.batchSize);
-  positiveInt("threads", o.threads);
-  positiveInt("patience", o.patience);
-  const epochs = o.epochs ?? DEFAULT_HEAD_EPOCHS;
-  if (
-    o.startFromEpoch !== undefined &&
-    (!Number.isInteger(o.startFromEpoch) || o.startFromEpoch < 0 || o.startFromEpoch >= epochs)
-  ) {
-    throw new UserInputError(
-      `--start-from-epoch must be an integer from 0 to ${epochs - 1} (below --epochs ${epochs}), got ${o.startFromEpoch}`,
-    );
-  }
-  for (const [name, count] of [
-    ["views", o.views],
-    ["tta", o.tta],
-  ] as const) {
-    if (count === undefined) continue;
-    try {
-      firstViews(count);
-    } catch (error) {
-      throw new UserInputError(`--${name}: ${(error as Error).message}`);
-    }
-  }
-  if (o.cvFolds !== undefined && (!Number.isInteger(o.cvFolds) || o.cvFolds === 1 || o.cvFolds < 0)) {
-    throw new UserInputError(`--cv-folds must be 0 (off) or at least 2, got ${o.cvFolds}`);
-  }
-  if (o.cvRepeats !== undefined && (!Number.isInteger(o.cvRepeats) || o.cvRepeats < 1)) {
-    throw new UserInputError(`--cv-repeats must be a positive integer, got ${o.cvRepeats}`);
-  }
-  if (o.finalFit !== undefined && !FINAL_FITS.includes(o.finalFit)) {
-    throw new UserInputError(`--final-fit must be one of ${FINAL_FITS.join(", ")}, got ${o.finalFit}`);
-  }
-  if (o.solver === "exact" && o.head === "flatten") {
-    throw new UserInputError(
-      "--solver exact fits the dense head only (the flatten head is not convex): use --solver adam",
-    );
-  }
-  if (o.learningRate !== undefined && !(o.learningRate > 0)) {
-    throw new UserInputError(`--learning-rate must be positive, got ${o.learningRate}`);
-  }
-}
-
 /** Stop requests: SIGTERM / SIGINT, the walltime, or the caller's AbortSignal. */
 function stopController(options: TrainOptions) {
   let reason: string | undefined;
@@ -285,7 +235,7 @@ async function loadOrMakeSplit(dataset: Dataset, out: string, seed: number, resu
  * evaluate -> report -> package -> upload. Every output lands in `options.out`.
  */
 export async function train(options: TrainOptions): Promise<TrainResult> {
-  checkOptions(options);
+  checkTrainOptions(options);
   const startedAt = new Date();
   const out = path.resolve(options.out);
   const seed = options.seed ?? 42;
@@ -319,6 +269,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       `dataset: ${dataset.images.length} images in ${classNames.length} classes (${classNames.join(", ")}); ` +
         `split ${trainImages.length}/${valImages.length}/${testImages.length}; ${dataset.skipped.length} skipped`,
     );
+    for (const note of dataset.notes) progress.log(`dataset: ${note}`);
     endStage("dataset");
 
     // preprocess + features
@@ -598,7 +549,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     );
     const report: RunReport = {
       schema: SCHEMAS.run,
-      runner: { name: "@rescale-run/runner", version: packageVersion("@rescale-run/runner") },
+      runner: { name: "@rescale-run/runner", version: RUNNER_VERSION },
       versions: {
         node: process.versions.node,
         sharp: packageVersion("sharp"),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { EXIT_CODES, runRunnerCli } from "../src/index.js";
+import { checkTrainArgs, EXIT_CODES, runRunnerCli } from "../src/index.js";
 import { makeDataset, tempDir } from "./helpers.js";
 
 async function run(argv: string[]) {
@@ -30,6 +30,19 @@ describe("rescale-runner CLI", () => {
       /^error: --start-from-epoch must be an integer from 0 to 9 \(below --epochs 10\), got 10/,
     );
     expect((await run(["frobnicate"])).code).toBe(EXIT_CODES.userInput);
+  });
+
+  it("checkTrainArgs (what submit calls before uploading) refuses what train would refuse", () => {
+    expect(() =>
+      checkTrainArgs(["--epochs", "5", "--seed", "7", "--backend=wasm", "--cv-folds", "0"]),
+    ).not.toThrow();
+    expect(() => checkTrainArgs(["--epochs", "0"])).toThrow(/--epochs must be a positive integer, got 0/);
+    expect(() => checkTrainArgs(["--epochs=-1"])).toThrow(/--epochs must be a positive integer, got -1/);
+    expect(() => checkTrainArgs(["--epochs", "NaN"])).toThrow(/--epochs must be a positive integer/);
+    expect(() => checkTrainArgs(["--seed", "abc"])).toThrow(/--seed must be an integer/);
+    expect(() => checkTrainArgs(["--frobnicate"])).toThrow(/Unknown argument: frobnicate/);
+    expect(() => checkTrainArgs(["--engine", "gpu"])).toThrow(/engine/);
+    expect(() => checkTrainArgs(["--out", "elsewhere"])).toThrow(/--out is set by the job itself/);
   });
 
   it("predict without a trained model says what to pass", async () => {

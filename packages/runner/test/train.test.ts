@@ -50,6 +50,8 @@ describe("train pipeline (fake feature engine)", () => {
     ]);
     const run = JSON.parse(await readFile(path.join(out, "run.json"), "utf8"));
     expect(run.engine.description).toBe("fake test engine");
+    const pkg = JSON.parse(await readFile(path.join(import.meta.dirname, "../package.json"), "utf8"));
+    expect(run.runner).toEqual({ name: "@rescale-run/runner", version: pkg.version });
     expect(run.split).toMatchObject({ train: 18, val: 4, test: 4 });
     expect(run.crossValidation.solver).toBe("exact");
     // The grid: every stage set (7) x the L2 path (3), all scored on the same folds.

@@ -6,7 +6,7 @@ import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { parse as parseIni, stringify as stringifyIni } from "ini";
-import { ConfigurationError } from "./errors.js";
+import { ConfigurationError, InvalidBaseUrlError, ProfileNotFoundError } from "./errors.js";
 
 export const DEFAULT_BASE_URL = "https://platform.rescale.com";
 
@@ -96,12 +96,12 @@ export function normalizeBaseUrl(raw: string): string {
   try {
     url = new URL(raw.trim());
   } catch {
-    throw new ConfigurationError(
+    throw new InvalidBaseUrlError(
       `"${raw}" is not a valid Rescale base URL; expected something like ${DEFAULT_BASE_URL}.`,
     );
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") {
-    throw new ConfigurationError(`Rescale base URL must be http(s), got "${url.protocol}".`);
+    throw new InvalidBaseUrlError(`Rescale base URL must be http(s), got "${url.protocol}".`);
   }
   const path = url.pathname.replace(/\/+$/, "").replace(/\/api(\/v\d+)?$/, "");
   return `${url.origin}${path}`;
@@ -138,9 +138,10 @@ export async function resolveConfig(options: ResolveConfigOptions = {}): Promise
   }
   const known = Object.keys(profiles);
   const hint = known.length ? ` Known profiles: ${known.join(", ")}.` : "";
+  // A profile named explicitly and absent is "not found"; nothing configured at all is a missing key.
+  if (options.profile)
+    throw new ProfileNotFoundError(`No Rescale profile named "${name}" in ${file}.${hint}`);
   throw new ConfigurationError(
-    options.profile
-      ? `No Rescale profile named "${name}" in ${file}.${hint}`
-      : `No Rescale API key configured: set RESCALE_API_KEY (and RESCALE_API_URL for a region other than ${DEFAULT_BASE_URL}), or add a [${name}] profile with apikey and apibaseurl to ${file}.${hint}`,
+    `No Rescale API key configured: set RESCALE_API_KEY (and RESCALE_API_URL for a region other than ${DEFAULT_BASE_URL}), or add a [${name}] profile with apikey and apibaseurl to ${file}.${hint}`,
   );
 }

@@ -99,6 +99,10 @@ export class ConnectionError extends RescaleError {
 export class TimeoutError extends RescaleError {}
 /** Nothing (or something invalid) is configured: no key, unknown profile, bad base URL. */
 export class ConfigurationError extends RescaleError {}
+/** The profile asked for (--profile, $RESCALE_PROFILE) is not in the apiconfig file. */
+export class ProfileNotFoundError extends ConfigurationError {}
+/** A base URL (RESCALE_API_URL, a profile's apibaseurl) that is not an http(s) URL. */
+export class InvalidBaseUrlError extends ConfigurationError {}
 /** A walltime the user typed makes no sense or is over the limit. */
 export class WalltimeError extends RescaleError {}
 /** The server answered 2xx with a body that does not match the documented shape. */

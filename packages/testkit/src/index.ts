@@ -2,6 +2,7 @@ export * from "./bad-images.js";
 export * from "./fault-plans.js";
 export * from "./fault-proxy.js";
 export * from "./files.js";
+export * from "./fixtures.js";
 export * from "./load.js";
 export * from "./loopback.js";
 export * from "./process.js";

@@ -38,6 +38,7 @@ import {
   toCidrRule,
 } from "../plan.js";
 import { renderPlan } from "../render-plan.js";
+import { checkRunnerArgs } from "../runner-args.js";
 import { offlineRuntime } from "../runtime.js";
 import { openTarget, type Target } from "../target.js";
 import { pollMs, profileFlag, reattachHint } from "./jobs.js";
@@ -200,6 +201,7 @@ function walltimeOf(text: string) {
 async function submit(ctx: CommandContext, a: SubmitArgs): Promise<number> {
   const { out, io } = ctx;
   const walltime = walltimeOf(a.walltime);
+  await checkRunnerArgs(runnerArgs(a));
   const cache = cacheDir(io.env);
   for (const file of a.attach ?? []) {
     const path = resolve(io.cwd, file);

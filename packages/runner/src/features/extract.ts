@@ -156,6 +156,7 @@ export async function extractFeatures(
     const rate = done / elapsed;
     progress.update(
       `features ${done}/${total} views  ${rate.toFixed(1)} img/s  ETA ${formatSeconds((total - done) / rate)}`,
+      { done, total },
     );
   }
   await cacheWrites;
