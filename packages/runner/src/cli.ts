@@ -1,8 +1,9 @@
 import yargs from "yargs";
-import { BACKEND_CHOICES, type BackendPreference } from "./backend.js";
+import { DEVICE_CHOICES, type DevicePreference, describeDevice } from "./device.js";
 import { EXIT_CODES, RunInterruptedError, UserInputError } from "./errors.js";
 import { FEATURE_LAYER_NAMES, type FeatureLayer } from "./features/engine.js";
 import { ENGINE_CHOICES, type EnginePreference } from "./features/select.js";
+import { FINE_TUNE_DEPTHS, type FineTuneDepth } from "./finetune-depth.js";
 import { DEFAULT_HEAD_EPOCHS, DEFAULT_LEARNING_RATES, HEAD_KINDS, type HeadKind } from "./head.js";
 import { type PredictResult, predict } from "./predict.js";
 import { createProgress } from "./progress.js";
@@ -23,6 +24,7 @@ function trainSummary(result: TrainResult): string {
   const r = result.report;
   const lines = [
     `test accuracy ${m.accuracy.toFixed(3)}  macro F1 ${m.macroF1.toFixed(3)}  macro AUC ${m.macroAuc?.toFixed(3) ?? "n/a"}  (${m.n} images)`,
+    `device ${describeDevice(r.device)}`,
     `engine ${r.engine.description}`,
     "chosen" in r.crossValidation ? `head ${r.crossValidation.chosen} (${r.crossValidation.k}-fold CV)` : "",
     r.dataset.skipped.length > 0
@@ -78,7 +80,12 @@ export async function runRunnerCli(argv: string[], io: CliIo = defaultIo): Promi
     .strict()
     .demandCommand(1, "name a command: train or predict")
     .option("engine", { choices: ENGINE_CHOICES, default: "auto", describe: "feature engine" })
-    .option("backend", { choices: BACKEND_CHOICES, default: "auto", describe: "TF.js backend (tfjs engine)" })
+    .option("device", {
+      choices: DEVICE_CHOICES,
+      default: "auto",
+      describe:
+        "where features and fine-tuning run: auto = a hardware GPU (WebGPU over Vulkan) when one exists, else the CPU; gpu = fail with the reason if there is none",
+    })
     .option("threads", { type: "number", describe: "threads for feature extraction (default: all cores)" })
     .option("cache-dir", { type: "string", describe: "cache root (default $XDG_CACHE_HOME/rescale-run)" })
     .option("json", { type: "boolean", default: false, describe: "print the result as JSON" })
@@ -138,7 +145,12 @@ export async function runRunnerCli(argv: string[], io: CliIo = defaultIo): Promi
           .option("fine-tune", {
             type: "boolean",
             default: false,
-            describe: "fine-tune ResNet stage 5 (GPU only)",
+            describe: "fine-tune the ResNet backbone with the head after head training (needs the GPU)",
+          })
+          .option("fine-tune-depth", {
+            choices: FINE_TUNE_DEPTHS,
+            default: "all" as FineTuneDepth,
+            describe: "the stages --fine-tune trains: every convolution, res4+res5, or res5",
           })
           .option("time-limit", { type: "number", describe: "seconds before a clean stop (walltime)" })
           .option("quiet", {
@@ -166,9 +178,10 @@ export async function runRunnerCli(argv: string[], io: CliIo = defaultIo): Promi
             upload: args.upload ?? "auto",
             profile: args.profile,
             fineTune: args["fine-tune"],
+            fineTuneDepth: args["fine-tune-depth"] as FineTuneDepth,
             timeLimitSeconds: args["time-limit"],
             engine: args.engine as EnginePreference,
-            backend: args.backend as BackendPreference,
+            device: args.device as DevicePreference,
             threads: args.threads,
             cacheDir: args["cache-dir"],
             progress: createProgress({ quiet: args.quiet }),
@@ -196,7 +209,7 @@ export async function runRunnerCli(argv: string[], io: CliIo = defaultIo): Promi
             inputs: args.images as string[],
             model: args.model,
             engine: args.engine as EnginePreference,
-            backend: args.backend as BackendPreference,
+            device: args.device as DevicePreference,
             threads: args.threads,
             cacheDir: args["cache-dir"],
           });

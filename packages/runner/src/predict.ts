@@ -2,10 +2,10 @@ import { createHash } from "node:crypto";
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { ORIGINAL_VIEW, viewById } from "./augment.js";
-import type { BackendPreference } from "./backend.js";
 import { loadHead } from "./checkpoint.js";
 import { predictOverViews } from "./cv.js";
 import { IMAGE_EXTENSIONS, isMaskFile } from "./dataset.js";
+import { chooseDevice, type DeviceChoice, type DevicePreference, describeDevice } from "./device.js";
 import { UserInputError } from "./errors.js";
 import type { FeatureEngine } from "./features/engine.js";
 import { extractFeatures } from "./features/extract.js";
@@ -18,7 +18,8 @@ export interface PredictOptions {
   /** A training output folder (holding model/) or the model folder itself. */
   model: string;
   engine?: EnginePreference;
-  backend?: BackendPreference;
+  /** `auto` (default): a hardware GPU when one exists, else the CPU; `gpu` fails without one. */
+  device?: DevicePreference;
   threads?: number;
   cacheDir?: string;
   limitInputPixels?: number;
@@ -37,6 +38,7 @@ export interface PredictResult {
   /** Inputs that could not be read as images. */
   failed: { file: string; reason: string }[];
   notes: string[];
+  device: DeviceChoice;
 }
 
 async function listImages(inputs: string[]): Promise<string[]> {
@@ -85,18 +87,16 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
   const notes: string[] = [];
   let engine = options.featureEngine;
   let owned: FeatureEngine | undefined;
-  if (!engine && info.backbone) {
-    // A fine-tuned backbone (GPU training) is a TF.js model: only the tfjs engine can run it.
-    const { createTfjsEngine } = await import("./features/tfjs.js");
-    engine = owned = await createTfjsEngine({
-      backend: options.backend,
-      threads: options.threads,
-      modelDir: path.join(modelDir, info.backbone),
-    });
-    notes.push("the model has a fine-tuned backbone: using the tfjs engine");
-  }
+  const device = await chooseDevice(options.device ?? "auto");
+  notes.push(`device: ${describeDevice(device)}`);
   if (!engine) {
-    const selection = await engineOrSelect(undefined, options);
+    // A fine-tuned backbone is saved with the Keras layer and weight names: any engine, on the GPU or the CPU,
+    // builds its features from it.
+    const selection = await engineOrSelect(undefined, {
+      ...options,
+      device,
+      ...(info.backbone ? { modelDir: path.join(modelDir, info.backbone) } : {}),
+    });
     engine = owned = selection.engine;
     notes.push(...selection.notes);
   }
@@ -164,7 +164,7 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
         probabilities: Object.fromEntries(info.classNames.map((c, j) => [c, p[j]!])),
       };
     });
-    return { classNames: info.classNames, predictions, failed, notes };
+    return { classNames: info.classNames, predictions, failed, notes, device };
   } finally {
     await owned?.dispose();
   }

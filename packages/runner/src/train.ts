@@ -6,7 +6,6 @@ import path from "node:path";
 import { RescaleClient } from "@rescale-run/sdk";
 import { packageArtifacts, writeHistoryCsv, writePredictionsCsv } from "./artifacts.js";
 import { firstViews, ORIGINAL_VIEW } from "./augment.js";
-import type { BackendPreference } from "./backend.js";
 import { Checkpoint, saveHead } from "./checkpoint.js";
 import {
   buildMatrix,
@@ -19,11 +18,13 @@ import {
   type Sample,
 } from "./cv.js";
 import { assertSplitMatches, type Dataset, type Split, scanDataset, splitDataset } from "./dataset.js";
+import { chooseDevice, type DeviceChoice, type DevicePreference, describeDevice } from "./device.js";
 import { RunInterruptedError, UnsupportedError, UserInputError } from "./errors.js";
 import { FeatureCache } from "./features/cache.js";
 import type { FeatureEngine, FeatureLayer } from "./features/engine.js";
 import { type ExtractStats, extractFeatures } from "./features/extract.js";
 import { type EnginePreference, engineOrSelect } from "./features/select.js";
+import type { FineTuneDepth } from "./finetune-depth.js";
 import {
   DEFAULT_HEAD_EPOCHS,
   DEFAULT_LEARNING_RATES,
@@ -57,7 +58,8 @@ export interface TrainOptions {
   startFromEpoch?: number;
   seed?: number;
   engine?: EnginePreference;
-  backend?: BackendPreference;
+  /** `auto` (default): a hardware GPU adapter when one exists, else the CPU; `gpu` fails without one. */
+  device?: DevicePreference;
   /** Threads for feature extraction, and worker threads of cross-validation. Default: the cores available. */
   threads?: number;
   /** Views per training image (1 = no augmentation). Default 2 (orig + flip). */
@@ -78,8 +80,10 @@ export interface TrainOptions {
   upload?: boolean | "auto";
   /** Rescale profile for --upload. */
   profile?: string;
-  /** Fine-tune the last ResNet stage after the head (GPU backend only). */
+  /** Fine-tune the backbone with the head after head training (needs the GPU). */
   fineTune?: boolean;
+  /** Which ResNet stages fine-tuning trains (default "all"). */
+  fineTuneDepth?: FineTuneDepth;
   /** Stop cleanly (checkpoint, exit code 75) after this many seconds: a job's walltime. */
   timeLimitSeconds?: number;
   /** Cache root: features and the ONNX graph (default $XDG_CACHE_HOME/rescale-run). */
@@ -104,6 +108,8 @@ export interface RunReport {
   finishedAt: string;
   seed: number;
   engine: { name: string; description: string; cacheKey: string; notes: string[] };
+  /** Where features and fine-tuning ran: api webgpu (adapter vendor, name, driver) or cpu (and why). */
+  device: DeviceChoice;
   backend: string;
   hardware: { cpu: string; cores: number; memoryGiB: number; platform: string; node: string };
   dataset: {
@@ -122,7 +128,15 @@ export interface RunReport {
   features: ExtractStats & { cacheDir: string };
   crossValidation: (Omit<CvResult, "best"> & { chosen: string }) | { skipped: string };
   head: { config: HeadConfig; epochs: number; bestEpoch: number; stopReason: TrainHeadResult["stopReason"] };
-  fineTune: { ran: false; reason: string } | { ran: true; epochs: number };
+  fineTune:
+    | { ran: false; reason: string }
+    | {
+        ran: true;
+        epochs: number;
+        bestEpoch: number;
+        depth: FineTuneDepth;
+        imagesPerSecond: number | undefined;
+      };
   test: Pick<Metrics, "n" | "accuracy" | "macroF1" | "macroAuc" | "cohenKappa">;
   timings: Record<string, number>;
   peakRssMiB: number;
@@ -263,6 +277,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   let ownedEvalEngine: FeatureEngine | undefined;
   try {
     await mkdir(out, { recursive: true });
+    const device = await chooseDevice(options.device ?? "auto");
+    progress.log(`device: ${describeDevice(device)}`);
+    if (options.fineTune && device.kind !== "gpu") {
+      throw new UnsupportedError(
+        `--fine-tune needs the GPU (--device gpu or auto with a GPU): ${device.reason}. On the CPU, fine-tuning ` +
+          "ResNet50 takes hours; run without --fine-tune to train the head on frozen features.",
+      );
+    }
 
     // dataset
     const dataset = await scanDataset(options.data, { limitInputPixels: options.limitInputPixels });
@@ -282,7 +304,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     endStage("dataset");
 
     // preprocess + features
-    const selection = await engineOrSelect(options.featureEngine, options);
+    const selection = await engineOrSelect(options.featureEngine, { ...options, device });
     const { engine, notes: engineNotes } = selection;
     ownedEngine = selection.owned;
     const backendDescription =
@@ -290,17 +312,6 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         ? (engine as { backend: { description: string } }).backend.description
         : "none (the onnx engine needs no TF.js backend; the head runs in plain TypeScript)";
     progress.log(`engine: ${engine.description}`);
-    if (options.fineTune) {
-      const canFineTune =
-        "backend" in engine && (engine as { backend: { canFineTune: boolean } }).backend.canFineTune;
-      if (!canFineTune) {
-        throw new UnsupportedError(
-          "--fine-tune needs the GPU backend (@tensorflow/tfjs-node-gpu with CUDA) and --engine tfjs: the wasm and cpu " +
-            "backends cannot train ResNet convolutions (wasm lacks the Conv2DBackpropFilter kernel and is capped at " +
-            "4 GiB of memory). Run without --fine-tune to train the head on frozen features.",
-        );
-      }
-    }
     const candidates = options.layers
       ? DEFAULT_CANDIDATES.filter((c) => c.layers.join("+") === options.layers!.join("+")).concat(
           DEFAULT_CANDIDATES.some((c) => c.layers.join("+") === options.layers!.join("+"))
@@ -436,10 +447,16 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     let evalFeatures = features;
     let fineTune: RunReport["fineTune"] = { ran: false, reason: "not requested (--fine-tune)" };
     if (options.fineTune) {
-      // GPU backend only (checked above). The fine-tuned stage changes the features: evaluate and predict with
-      // the saved backbone through the tfjs engine. Untested here (no GPU).
-      const { fineTuneLastStage } = await import("./finetune.js");
-      const tuned = await fineTuneLastStage({
+      // GPU only (checked above): TF.js on the WebGPU backend. The fine-tuned backbone is saved under model/ with
+      // the Keras layer and weight names, so the same feature engine (ONNX on WebGPU, or on the CPU at predict
+      // time) evaluates and predicts with it.
+      const { initBackend } = await import("./backend.js");
+      await initBackend("webgpu");
+      const { fineTuneBackbone } = await import("./finetune.js");
+      const tuned = await fineTuneBackbone({
+        depth: options.fineTuneDepth ?? "all",
+        checkpointDir: path.join(checkpoint.dir, "finetune"),
+        resume: options.resume === true,
         head: headModel,
         train: trainImages,
         val: valImages,
@@ -451,11 +468,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         shouldStop: stop.shouldStop,
       });
       headModel = tuned.head;
-      const { createTfjsEngine } = await import("./features/tfjs.js");
-      evalEngine = ownedEvalEngine = await createTfjsEngine({
-        backend: options.backend,
+      const tunedSelection = await engineOrSelect(undefined, {
+        ...options,
+        device,
         modelDir: tuned.backboneDir,
       });
+      evalEngine = ownedEvalEngine = tunedSelection.engine;
       const testJobs = testImages.map((image) => ({ image, views: ttaViews }));
       evalFeatures = (
         await extractFeatures(testJobs, {
@@ -464,7 +482,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           progress,
         })
       ).features;
-      fineTune = { ran: true, epochs: tuned.history.length };
+      fineTune = {
+        ran: true,
+        epochs: tuned.history.length,
+        bestEpoch: tuned.bestEpoch,
+        depth: tuned.depth,
+        imagesPerSecond: tuned.imagesPerSecond,
+      };
     }
     await saveHead(modelDir, headModel, {
       classNames,
@@ -523,6 +547,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         cacheKey: engine.cacheKey,
         notes: engineNotes,
       },
+      device,
       backend: backendDescription,
       hardware: {
         cpu: os.cpus()[0]?.model ?? "unknown",

@@ -5,7 +5,7 @@ import { ORIGINAL_VIEW, viewById } from "../src/augment.js";
 import { initBackend, tf } from "../src/backend.js";
 import { scanDataset } from "../src/dataset.js";
 import { createTfjsEngine } from "../src/features/tfjs.js";
-import { fineTuneLastStage } from "../src/finetune.js";
+import { fineTuneBackbone } from "../src/finetune.js";
 import { makeDataset, tempDir, twoClassHead } from "./helpers.js";
 
 /**
@@ -51,7 +51,7 @@ async function tinyResNetDir(dir: string): Promise<void> {
   );
 }
 
-describe("fineTuneLastStage (cpu backend, tiny stand-in model)", () => {
+describe("fineTuneBackbone (cpu backend, tiny stand-in model)", () => {
   it("trains res5* and the head, restores the best weights and saves a loadable backbone", {
     timeout: 300_000,
   }, async () => {
@@ -67,13 +67,14 @@ describe("fineTuneLastStage (cpu backend, tiny stand-in model)", () => {
       "conv5",
       new Float32Array(d * 2).map((_, i) => Math.sin(i) * 0.01),
     );
-    const result = await fineTuneLastStage({
+    const result = await fineTuneBackbone({
       head,
       train: [...pick(0, 0, 2), ...pick(1, 0, 2)],
       val: [...pick(0, 2, 1), ...pick(1, 2, 1)],
       views: [ORIGINAL_VIEW, viewById("flip")],
       outDir: root,
       modelDir,
+      depth: "res5",
       seed: 1,
       epochs: 2,
       batchSize: 4,
