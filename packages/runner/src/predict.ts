@@ -81,13 +81,14 @@ async function resolveModelDir(model: string): Promise<string> {
 
 /** Classifies images with a trained head: class name and one probability per class for each image. */
 export async function predict(options: PredictOptions): Promise<PredictResult> {
+  // First, as in train: an unusable --device gpu is reported before anything else is read.
+  const device = await chooseDevice(options.device ?? "auto");
   const modelDir = await resolveModelDir(path.resolve(options.model));
   const { info, model } = await loadHead(modelDir);
   const files = await listImages(options.inputs);
   const notes: string[] = [];
   let engine = options.featureEngine;
   let owned: FeatureEngine | undefined;
-  const device = await chooseDevice(options.device ?? "auto");
   notes.push(`device: ${describeDevice(device)}`);
   if (!engine) {
     // A fine-tuned backbone is saved with the Keras layer and weight names: any engine, on the GPU or the CPU,

@@ -467,6 +467,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         progress,
         shouldStop: stop.shouldStop,
       });
+      // Stopped (walltime / SIGTERM): the epochs done are checkpointed; --resume continues the fine-tuning.
+      if (tuned.stopped) throw interrupted();
       headModel = tuned.head;
       const tunedSelection = await engineOrSelect(undefined, {
         ...options,
