@@ -1,5 +1,12 @@
 import yargs from "yargs";
-import { DEVICE_CHOICES, type DevicePreference, describeDevice } from "./device.js";
+import {
+  DEVICE_CHOICES,
+  type DevicePreference,
+  decideDevice,
+  describeDevice,
+  describeProbe,
+  probeDevice,
+} from "./device.js";
 import { EXIT_CODES, RunInterruptedError, UserInputError } from "./errors.js";
 import { FEATURE_LAYER_NAMES, type FeatureLayer } from "./features/engine.js";
 import { ENGINE_CHOICES, type EnginePreference } from "./features/select.js";
@@ -78,7 +85,7 @@ export async function runRunnerCli(argv: string[], io: CliIo = defaultIo): Promi
   const parser = yargs(argv)
     .scriptName("rescale-runner")
     .strict()
-    .demandCommand(1, "name a command: train or predict")
+    .demandCommand(1, "name a command: train, predict or device")
     .option("engine", { choices: ENGINE_CHOICES, default: "auto", describe: "feature engine" })
     .option("device", {
       choices: DEVICE_CHOICES,
@@ -215,6 +222,33 @@ export async function runRunnerCli(argv: string[], io: CliIo = defaultIo): Promi
           });
           io.stdout(args.json ? `${JSON.stringify(result, null, 2)}\n` : predictTable(result));
           if (result.predictions.length === 0) exitCode = EXIT_CODES.userInput;
+        } catch (error) {
+          fail(error);
+        }
+      },
+    )
+    .command(
+      "device",
+      "say what the GPU check finds (Vulkan loader, GPU device nodes, WebGPU adapter) and which device --device would use",
+      (y) => y,
+      async (args) => {
+        try {
+          const probe = await probeDevice(true);
+          const preference = args.device as DevicePreference;
+          let decision: string;
+          let choice: ReturnType<typeof decideDevice> | undefined;
+          try {
+            choice = decideDevice(preference, probe);
+            decision = describeDevice(choice);
+          } catch (error) {
+            decision = (error as Error).message;
+            exitCode = EXIT_CODES.userInput;
+          }
+          io.stdout(
+            args.json
+              ? `${JSON.stringify({ probe, preference, choice: choice ?? null, decision }, null, 2)}\n`
+              : `${[...describeProbe(probe), `--device ${preference}: ${decision.replace(/^--device gpu: /, "")}`].join("\n")}\n`,
+          );
         } catch (error) {
           fail(error);
         }

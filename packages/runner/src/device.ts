@@ -205,6 +205,18 @@ async function askDawn(): Promise<Pick<DeviceProbe, "adapter" | "dawnError">> {
   }
 }
 
+/** The probe facts; Dawn is asked only when `askAdapter` (loading it costs 0.1-0.4 s). */
+export async function probeDevice(askAdapter: boolean): Promise<DeviceProbe> {
+  const base = {
+    vulkanLoader: findVulkanLoader(),
+    gpuDeviceNodes: findGpuDeviceNodes(),
+    driverFilesEnv: process.env.VK_DRIVER_FILES ?? process.env.VK_ICD_FILENAMES,
+  };
+  return askAdapter && base.vulkanLoader !== undefined
+    ? { ...base, ...(await askDawn()) }
+    : { ...base, adapter: undefined };
+}
+
 const chosen = new Map<DevicePreference, Promise<DeviceChoice>>();
 
 /**
@@ -215,16 +227,9 @@ export function chooseDevice(preference: DevicePreference = "auto"): Promise<Dev
   let choice = chosen.get(preference);
   if (!choice) {
     choice = (async () => {
-      if (preference === "cpu") return decideDevice("cpu", emptyProbe());
-      const base = {
-        vulkanLoader: findVulkanLoader(),
-        gpuDeviceNodes: findGpuDeviceNodes(),
-        driverFilesEnv: process.env.VK_DRIVER_FILES ?? process.env.VK_ICD_FILENAMES,
-      };
-      const needDawn = base.vulkanLoader !== undefined && (preference === "gpu" || autoNeedsAdapter(base));
-      const probe: DeviceProbe = needDawn
-        ? { ...base, ...(await askDawn()) }
-        : { ...base, adapter: undefined };
+      if (preference === "cpu") return decideDevice("cpu", await probeDevice(false));
+      const facts = await probeDevice(false);
+      const probe = preference === "gpu" || autoNeedsAdapter(facts) ? await probeDevice(true) : facts;
       return decideDevice(preference, probe);
     })();
     chosen.set(preference, choice);
@@ -232,6 +237,20 @@ export function chooseDevice(preference: DevicePreference = "auto"): Promise<Dev
   return choice;
 }
 
-function emptyProbe(): DeviceProbe {
-  return { vulkanLoader: undefined, gpuDeviceNodes: [], driverFilesEnv: undefined, adapter: undefined };
+/** `rescale-runner device`: what was found, one fact a line, and what `auto` would use. */
+export function describeProbe(probe: DeviceProbe): string[] {
+  const adapter =
+    probe.adapter === undefined
+      ? probe.dawnError
+        ? `WebGPU (Dawn) could not start: ${probe.dawnError}`
+        : "not asked (no Vulkan loader)"
+      : probe.adapter === null
+        ? "none found by WebGPU (Dawn over Vulkan)"
+        : `${describeAdapter(probe.adapter)}${isSoftwareAdapter(probe.adapter) ? " [software renderer: not used]" : ""}`;
+  return [
+    `Vulkan loader: ${probe.vulkanLoader ?? "missing (libvulkan.so.1; Debian/Ubuntu: apt-get install libvulkan1)"}`,
+    `GPU device nodes: ${probe.gpuDeviceNodes.length > 0 ? probe.gpuDeviceNodes.join(", ") : "none"}`,
+    ...(probe.driverFilesEnv ? [`VK_DRIVER_FILES: ${probe.driverFilesEnv}`] : []),
+    `adapter: ${adapter}`,
+  ];
 }
