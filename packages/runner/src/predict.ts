@@ -2,9 +2,9 @@ import { createHash } from "node:crypto";
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { ORIGINAL_VIEW, viewById } from "./augment.js";
-import type { BackendPreference } from "./backend.js";
 import { loadHead } from "./checkpoint.js";
 import { predictOverViews } from "./cv.js";
+import { chooseDevice, type DeviceChoice, type DevicePreference, describeDevice } from "./device.js";
 import { UserInputError } from "./errors.js";
 import type { FeatureEngine } from "./features/engine.js";
 import { extractFeatures } from "./features/extract.js";
@@ -18,7 +18,8 @@ export interface PredictOptions {
   /** A training output folder (holding model/) or the model folder itself. */
   model: string;
   engine?: EnginePreference;
-  backend?: BackendPreference;
+  /** `auto` (default): a hardware GPU when one exists, else the CPU; `gpu` fails without one. */
+  device?: DevicePreference;
   threads?: number;
   cacheDir?: string;
   limitInputPixels?: number;
@@ -39,6 +40,7 @@ export interface PredictResult {
   /** Inputs named explicitly and not classified: masks and non-image files, with the reason. */
   skipped: { file: string; reason: string }[];
   notes: string[];
+  device: DeviceChoice;
 }
 
 interface ImageList {
@@ -94,6 +96,8 @@ export async function resolveModelDir(model: string): Promise<string> {
 
 /** Classifies images with a trained head: class name and one probability per class for each image. */
 export async function predict(options: PredictOptions): Promise<PredictResult> {
+  // First, as in train: an unusable --device gpu is reported before anything else is read.
+  const device = await chooseDevice(options.device ?? "auto");
   const modelDir = await resolveModelDir(path.resolve(options.model));
   const { info, model } = await loadHead(modelDir);
   const { files, skipped, masksInFolders } = await listImages(options.inputs);
@@ -105,18 +109,15 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
   }
   let engine = options.featureEngine;
   let owned: FeatureEngine | undefined;
-  if (!engine && info.backbone) {
-    // A fine-tuned backbone (GPU training) is a TF.js model: only the tfjs engine can run it.
-    const { createTfjsEngine } = await import("./features/tfjs.js");
-    engine = owned = await createTfjsEngine({
-      backend: options.backend,
-      threads: options.threads,
-      modelDir: path.join(modelDir, info.backbone),
-    });
-    notes.push("the model has a fine-tuned backbone: using the tfjs engine");
-  }
+  notes.push(`device: ${describeDevice(device)}`);
   if (!engine) {
-    const selection = await engineOrSelect(undefined, options);
+    // A fine-tuned backbone is saved with the Keras layer and weight names: any engine, on the GPU or the CPU,
+    // builds its features from it.
+    const selection = await engineOrSelect(undefined, {
+      ...options,
+      device,
+      ...(info.backbone ? { modelDir: path.join(modelDir, info.backbone) } : {}),
+    });
     engine = owned = selection.engine;
     notes.push(...selection.notes);
   }
@@ -184,7 +185,7 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
         probabilities: Object.fromEntries(info.classNames.map((c, j) => [c, p[j]!])),
       };
     });
-    return { classNames: info.classNames, predictions, failed, skipped, notes };
+    return { classNames: info.classNames, predictions, failed, skipped, notes, device };
   } finally {
     await owned?.dispose();
   }

@@ -6,7 +6,6 @@ import path from "node:path";
 import { RescaleClient } from "@rescale-run/sdk";
 import { packageArtifacts, SCHEMAS, writeHistory, writePredictionsCsv } from "./artifacts.js";
 import { firstViews } from "./augment.js";
-import type { BackendPreference } from "./backend.js";
 import { Checkpoint, saveHead } from "./checkpoint.js";
 import {
   buildMatrix,
@@ -22,11 +21,13 @@ import {
   type Sample,
 } from "./cv.js";
 import { assertSplitMatches, type Dataset, type Split, scanDataset, splitDataset } from "./dataset.js";
+import { chooseDevice, type DeviceChoice, type DevicePreference, describeDevice } from "./device.js";
 import { RunInterruptedError, UnsupportedError, UserInputError } from "./errors.js";
 import { FeatureCache } from "./features/cache.js";
 import type { FeatureEngine, FeatureLayer } from "./features/engine.js";
 import { type ExtractStats, extractFeatures } from "./features/extract.js";
 import { type EnginePreference, engineOrSelect } from "./features/select.js";
+import type { FineTuneDepth } from "./finetune-depth.js";
 import {
   DEFAULT_HEAD_EPOCHS,
   DEFAULT_LEARNING_RATES,
@@ -63,7 +64,8 @@ export interface TrainOptions {
   startFromEpoch?: number;
   seed?: number;
   engine?: EnginePreference;
-  backend?: BackendPreference;
+  /** `auto` (default): a hardware GPU adapter when one exists, else the CPU; `gpu` fails without one. */
+  device?: DevicePreference;
   /** Threads for feature extraction, and worker threads of cross-validation. Default: the cores available. */
   threads?: number;
   /** Views per training image (1 = no augmentation). Default 2 (orig + flip). */
@@ -97,10 +99,12 @@ export interface TrainOptions {
   upload?: boolean | "auto";
   /** Rescale profile for --upload. */
   profile?: string;
-  /** Fine-tune the last ResNet stage after the head (GPU backend only). */
+  /** Fine-tune the backbone with the head after head training (needs the GPU). */
   fineTune?: boolean;
   /** Also write model/model.onnx (export-onnx.ts): opt-in, it adds about 95 MB to the outputs and the zip. */
   exportOnnx?: boolean;
+  /** Which ResNet stages fine-tuning trains (default "all"). */
+  fineTuneDepth?: FineTuneDepth;
   /** Stop cleanly (checkpoint, exit code 75) after this many seconds: a job's walltime. */
   timeLimitSeconds?: number;
   /** Cache root: features and the ONNX graph (default $XDG_CACHE_HOME/rescale-run). */
@@ -126,6 +130,8 @@ export interface RunReport {
   finishedAt: string;
   seed: number;
   engine: { name: string; description: string; cacheKey: string; notes: string[] };
+  /** Where features and fine-tuning ran: api webgpu (adapter vendor, name, driver) or cpu (and why). */
+  device: DeviceChoice;
   backend: string;
   hardware: { cpu: string; cores: number; memoryGiB: number; platform: string; node: string };
   dataset: {
@@ -155,7 +161,15 @@ export interface RunReport {
   };
   /** The images the saved model was fitted on. */
   finalFit: { images: FinalFit; count: number; rows: number; testHeldOut: boolean };
-  fineTune: { ran: false; reason: string } | { ran: true; epochs: number };
+  fineTune:
+    | { ran: false; reason: string }
+    | {
+        ran: true;
+        epochs: number;
+        bestEpoch: number;
+        depth: FineTuneDepth;
+        imagesPerSecond: number | undefined;
+      };
   /** heldOut false: the model was fitted on the test split too (--final-fit all), so these are no held-out measure. */
   test: Pick<Metrics, "n" | "accuracy" | "macroF1" | "macroAuc" | "cohenKappa"> & { heldOut: boolean };
   timings: Record<string, number>;
@@ -253,6 +267,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   let ownedEvalEngine: FeatureEngine | undefined;
   try {
     await mkdir(out, { recursive: true });
+    const device = await chooseDevice(options.device ?? "auto");
+    progress.log(`device: ${describeDevice(device)}`);
+    if (options.fineTune && device.kind !== "gpu") {
+      throw new UnsupportedError(
+        `--fine-tune needs the GPU (--device gpu or auto with a GPU): ${device.reason}. On the CPU, fine-tuning ` +
+          "ResNet50 takes hours; run without --fine-tune to train the head on frozen features.",
+      );
+    }
 
     // dataset
     const dataset = await scanDataset(options.data, { limitInputPixels: options.limitInputPixels });
@@ -273,7 +295,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     endStage("dataset");
 
     // preprocess + features
-    const selection = await engineOrSelect(options.featureEngine, options);
+    const selection = await engineOrSelect(options.featureEngine, { ...options, device });
     const { engine, notes: engineNotes } = selection;
     ownedEngine = selection.owned;
     const backendDescription =
@@ -281,17 +303,6 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         ? (engine as { backend: { description: string } }).backend.description
         : "none (the onnx engine needs no TF.js backend; the head runs in plain TypeScript)";
     progress.log(`engine: ${engine.description}`);
-    if (options.fineTune) {
-      const canFineTune =
-        "backend" in engine && (engine as { backend: { canFineTune: boolean } }).backend.canFineTune;
-      if (!canFineTune) {
-        throw new UnsupportedError(
-          "--fine-tune needs the GPU backend (@tensorflow/tfjs-node-gpu with CUDA) and --engine tfjs: the wasm and cpu " +
-            "backends cannot train ResNet convolutions (wasm lacks the Conv2DBackpropFilter kernel and is capped at " +
-            "4 GiB of memory). Run without --fine-tune to train the head on frozen features.",
-        );
-      }
-    }
     // --- head solver and final fit (issue 18) ---
     const kind = options.head ?? "dense";
     const solver: HeadSolver = options.solver ?? (kind === "dense" ? "exact" : "adam");
@@ -466,10 +477,16 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     let evalFeatures = features;
     let fineTune: RunReport["fineTune"] = { ran: false, reason: "not requested (--fine-tune)" };
     if (options.fineTune) {
-      // GPU backend only (checked above). The fine-tuned stage changes the features: evaluate and predict with
-      // the saved backbone through the tfjs engine. Untested here (no GPU).
-      const { fineTuneLastStage } = await import("./finetune.js");
-      const tuned = await fineTuneLastStage({
+      // GPU only (checked above): TF.js on the WebGPU backend. The fine-tuned backbone is saved under model/ with
+      // the Keras layer and weight names, so the same feature engine (ONNX on WebGPU, or on the CPU at predict
+      // time) evaluates and predicts with it.
+      const { initBackend } = await import("./backend.js");
+      await initBackend("webgpu");
+      const { fineTuneBackbone } = await import("./finetune.js");
+      const tuned = await fineTuneBackbone({
+        depth: options.fineTuneDepth ?? "all",
+        checkpointDir: path.join(checkpoint.dir, "finetune"),
+        resume: options.resume === true,
         head: headModel,
         train: trainImages,
         val: valImages,
@@ -480,12 +497,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         progress,
         shouldStop: stop.shouldStop,
       });
+      // Stopped (walltime / SIGTERM): the epochs done are checkpointed; --resume continues the fine-tuning.
+      if (tuned.stopped) throw interrupted();
       headModel = tuned.head;
-      const { createTfjsEngine } = await import("./features/tfjs.js");
-      evalEngine = ownedEvalEngine = await createTfjsEngine({
-        backend: options.backend,
+      const tunedSelection = await engineOrSelect(undefined, {
+        ...options,
+        device,
         modelDir: tuned.backboneDir,
       });
+      evalEngine = ownedEvalEngine = tunedSelection.engine;
       const testJobs = testImages.map((image) => ({ image, views: ttaViews }));
       evalFeatures = (
         await extractFeatures(testJobs, {
@@ -494,7 +514,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           progress,
         })
       ).features;
-      fineTune = { ran: true, epochs: tuned.history.length };
+      fineTune = {
+        ran: true,
+        epochs: tuned.history.length,
+        bestEpoch: tuned.bestEpoch,
+        depth: tuned.depth,
+        imagesPerSecond: tuned.imagesPerSecond,
+      };
     }
     await saveHead(modelDir, headModel, {
       classNames,
@@ -567,6 +593,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         cacheKey: engine.cacheKey,
         notes: engineNotes,
       },
+      device,
       backend: backendDescription,
       hardware: {
         cpu: os.cpus()[0]?.model ?? "unknown",

@@ -1,12 +1,12 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ORIGINAL_VIEW, viewById } from "../src/augment.js";
-import { initBackend, tf } from "../src/backend.js";
+import { initBackend } from "../src/backend.js";
 import { scanDataset } from "../src/dataset.js";
 import { createTfjsEngine } from "../src/features/tfjs.js";
-import { fineTuneLastStage } from "../src/finetune.js";
+import { fineTuneBackbone } from "../src/finetune.js";
 import { makeDataset, tempDir, twoClassHead } from "./helpers.js";
-import { saveLayersModelDir } from "./layers-model.js";
+import { tinyResNetDir } from "./tiny-resnet.js";
 
 /**
  * The fine-tuning loop on the cpu backend with a tiny stand-in for ResNet50 that has the layer names the runner
@@ -14,27 +14,7 @@ import { saveLayersModelDir } from "./layers-model.js";
  * checks the loop itself: only res5* and the head change, BatchNorm-free inference-mode apply, and the saved
  * backbone loads back into the tfjs engine.
  */
-async function tinyResNetDir(dir: string): Promise<void> {
-  const input = tf.input({ shape: [224, 224, 3] });
-  const conv = (filters: number, name: string, kernelSize: number, strides: number) =>
-    tf.layers.conv2d({
-      filters,
-      kernelSize,
-      strides,
-      name,
-      kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }),
-    });
-  let x = conv(8, "res3_conv", 32, 32).apply(input) as tf.SymbolicTensor;
-  x = tf.layers.activation({ activation: "relu", name: "activation_21" }).apply(x) as tf.SymbolicTensor;
-  x = conv(8, "res4_conv", 1, 1).apply(x) as tf.SymbolicTensor;
-  x = tf.layers.activation({ activation: "relu", name: "activation_39" }).apply(x) as tf.SymbolicTensor;
-  x = conv(16, "res5a_branch2a", 1, 1).apply(x) as tf.SymbolicTensor;
-  x = tf.layers.activation({ activation: "relu", name: "activation_48" }).apply(x) as tf.SymbolicTensor;
-  const model = tf.model({ inputs: input, outputs: x });
-  await saveLayersModelDir(model, dir);
-}
-
-describe("fineTuneLastStage (cpu backend, tiny stand-in model)", () => {
+describe("fineTuneBackbone (cpu backend, tiny stand-in model)", () => {
   it("trains res5* and the head, restores the best weights and saves a loadable backbone", {
     timeout: 300_000,
   }, async () => {
@@ -50,13 +30,14 @@ describe("fineTuneLastStage (cpu backend, tiny stand-in model)", () => {
       "conv5",
       new Float32Array(d * 2).map((_, i) => Math.sin(i) * 0.01),
     );
-    const result = await fineTuneLastStage({
+    const result = await fineTuneBackbone({
       head,
       train: [...pick(0, 0, 2), ...pick(1, 0, 2)],
       val: [...pick(0, 2, 1), ...pick(1, 2, 1)],
       views: [ORIGINAL_VIEW, viewById("flip")],
       outDir: root,
       modelDir,
+      depth: "res5",
       seed: 1,
       epochs: 2,
       batchSize: 4,
@@ -80,5 +61,60 @@ describe("fineTuneLastStage (cpu backend, tiny stand-in model)", () => {
     expect(tuned.conv5.some((v, i) => v !== base.conv5[i])).toBe(true);
     await engine.dispose();
     await original.dispose();
+  });
+
+  it("checkpoints every epoch: a stopped run resumes where it stopped and ends like an uninterrupted one", {
+    timeout: 300_000,
+  }, async () => {
+    await initBackend("cpu");
+    const root = await tempDir();
+    const modelDir = path.join(root, "tiny-resnet");
+    await tinyResNetDir(modelDir);
+    const ds = await scanDataset(await makeDataset(path.join(root, "data"), { benign: 6, malignant: 6 }));
+    const pick = (label: number, from: number, n: number) =>
+      ds.images.filter((img) => img.label === label).slice(from, from + n);
+    const head = twoClassHead(
+      "conv5",
+      new Float32Array(16 * 2).map((_, i) => Math.cos(i) * 0.01),
+    );
+    const common = {
+      head,
+      depth: "res4-5" as const,
+      train: [...pick(0, 0, 2), ...pick(1, 0, 2)],
+      val: [...pick(0, 2, 1), ...pick(1, 2, 1)],
+      views: [ORIGINAL_VIEW],
+      modelDir,
+      seed: 3,
+      epochs: 3,
+      batchSize: 2,
+      learningRate: 1e-3,
+      patience: 5,
+    };
+    const whole = await fineTuneBackbone({ ...common, outDir: path.join(root, "whole") });
+    // Stopped during epoch 2 (after 3 of its batch checks), then resumed from the epoch-1 checkpoint.
+    let checks = 0;
+    const checkpointDir = path.join(root, "ckpt");
+    const first = await fineTuneBackbone({
+      ...common,
+      outDir: path.join(root, "split"),
+      checkpointDir,
+      shouldStop: () => ++checks > 3,
+    });
+    expect(first.stopped).toBe(true);
+    expect(first.history).toHaveLength(1);
+    const resumed = await fineTuneBackbone({
+      ...common,
+      outDir: path.join(root, "split"),
+      checkpointDir,
+      resume: true,
+    });
+    expect(resumed.stopped).toBe(false);
+    expect(resumed.history.map((r) => r.epoch)).toEqual([1, 2, 3]);
+    expect(resumed.history[0]).toEqual(whole.history[0]);
+    // Adam's moments restart on resume, so later epochs are close, not bit-identical.
+    expect(resumed.bestEpoch).toBeGreaterThan(0);
+    for (const [i, r] of resumed.history.entries()) {
+      expect(Math.abs(r.valLoss - whole.history[i]!.valLoss)).toBeLessThan(0.05);
+    }
   });
 });

@@ -32,6 +32,8 @@ import {
   chooseCoreType,
   chooseSoftware,
   DEFAULT_SOFTWARE,
+  DEVICE_FLAGS,
+  type DeviceFlag,
   type Plan,
   PRIORITIES,
   type PriorityFlag,
@@ -95,12 +97,18 @@ function builder(y: Argv): Argv {
       type: "string",
       describe: "Send Node.js with the job: a linux-x64 tarball, or this machine's node if no file",
     })
+    .option("device", {
+      choices: DEVICE_FLAGS,
+      default: "auto",
+      describe:
+        "Where the runner trains: auto = the GPU on a GPU core type, else the CPU; gpu = fail unless a GPU is usable",
+    })
     .option("epochs", { type: "number", describe: "Training epochs (passed to the runner)" })
     .option("seed", { type: "number", describe: "Random seed (passed to the runner)" })
     .option("runner-arg", {
       type: "string",
       array: true,
-      describe: "Any other `rescale-runner train` option, e.g. --runner-arg=--backend=wasm",
+      describe: "Any other `rescale-runner train` option, e.g. --runner-arg=--fine-tune",
     })
     .option("detach", {
       type: "boolean",
@@ -162,6 +170,7 @@ interface SubmitArgs {
   batch: boolean;
   keepRunning: boolean;
   offlineRuntime?: string;
+  device?: DeviceFlag;
   epochs?: number;
   seed?: number;
   runnerArg?: string[];
@@ -270,6 +279,7 @@ async function makePlan(
     name: a.name ?? `rescale-run ${dataset.synthetic ? "synthetic demo" : basename(dataset.source)}`,
     platform: { kind: target.kind, label: target.label },
     batch: a.batch,
+    device: a.device ?? "auto",
     choice,
     walltime,
     priority,

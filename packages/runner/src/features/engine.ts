@@ -28,6 +28,8 @@ export interface FeatureEngine {
    * key, so they share cached features; otherwise the key names the engine.
    */
   readonly cacheKey: string;
+  /** Images per `extract` call that suit this engine (features/extract.ts uses it unless told otherwise). */
+  readonly batchSize?: number;
   /**
    * `batch` holds `n` preprocessed images, NHWC float32 (n x 224 x 224 x 3), already in the Keras "caffe"
    * preprocessing (BGR channel order, ImageNet means subtracted, no scaling). Returns, per layer, n x dim floats.

@@ -14,7 +14,7 @@ export interface FeatureJob {
 export interface ExtractOptions {
   engine: FeatureEngine;
   cache?: FeatureCache;
-  /** Views per engine call (default 16). */
+  /** Views per engine call (default: the engine's batchSize, else 16). */
   batchSize?: number;
   limitInputPixels?: number;
   progress?: Progress;
@@ -62,7 +62,7 @@ export async function extractFeatures(
   options: ExtractOptions,
 ): Promise<{ features: Map<string, LayerFeatures>; stats: ExtractStats }> {
   const { engine, cache, progress = silentProgress } = options;
-  const batchSize = options.batchSize ?? 16;
+  const batchSize = options.batchSize ?? engine.batchSize ?? 16;
   const features = new Map<string, LayerFeatures>();
   const pendingByHash = new Map<string, Pending>();
   let cached = 0;

