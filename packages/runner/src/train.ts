@@ -39,6 +39,7 @@ import { cacheRoot } from "./paths.js";
 import { renderPlots } from "./plots.js";
 import { PREPROCESS_VERSION } from "./preprocess.js";
 import { createProgress, type Progress } from "./progress.js";
+import { writeRunReport } from "./report.js";
 import { type UploadResult, uploadArtifacts, workstationClient } from "./upload.js";
 
 export interface TrainOptions {
@@ -571,6 +572,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     };
     report.finishedAt = new Date().toISOString();
     await writeJson(path.join(out, "run.json"), report);
+    // report.html (settings, metrics, plots, misclassified thumbnails, timings) goes into artifacts.zip too.
+    await writeRunReport(out, { datasetRoot: dataset.root });
 
     // package + upload
     const zip = await packageArtifacts(out);
