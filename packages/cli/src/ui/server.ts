@@ -199,12 +199,18 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
   });
 
   app.setErrorHandler((err, _req, reply) => {
+    // The platform's own 4xx (an SDK error's status) stays a 4xx: the job cannot be stopped, the id is unknown.
+    const upstream =
+      (err as { status?: unknown; statusCode?: unknown }).status ??
+      (err as { statusCode?: unknown }).statusCode;
     const status =
       err instanceof HttpError
         ? err.statusCode
-        : describeError(err).exitCode === ExitCode.NotFound
-          ? 404
-          : ((err as { statusCode?: number }).statusCode ?? 500);
+        : typeof upstream === "number" && upstream >= 400 && upstream < 500
+          ? upstream
+          : describeError(err).exitCode === ExitCode.NotFound
+            ? 404
+            : 500;
     const d = err instanceof HttpError ? { message: err.message, hint: err.hint } : describeError(err);
     if (status >= 500) ctx.out.warn(`dashboard: ${d.message}`);
     return sendPage(
