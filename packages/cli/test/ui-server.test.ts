@@ -151,6 +151,7 @@ describe("dashboard security", () => {
     expect(ok.status).toBe(303);
     expect(isSameOrigin(`http://127.0.0.1:${port}`, `127.0.0.1:${port}`)).toBe(true);
     expect(isSameOrigin(`http://localhost.evil:${port}`, `localhost.evil:${port}`)).toBe(false);
+    expect(isSameOrigin("null", `127.0.0.1:${port}`)).toBe(false);
   });
 
   it("escapes what the platform returns and sets a nonce-only script policy", async () => {

@@ -10,6 +10,7 @@ import type {
   RescaleFile,
 } from "@rescale-run/sdk";
 import { gib, money } from "../format.js";
+import { formatBytes } from "../output.js";
 import type { Plan } from "../plan.js";
 import { planRows } from "../render-plan.js";
 import type { ExplorerQuery, JobRow, JobsPage } from "./data.js";
@@ -160,7 +161,7 @@ ${row.outcome === "running" ? html`<p><a class="button danger" id="stop" href="/
 <div class="plots">${plots.map((f) => html`<figure><img src="${fileHref(f)}?inline=1" alt="${f.name}"><figcaption>${f.relativePath || f.name}</figcaption></figure>`)}</div>
 <table><thead><tr><th>File</th><th class="num">Size</th></tr></thead><tbody>${d.files.map(
           (f) =>
-            html`<tr><td><a href="${fileHref(f)}" download>${f.relativePath || f.name}</a></td><td class="num">${f.decryptedSize ?? "-"}</td></tr>`,
+            html`<tr><td><a href="${fileHref(f)}" download>${f.relativePath || f.name}</a></td><td class="num">${typeof f.decryptedSize === "number" ? formatBytes(f.decryptedSize) : "-"}</td></tr>`,
         )}</tbody></table>`
   }</div>
 <h2>Timeline</h2><table id="timeline"><thead><tr><th>Time</th><th>Status</th><th>Reason</th></tr></thead><tbody>${[

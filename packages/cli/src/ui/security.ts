@@ -61,7 +61,7 @@ export function sessionCookie(token: string): string {
   return `${SESSION_COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/`;
 }
 
-/** Response headers on every page: no framing, no referrer, scripts only with this response's nonce. */
+/** Response headers on every page: no framing, no referrer to other sites, scripts only with this response's nonce. */
 export function pageHeaders(nonce: string): Record<string, string> {
   return {
     "content-security-policy": [
@@ -75,7 +75,8 @@ export function pageHeaders(nonce: string): Record<string, string> {
       "base-uri 'none'",
     ].join("; "),
     "x-frame-options": "DENY",
-    "referrer-policy": "no-referrer",
+    // Not no-referrer: under it Chromium sends `Origin: null` on the page's own form posts, which the check refuses.
+    "referrer-policy": "same-origin",
     "x-content-type-options": "nosniff",
     "cache-control": "no-store",
   };
