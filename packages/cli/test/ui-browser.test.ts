@@ -300,5 +300,13 @@ describe.skipIf(skipReason !== null)("rescale-run ui in headless Chromium", () =
     }
     expect(status.outcome).toBe("failed");
     expect(status.statuses.at(-1)?.statusReason ?? "").toMatch(/stop/i);
+    // Both jobs in the list, as the API has them now.
+    await page.goto(`${base}/workstations`);
+    const list = await cli<ListRow[]>(["list"]);
+    const shown = await page.$$eval("#jobs tbody tr", (trs) =>
+      trs.map((tr) => ({ id: tr.getAttribute("data-job"), status: tr.children[3]?.textContent })),
+    );
+    expect(shown).toEqual(list.map((r) => ({ id: r.id, status: r.status })));
+    await shot("workstations");
   });
 });

@@ -22,6 +22,8 @@ import { type Outcome, outcomeOf } from "../follow.js";
 /** Jobs per Workstations page (each needs its status timeline for the walltime left and the cost). */
 export const JOBS_PER_PAGE = 50;
 const STATUS_FETCH_CONCURRENCY = 8;
+/** Statuses before Executing (and a job never submitted, with none). */
+const NOT_STARTED = new Set(["", "Not Submitted", "Pending", "Queued", "Validated", "Started"]);
 
 export interface JobRow {
   id: string;
@@ -114,28 +116,40 @@ export interface JobsPage {
   hasMore: boolean;
 }
 
-/** One page of jobs, newest first, each with its status timeline. */
+/**
+ * Status timelines of jobs that have ended never change: kept here (per dashboard process) so a refresh of the
+ * Workstations page asks the platform only about the jobs still starting or running.
+ */
+export class FinishedTimelines {
+  private readonly kept = new Map<string, JobStatusEntry[]>();
+  constructor(private readonly limit = 5000) {}
+
+  async get(client: RescaleClient, id: string): Promise<JobStatusEntry[]> {
+    const known = this.kept.get(id);
+    if (known) return known;
+    const statuses = await client.jobs.statuses(id);
+    if (outcomeOf(statuses[0]) !== "running" && this.kept.size < this.limit) this.kept.set(id, statuses);
+    return statuses;
+  }
+}
+
+/** One page of jobs, newest first (the platform's page), each with its status timeline. */
 export async function listJobRows(
   client: RescaleClient,
   coreTypes: readonly CoreType[],
   page = 1,
+  timelines = new FinishedTimelines(),
 ): Promise<JobsPage> {
-  const skip = (page - 1) * JOBS_PER_PAGE;
-  const jobs: Job[] = [];
-  let seen = 0;
-  let hasMore = false;
-  for await (const job of client.jobs.iterate({ pageSize: JOBS_PER_PAGE })) {
-    if (seen++ < skip) continue;
-    if (jobs.length === JOBS_PER_PAGE) {
-      hasMore = true;
-      break;
-    }
-    jobs.push(job);
-  }
-  const rows = await mapLimit(jobs, STATUS_FETCH_CONCURRENCY, async (job) =>
-    jobRow(job, await client.jobs.statuses(String(job.id)), coreTypes),
+  const answer = await client.jobs.page({ pageSize: JOBS_PER_PAGE, page });
+  // A job that has not started executing has no run time yet: its latest status (in the list) says all there is.
+  const rows = await mapLimit(answer.results, STATUS_FETCH_CONCURRENCY, async (job) =>
+    jobRow(
+      job,
+      NOT_STARTED.has(latestStatusOf(job).status) ? [] : await timelines.get(client, String(job.id)),
+      coreTypes,
+    ),
   );
-  return { rows, page, hasMore };
+  return { rows, page, hasMore: Boolean(answer.next) };
 }
 
 /** Files a page shows inline (plots) and the report. */

@@ -19,7 +19,7 @@ import { finalLog, tailLog } from "../follow.js";
 import { money } from "../format.js";
 import { PRIORITIES, type PriorityFlag } from "../plan.js";
 import type { Target } from "../target.js";
-import { type ExplorerQuery, explore, jobRow, listJobRows, REPORT_FILE } from "./data.js";
+import { type ExplorerQuery, explore, FinishedTimelines, jobRow, listJobRows, REPORT_FILE } from "./data.js";
 import {
   EMPTY_FORM,
   errorPage,
@@ -223,6 +223,7 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
     sendPage(reply, (pc) => errorPage(pc, "Not found", "No such page."), 404),
   );
 
+  const timelines = new FinishedTimelines();
   const coreTypes = () => client.coreTypes.list({ isActive: true, pageSize: 100 });
   const row = async (id: string, types?: CoreType[]) => {
     const [job, statuses, ts] = await Promise.all([
@@ -249,7 +250,7 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
 
   app.get("/workstations", async (req, reply) => {
     const page = Math.max(1, Math.floor(Number((req.query as Record<string, string>).page) || 1));
-    const data = await listJobRows(client, await coreTypes(), page);
+    const data = await listJobRows(client, await coreTypes(), page, timelines);
     return sendPage(reply, (pc) => workstationsPage(pc, data));
   });
 
