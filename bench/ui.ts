@@ -11,14 +11,12 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { cpus, loadavg, totalmem } from "node:os";
 import path from "node:path";
-import { PassThrough, Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
-import type { CommandContext } from "../packages/cli/src/context.js";
-import { Output } from "../packages/cli/src/output.js";
-import type { Target } from "../packages/cli/src/target.js";
+import { parseArgs } from "node:util";
+import { JOBS_PER_PAGE } from "../packages/cli/src/ui/data.js";
 import { startUiServer } from "../packages/cli/src/ui/server.js";
+import { localTarget, quietContext } from "../packages/cli/test/ui-helpers.js";
 import { startLocalPlatform } from "../packages/local/src/index.js";
-import { RescaleClient } from "../packages/sdk/src/index.js";
 import {
   jobBody,
   makeSandbox,
@@ -27,17 +25,17 @@ import {
   summarizeLatencies,
 } from "../packages/testkit/src/index.js";
 
-function flag(name: string, fallback: number): number {
-  const at = process.argv.indexOf(`--${name}`);
-  if (at < 0) return fallback;
-  const value = Number(process.argv[at + 1]);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} needs a positive integer`);
-  return value;
-}
-
-const jobs = flag("jobs", 200);
-const rounds = flag("rounds", 20);
-const writeDocs = process.argv.includes("--write-docs");
+const { values } = parseArgs({
+  options: {
+    jobs: { type: "string", default: "200" },
+    rounds: { type: "string", default: "20" },
+    "write-docs": { type: "boolean", default: false },
+  },
+});
+const [jobs, rounds] = [Number(values.jobs), Number(values.rounds)];
+if (!(Number.isInteger(jobs) && jobs >= 3 && Number.isInteger(rounds) && rounds >= 1))
+  throw new Error("--jobs needs a whole number >= 3 and --rounds >= 1");
+const writeDocs = values["write-docs"];
 const TARGET_MS = 300;
 const MARK_START = "<!-- ui:start (bench/ui.ts writes this section) -->";
 const MARK_END = "<!-- ui:end -->";
@@ -68,32 +66,13 @@ async function main(): Promise<void> {
   const runningId = ids.at(-1)!;
   await api.waitForStatus(runningId, ["Executing"], 60_000);
 
-  const client = new RescaleClient({ apiKey: platform.apiKey, baseUrl: platform.url });
-  const io = {
-    stdout: new PassThrough(),
-    stderr: new PassThrough(),
-    stdin: Readable.from([]),
-    env: sandbox.env,
-    cwd: sandbox.root,
-  };
-  const ctx: CommandContext = {
-    io,
-    out: new Output(io),
-    globals: { json: false, local: true, debug: false },
-    signal: new AbortController().signal,
-  };
-  const target: Target = {
-    kind: "local",
-    label: "local platform (bench)",
-    baseUrl: platform.url,
-    client,
-    inProcess: true,
-    close: async () => {},
-  };
+  const ctx = quietContext(sandbox.env, sandbox.root);
+  const target = localTarget(platform, "local platform (bench)");
   const ui = await startUiServer({ target, ctx, token: TOKEN });
+  const lastPage = Math.ceil(jobs / JOBS_PER_PAGE);
   const pages: [string, string][] = [
-    ["Workstations, newest 50 of 200", "/workstations"],
-    ["Workstations, page 4", "/workstations?page=4"],
+    [`Workstations, newest ${Math.min(jobs, JOBS_PER_PAGE)} of ${jobs}`, "/workstations"],
+    [`Workstations, page ${lastPage} (the oldest)`, `/workstations?page=${lastPage}`],
     ["a completed job (log, outputs, timeline)", `/workstations/${ids[0]}`],
     ["an executing job (live log, connect)", `/workstations/${runningId}`],
     ["its live update (JSON the page polls)", `/api/jobs/${runningId}/live`],

@@ -8,19 +8,16 @@ import { mkdtempSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough, Readable } from "node:stream";
 import { type LocalPlatform, startLocalPlatform } from "@rescale-run/local";
 import { RescaleClient } from "@rescale-run/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { CommandContext } from "../src/context.js";
-import { Output } from "../src/output.js";
-import type { Target } from "../src/target.js";
 import { jobRow } from "../src/ui/data.js";
 import { html } from "../src/ui/html.js";
 import { EMPTY_FORM } from "../src/ui/pages.js";
 import { csrfTokenFor, isSameOrigin, SESSION_COOKIE } from "../src/ui/security.js";
 import { formToSubmitArgs, startUiServer, type UiServer } from "../src/ui/server.js";
 import { sandboxEnv } from "./helpers.js";
+import { localTarget, quietContext } from "./ui-helpers.js";
 
 const EVIL = `<script>alert("x")</script>`;
 const TOKEN = "test-session-token-0123456789abcdefghijkl";
@@ -75,27 +72,8 @@ beforeAll(async () => {
   } as never);
   jobId = String(job.id);
   await client.jobs.submit(jobId);
-  const io = {
-    stdout: new PassThrough(),
-    stderr: new PassThrough(),
-    stdin: Readable.from([]),
-    env: sandboxEnv(),
-    cwd: dataDir,
-  };
-  const ctx: CommandContext = {
-    io,
-    out: new Output(io),
-    globals: { json: false, local: true, debug: false },
-    signal: new AbortController().signal,
-  };
-  const target: Target = {
-    kind: "local",
-    label: "local platform (test)",
-    baseUrl: platform.url,
-    client,
-    inProcess: true,
-    close: async () => {},
-  };
+  const ctx = quietContext(sandboxEnv(), dataDir);
+  const target = localTarget(platform, "local platform (test)");
   server = await startUiServer({ target, ctx, token: TOKEN });
 }, 60_000);
 

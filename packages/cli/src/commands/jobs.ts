@@ -13,7 +13,8 @@ import { withTarget } from "../target.js";
 const jobArg = (y: Argv) =>
   y.positional("job", { type: "string", demandOption: true, describe: "Job (workstation) id" });
 
-function time(date: Date | null | undefined): string {
+/** A date as `2026-01-02 03:04:05Z`, or "-". */
+export function time(date: Date | null | undefined): string {
   return date
     ? date
         .toISOString()

@@ -9,6 +9,7 @@ import type {
   JobStatusEntry,
   RescaleFile,
 } from "@rescale-run/sdk";
+import { time } from "../commands/jobs.js";
 import { gib, money } from "../format.js";
 import { formatBytes } from "../output.js";
 import type { Plan } from "../plan.js";
@@ -72,15 +73,6 @@ function hours(h: number | null): string {
   const whole = Math.floor(h);
   const minutes = Math.round((h - whole) * 60);
   return whole ? `${whole}h${String(minutes).padStart(2, "0")}m` : `${minutes}m`;
-}
-
-function time(d: Date | null | undefined): string {
-  return d
-    ? d
-        .toISOString()
-        .replace("T", " ")
-        .replace(/\.\d+Z$/, "Z")
-    : "-";
 }
 
 function statusCell(r: Pick<JobRow, "status" | "reason" | "outcome">): SafeHtml {
