@@ -16,7 +16,7 @@ import { html } from "../src/ui/html.js";
 import { EMPTY_FORM } from "../src/ui/pages.js";
 import { csrfTokenFor, isSameOrigin, SESSION_COOKIE } from "../src/ui/security.js";
 import { formToSubmitArgs, startUiServer, type UiServer } from "../src/ui/server.js";
-import { sandboxEnv } from "./helpers.js";
+import { runInProcess, sandboxEnv } from "./helpers.js";
 import { localTarget, quietContext } from "./ui-helpers.js";
 
 const EVIL = `<script>alert("x")</script>`;
@@ -156,6 +156,15 @@ describe("dashboard security", () => {
     expect(r.status).toBe(400);
     expect(r.body).toContain("No core type on this platform offers 64 cores on one node.");
   });
+});
+
+describe("rescale-run ui", () => {
+  it("a port in use is a one-line usage error", async () => {
+    const port = new URL(server.url).port;
+    const r = await runInProcess(["ui", "--port", port], sandboxEnv());
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`--port ${port}: that port on 127.0.0.1 is in use.`);
+  }, 60_000);
 });
 
 describe("dashboard pieces", () => {

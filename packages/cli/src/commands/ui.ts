@@ -19,7 +19,14 @@ export const uiCommand: CommandSpec = {
     }
     const target = await openTarget(ctx);
     try {
-      const server = await startUiServer({ target, ctx, port });
+      const server = await startUiServer({ target, ctx, port }).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === "EADDRINUSE")
+          throw new UsageError(
+            `--port ${port}: that port on 127.0.0.1 is in use.`,
+            "Pick another, or 0 for any free one.",
+          );
+        throw err;
+      });
       ctx.out.result({ url: server.url, loginUrl: server.loginUrl, platform: target.label }, () => {
         ctx.out.line(`Dashboard on ${target.label}:`);
         ctx.out.line(`  ${server.loginUrl}`);
