@@ -292,7 +292,10 @@ function figure(img: ReportImage): string {
 /** The page as one HTML string; pure, so tests feed it hostile names directly. */
 export function renderReportHtml(input: ReportInput): string {
   const { run, metrics } = input;
-  const title = run && isObject(run.dataset) ? `Run report: ${String(run.dataset.root ?? "")}` : "Run report";
+  const title =
+    run && isObject(run.dataset) && typeof run.dataset.root === "string"
+      ? `Run report: ${path.basename(run.dataset.root)}`
+      : "Run report";
   const settingsKeys = [
     "versions",
     "engine",

@@ -154,6 +154,7 @@ export async function listJobRows(
 
 /** Files a page shows inline (plots) and the report. */
 export const isPlot = (f: Pick<RescaleFile, "name">) => /\.(png|svg|jpe?g)$/i.test(f.name);
+/** The runner's REPORT_FILE (packages/runner/src/report.ts); the CLI does not load the runner just for its name. */
 export const REPORT_FILE = "report.html";
 
 export interface ExplorerQuery {
