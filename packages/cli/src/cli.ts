@@ -12,9 +12,11 @@ import {
   stopCommand,
 } from "./commands/jobs.js";
 import { localCommand } from "./commands/local.js";
+import { openCommand } from "./commands/open.js";
 import { RUNNER_COMMANDS, runnerCommands, runRunnerCommand } from "./commands/runner.js";
 import { softwareCommand } from "./commands/software.js";
 import { submitCommand } from "./commands/submit.js";
+import { uiCommand } from "./commands/ui.js";
 import type { CommandContext, GlobalArgs } from "./context.js";
 import { describeError, UsageError } from "./errors.js";
 import { ExitCode } from "./exit-codes.js";
@@ -48,6 +50,8 @@ const COMMANDS: CommandSpec[] = [
   ...runnerCommands,
   localCommand,
   configCommand,
+  openCommand,
+  uiCommand,
 ];
 
 export const EPILOGUE = `Target: --profile NAME or RESCALE_API_KEY selects Rescale; otherwise the local platform on this machine

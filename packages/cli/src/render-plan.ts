@@ -3,7 +3,14 @@ import type { Output } from "./output.js";
 import type { Plan } from "./plan.js";
 
 export function renderPlan(out: Output, plan: Plan): void {
-  const { c } = out;
+  const rows = planRows(plan, out.c.yellow);
+  const width = Math.max(...rows.map(([k]) => k.length));
+  out.line(out.c.bold("Plan"));
+  for (const [k, v] of rows) out.line(`  ${k.padEnd(width)}  ${v}`);
+}
+
+/** The plan as label / value rows: the CLI's table and the dashboard's plan panel. `warn` marks SYNTHETIC data. */
+export function planRows(plan: Plan, warn: (text: string) => string = (t) => t): [string, string][] {
   const ds = plan.dataset;
   const rows: [string, string][] = [
     ["platform", plan.platform.label],
@@ -26,14 +33,12 @@ export function renderPlan(out: Output, plan: Plan): void {
     ],
     [
       "dataset",
-      `${ds.synthetic ? c.yellow("SYNTHETIC demo data ") : ""}${ds.source} (${ds.classes.map((k) => `${k.name} ${k.images}`).join(", ")})`,
+      `${ds.synthetic ? warn("SYNTHETIC demo data ") : ""}${ds.source} (${ds.classes.map((k) => `${k.name} ${k.images}`).join(", ")})`,
     ],
     ["access", plan.cidrRule ?? "any address (use --allow-ip to restrict)"],
   ];
   if (plan.attachments.length) rows.push(["attachments", plan.attachments.join(", ")]);
   if (plan.runnerArgs.length) rows.push(["runner options", plan.runnerArgs.join(" ")]);
   if (plan.offlineRuntime) rows.push(["Node.js runtime", plan.offlineRuntime]);
-  const width = Math.max(...rows.map(([k]) => k.length));
-  out.line(c.bold("Plan"));
-  for (const [k, v] of rows) out.line(`  ${k.padEnd(width)}  ${v}`);
+  return rows;
 }

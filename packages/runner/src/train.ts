@@ -45,6 +45,7 @@ import { renderMisclassifiedGrid, renderPlots } from "./plots.js";
 import { PREPROCESS_VERSION } from "./preprocess.js";
 import { createProgress, type Progress } from "./progress.js";
 import { checkTrainOptions, type FinalFit } from "./rules.js";
+import { writeRunReport } from "./report.js";
 import { type UploadResult, uploadArtifacts, workstationClient } from "./upload.js";
 import { RUNNER_VERSION } from "./version.js";
 
@@ -655,6 +656,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     };
     report.finishedAt = new Date().toISOString();
     await writeJson(path.join(out, "run.json"), report);
+    // report.html (settings, metrics, plots, misclassified thumbnails, timings) goes into artifacts.zip too.
+    await writeRunReport(out, { datasetRoot: dataset.root });
 
     // package + upload
     const zip = await packageArtifacts(out);

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import yauzl from "yauzl";
 import { csvField, packageArtifacts, toCsv, writeHistoryCsv, writePredictionsCsv } from "../src/artifacts.js";
 import { UserInputError } from "../src/errors.js";
+import { parseCsv } from "../src/report.js";
 
 let root: string;
 beforeAll(async () => {
@@ -37,36 +38,6 @@ function readZip(file: string): Promise<Map<string, Buffer>> {
       zip.readEntry();
     });
   });
-}
-
-/** A minimal RFC 4180 parser, independent of the writer, to check round trips. */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = "";
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (ch === '"') quoted = false;
-      else field += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ",") {
-      row.push(field);
-      field = "";
-    } else if (ch === "\n") {
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = "";
-    } else field += ch;
-  }
-  expect(field).toBe("");
-  expect(row).toEqual([]);
-  return rows;
 }
 
 describe("CSV", () => {

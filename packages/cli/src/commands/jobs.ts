@@ -13,7 +13,8 @@ import { withTarget } from "../target.js";
 const jobArg = (y: Argv) =>
   y.positional("job", { type: "string", demandOption: true, describe: "Job (workstation) id" });
 
-function time(date: Date | null | undefined): string {
+/** A date as `2026-01-02 03:04:05Z`, or "-". */
+export function time(date: Date | null | undefined): string {
   return date
     ? date
         .toISOString()
@@ -27,7 +28,7 @@ export function latestStatusOf(job: Job): { status: string; reason: string } {
   return { status: s?.status ?? s?.content ?? "", reason: s?.statusReason ?? "" };
 }
 
-function hardwareOf(job: Job) {
+export function hardwareOf(job: Job) {
   const hw = job.jobanalyses[0]?.hardware;
   const coreType = typeof hw?.coreType === "object" ? hw.coreType.code : hw?.coreType;
   return {
@@ -196,20 +197,7 @@ export const connectCommand: CommandSpec = {
           `Wait until it is Executing: rescale-run status ${id}`,
         );
       }
-      const instances = await client.jobs.instances(id);
-      const details = await Promise.all(
-        instances.map(async (i) => ({
-          ...i,
-          ssh:
-            kind === "rescale" && (i.publicHostname || i.publicIp)
-              ? `ssh -p ${i.sshPort ?? 22} ${i.username ?? "uprod"}@${i.publicHostname || i.publicIp}`
-              : null,
-          desktopUrl:
-            i.clusterId !== undefined && kind === "rescale"
-              ? client.jobs.desktopUrl(String(i.clusterId))
-              : null,
-        })),
-      );
+      const details = await connectionDetails(client, kind, id);
       ctx.out.result({ id, instances: details }, () => {
         if (details.length === 0) ctx.out.line(`job ${id} reports no instances yet.`);
         for (const d of details) {
@@ -224,6 +212,20 @@ export const connectCommand: CommandSpec = {
       });
     }),
 };
+
+/** The nodes of a running job and how to reach them (also the dashboard's Connect panel). */
+export async function connectionDetails(client: RescaleClient, kind: "rescale" | "local", id: string) {
+  const instances = await client.jobs.instances(id);
+  return instances.map((i) => ({
+    ...i,
+    ssh:
+      kind === "rescale" && (i.publicHostname || i.publicIp)
+        ? `ssh -p ${i.sshPort ?? 22} ${i.username ?? "uprod"}@${i.publicHostname || i.publicIp}`
+        : null,
+    desktopUrl:
+      i.clusterId !== undefined && kind === "rescale" ? client.jobs.desktopUrl(String(i.clusterId)) : null,
+  }));
+}
 
 export const stopCommand: CommandSpec = {
   command: "stop <job>",

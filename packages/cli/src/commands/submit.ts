@@ -157,7 +157,7 @@ function builder(y: Argv): Argv {
     );
 }
 
-interface SubmitArgs {
+export interface SubmitArgs {
   cores: number;
   walltime: string;
   coreType?: string;
@@ -207,8 +207,16 @@ function walltimeOf(text: string) {
   }
 }
 
-async function submit(ctx: CommandContext, a: SubmitArgs): Promise<number> {
-  const { out, io } = ctx;
+/** What a submission needs before the platform is asked: the walltime parsed, attachments, dataset, runtime. */
+export interface SubmitInputs {
+  walltime: ReturnType<typeof parseWalltime>;
+  dataset: InspectedDataset;
+  runtime: string | null;
+}
+
+/** Validates the local inputs of a submission (also the dashboard's form: `rescale-run ui`). */
+export async function submitInputs(ctx: CommandContext, a: SubmitArgs): Promise<SubmitInputs> {
+  const { io } = ctx;
   const walltime = walltimeOf(a.walltime);
   await checkRunnerArgs(runnerArgs(a));
   const cache = cacheDir(io.env);
@@ -222,6 +230,12 @@ async function submit(ctx: CommandContext, a: SubmitArgs): Promise<number> {
     : await ensureDemoDataset(cache);
   const runtime =
     a.offlineRuntime !== undefined ? await offlineRuntime(a.offlineRuntime, io.cwd, cache) : null;
+  return { walltime, dataset, runtime };
+}
+
+async function submit(ctx: CommandContext, a: SubmitArgs): Promise<number> {
+  const { out, io } = ctx;
+  const { walltime, dataset, runtime } = await submitInputs(ctx, a);
 
   const target = await openTarget(ctx);
   try {
@@ -254,7 +268,7 @@ async function submit(ctx: CommandContext, a: SubmitArgs): Promise<number> {
   }
 }
 
-async function makePlan(
+export async function makePlan(
   ctx: CommandContext,
   target: Target,
   a: SubmitArgs,
@@ -358,6 +372,22 @@ async function run(
   dataset: InspectedDataset,
   runtime: string | null,
 ): Promise<number> {
+  const jobId = await launchJob(ctx, target, plan, a, dataset, runtime);
+  return followAfterLaunch(ctx, target, plan, a, dataset, jobId);
+}
+
+/**
+ * Packs and uploads the dataset, runner bundle, bootstrap script and attachments, then creates and submits the
+ * job; returns its id. The CLI's submit and the dashboard's New workstation form (`rescale-run ui`) both launch here.
+ */
+export async function launchJob(
+  ctx: CommandContext,
+  target: Target,
+  plan: Plan,
+  a: Pick<SubmitArgs, "runnerBundle">,
+  dataset: InspectedDataset,
+  runtime: string | null,
+): Promise<string> {
   const { out } = ctx;
   const { client } = target;
   const cache = cacheDir(ctx.io.env);
@@ -419,7 +449,19 @@ async function run(
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+  return jobId;
+}
 
+async function followAfterLaunch(
+  ctx: CommandContext,
+  target: Target,
+  plan: Plan,
+  a: SubmitArgs,
+  dataset: InspectedDataset,
+  jobId: string,
+): Promise<number> {
+  const { out } = ctx;
+  const { client } = target;
   const flag = profileFlag(ctx);
   out.note(`${out.c.green("submitted")} job ${out.c.bold(jobId)} on ${target.label}`);
   if (a.detach) {
