@@ -12,7 +12,9 @@ import { runInProcess, sandboxEnv } from "./helpers.js";
 
 const BASE = "https://platform.rescale.jp";
 const KEY = "test-key-0123456789abcdef";
-const catalog = JSON.parse(readFileSync("/work/shared/docs/coretypes-2017-jp.json", "utf8"));
+const catalog = JSON.parse(
+  readFileSync(new URL("../../sdk/test/fixtures/coretypes-2017-jp.json", import.meta.url), "utf8"),
+);
 
 let dataDir: string;
 let bundle: string;

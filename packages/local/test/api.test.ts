@@ -10,7 +10,7 @@ import { startTestPlatform, type TestPlatform } from "./helpers.js";
 // HTTP-level behaviour of the local platform: catalog, files, validation, pagination (plain fetch, no SDK).
 
 let t: TestPlatform;
-const CATALOG = path.resolve(import.meta.dirname, "../../../../shared/docs/coretypes-2017-jp.json");
+const CATALOG = path.resolve(import.meta.dirname, "../../sdk/test/fixtures/coretypes-2017-jp.json");
 
 beforeAll(async () => {
   t = await startTestPlatform({ catalogFile: CATALOG });

@@ -9,7 +9,7 @@ let t: TestPlatform;
 let target: ContractTarget;
 
 beforeAll(async () => {
-  const catalogFile = path.resolve(import.meta.dirname, "../../../../shared/docs/coretypes-2017-jp.json");
+  const catalogFile = path.resolve(import.meta.dirname, "../../sdk/test/fixtures/coretypes-2017-jp.json");
   t = await startTestPlatform({ maxCores: 2, catalogFile });
   target = {
     client: testClient(t.platform.url, t.platform.apiKey),
