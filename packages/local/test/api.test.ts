@@ -82,7 +82,7 @@ describe("catalog", () => {
     const cpus = os.cpus().length;
     expect(local.cores).toContain(cpus);
     expect(Math.max(...(local.cores as number[]))).toBe(cpus);
-    expect(local.memory).toBe(Math.floor(os.totalmem() / 2 ** 20 / cpus));
+    expect(local.memory).toBe(Math.floor(os.totalmem() / 1e6 / cpus)); // decimal MB per core, as Rescale
     expect(local.price).toBe(0);
     expect(local.isEmulated).toBe(false);
     const jade = page.results.find((c) => c.code === "gpu-kepler")!;

@@ -12,7 +12,10 @@ export interface FinalOutputsSource {
 }
 
 export interface FinalOutputsOptions extends PollOptions {
-  /** Reads in a row with the same names (and sizes) that make the list final without a Stopped cluster. Default 3. */
+  /**
+   * Reads in a row with the same names (and sizes) that make the list final without a Stopped cluster, when no
+   * `expected` path is missing. Default 3.
+   */
   stableReads?: number;
   /** Paths (relativePath or name) the caller expects; those still absent are reported as `missing`. */
   expected?: readonly string[];
@@ -64,9 +67,10 @@ export async function waitForFinalOutputs(
         .join("\n");
       same = key === lastKey && files.length > 0 ? same + 1 : 1;
       lastKey = key;
-      const complete = expected.length > 0 && result(files, "stable").missing.length === 0;
-      if (same >= stableReads || (complete && same >= 2))
-        return { done: true, value: result(files, "stable") };
+      // A list that stopped changing is final only when nothing expected is missing: an early, partial list
+      // can be stable too. With files missing it waits for the cluster to stop (or gives up, naming them).
+      const complete = result(files, "stable").missing.length === 0;
+      if (same >= stableReads && complete) return { done: true, value: result(files, "stable") };
       if (Date.now() - started >= timeoutMs) return { done: true, value: result(files, "gave up") };
       return { done: false, value: result(files, "gave up") };
     },

@@ -36,8 +36,9 @@ const USER_STOP_REASON = /user terminated|stopped by user|terminated by user/i;
  * (waiters, CLI list/status/logs/submit) uses it. Rules, in order:
  * - no status yet: "pending" (a saved job has none; `Pending` is the first status after submit);
  * - Completed: "failed" when a Stopping entry (or the Completed one) says a run failed; else "succeeded" when the
- *   Completed reason says success; else "stopped" when the user stopped it (a Stopping / Force Stop entry, or a
- *   "User Terminated" reason); else "failed" (Completed does NOT mean success);
+ *   Completed reason says success; else "stopped" when the user stopped it ("User Terminated" on an entry, a
+ *   Force Stop, or a Stopping + Completed that give no reason at all); else "failed" (e.g. walltime exceeded,
+ *   no compute resources: Completed does NOT mean success);
  * - Executing: "running"; Stopping / Force Stop: "stopping"; Pending: "pending"; anything else: "starting".
  */
 export function classifyJobOutcome(statuses: readonly StatusLike[]): JobOutcome {
@@ -66,7 +67,13 @@ export function classifyJobOutcome(statuses: readonly StatusLike[]): JobOutcome 
     }
     if (SUCCESS_REASON.test(reason)) return { ...base, phase: "succeeded", terminal: true, succeeded: true };
     const stopReason = stopEntries.find((entry) => entry.statusReason)?.statusReason ?? undefined;
-    const stopped = stopEntries.length > 0 || USER_STOP_REASON.test(reason);
+    // Every end passes through Stopping on Rescale, so a Stopping entry alone says nothing: its reason does
+    // ("User Terminated"). A Force Stop is the user's; an end where no entry gives any reason is taken as a stop.
+    const stopped =
+      USER_STOP_REASON.test(reason) ||
+      USER_STOP_REASON.test(stopReason ?? "") ||
+      stopEntries.some((entry) => entry.status.trim().toLowerCase() === "force stop") ||
+      (stopEntries.length > 0 && !reason && !stopReason);
     return {
       ...base,
       statusReason: base.statusReason ?? stopReason,
