@@ -32,6 +32,9 @@ function trainSummary(result: TrainResult): string {
     result.upload.status === "uploaded"
       ? `uploaded: ${result.upload.files.map((f) => `${f.name}=${f.id}`).join(", ")}`
       : "",
+    result.upload.status === "failed"
+      ? `WARNING: the upload failed (${result.upload.reason}); the training succeeded and its artifacts are kept in ${result.outDir}`
+      : "",
   ];
   return `${lines.filter(Boolean).join("\n")}\n`;
 }
