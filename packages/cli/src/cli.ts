@@ -11,6 +11,7 @@ import {
   stopCommand,
 } from "./commands/jobs.js";
 import { localCommand } from "./commands/local.js";
+import { projectsCommand } from "./commands/projects.js";
 import { RUNNER_COMMANDS, runnerCommands, runRunnerCommand } from "./commands/runner.js";
 import { softwareCommand } from "./commands/software.js";
 import { submitCommand } from "./commands/submit.js";
@@ -43,6 +44,7 @@ const COMMANDS: CommandSpec[] = [
   stopCommand,
   downloadCommand,
   softwareCommand,
+  projectsCommand,
   ...runnerCommands,
   localCommand,
   configCommand,

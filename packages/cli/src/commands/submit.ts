@@ -9,10 +9,13 @@ import { basename, join, resolve } from "node:path";
 import { createInterface } from "node:readline/promises";
 import {
   type Analysis,
+  PROCESS_OUTPUT_LOG,
+  ProjectRequiredError,
   parseWalltime,
   type RescaleClient,
   type RescaleFile,
   WalltimeError,
+  waitForFinalOutputs,
 } from "@rescale-run/sdk";
 import type { Argv } from "yargs";
 import { BOOTSTRAP_FILE_NAME, renderBootstrapScript } from "../bootstrap.js";
@@ -27,6 +30,7 @@ import { formatBytes, formatDuration } from "../output.js";
 import { downloadJobOutputs } from "../outputs.js";
 import { cacheDir } from "../paths.js";
 import {
+  allowIpRule,
   buildPlan,
   chooseCoreType,
   chooseSoftware,
@@ -34,7 +38,6 @@ import {
   type Plan,
   PRIORITIES,
   type PriorityFlag,
-  toCidrRule,
 } from "../plan.js";
 import { renderPlan } from "../render-plan.js";
 import { offlineRuntime } from "../runtime.js";
@@ -43,6 +46,8 @@ import { pollMs, profileFlag, reattachHint } from "./jobs.js";
 
 /** Where the runner writes its artifacts inside the job's working directory. */
 const RUNNER_OUT = "outputs";
+/** What a successful run leaves there (what the outputs wait is for). */
+const RUNNER_OUTPUTS = ["metrics.json", "artifacts.zip"].map((f) => `${RUNNER_OUT}/${f}`);
 
 function builder(y: Argv): Argv {
   return y
@@ -66,6 +71,11 @@ function builder(y: Argv): Argv {
       describe: "Billing tier",
     })
     .option("name", { type: "string", describe: "Job name (default: rescale-run <dataset>)" })
+    .option("project", {
+      type: "string",
+      describe:
+        "Project (name or id) the job belongs to; some workspaces require one (default: the profile's `project`; list: rescale-run projects)",
+    })
     .option("data", {
       type: "string",
       describe: "Dataset folder or zip, one subfolder per class (default: the SYNTHETIC demo set)",
@@ -153,6 +163,7 @@ interface SubmitArgs {
   coreType?: string;
   priority: PriorityFlag;
   name?: string;
+  project?: string;
   data?: string;
   attach?: string[];
   software?: string;
@@ -251,18 +262,25 @@ async function makePlan(
   runtime: string | null,
 ): Promise<Plan> {
   const { client } = target;
-  const [types, analyses] = await Promise.all([
+  const [types, analyses, prices, project] = await Promise.all([
     client.coreTypes.list({ isActive: true, pageSize: 100 }),
     client.analyses.list({ pageSize: 100 }),
+    client.coreTypes.priceTable(),
+    projectOf(target, a.project),
   ]);
   const priority = a.priority ?? "on-demand-priority";
+  // The software first: its version says which core types it runs on.
+  const software = chooseSoftware(analyses, softwareWanted(a, analyses, ctx));
   const choice = chooseCoreType(types, {
     coreType: a.coreType,
     cores: a.cores,
     walltimeHours: walltime.hours,
     priority: PRIORITIES[priority],
+    allowedCoreTypes: software.allowedCoreTypes,
+    interactive: !a.batch,
+    prices,
+    softwareLabel: `${software.name} ${software.version}`,
   });
-  const software = chooseSoftware(analyses, softwareWanted(a, analyses, ctx), choice.coreType.code);
   return buildPlan({
     name: a.name ?? `rescale-run ${dataset.synthetic ? "synthetic demo" : basename(dataset.source)}`,
     platform: { kind: target.kind, label: target.label },
@@ -271,6 +289,7 @@ async function makePlan(
     walltime,
     priority,
     software,
+    project,
     cidrRule: a.allowIp === undefined ? null : allowIp(a.allowIp, target),
     dataset,
     attachments: (a.attach ?? []).map((f) => resolve(ctx.io.cwd, f)),
@@ -278,6 +297,23 @@ async function makePlan(
     offlineRuntime: runtime,
     out: resolve(ctx.io.cwd, a.out ?? "rescale-run-<job>"),
   });
+}
+
+/** `--project`, else the profile's `project`: resolved to one of the user's projects (by id or name). */
+async function projectOf(target: Target, wanted: string | undefined): Promise<Plan["project"]> {
+  const name = wanted ?? target.project;
+  if (!name) return null;
+  try {
+    const project = await target.client.projects.resolve(name);
+    return { id: project.id, name: project.name ?? null };
+  } catch (error) {
+    if ((error as Error).name === "NotFoundError")
+      throw new UsageError(
+        `--project ${name}: ${(error as Error).message}`,
+        "See `rescale-run projects` for the projects you may use.",
+      );
+    throw error;
+  }
 }
 
 function softwareWanted(a: SubmitArgs, analyses: Analysis[], ctx: CommandContext): string {
@@ -290,7 +326,7 @@ function softwareWanted(a: SubmitArgs, analyses: Analysis[], ctx: CommandContext
 }
 
 function allowIp(value: string, target: Target): string {
-  if (value !== "auto") return toCidrRule(value);
+  if (value !== "auto") return allowIpRule(value);
   if (target.kind === "local") return "127.0.0.1/32";
   throw new UsageError(
     "--allow-ip auto: rescale-run cannot learn your public IP address without asking an outside service, and Rescale's API does not report it.",
@@ -321,20 +357,43 @@ async function confirm(ctx: CommandContext, question: string): Promise<boolean> 
   }
 }
 
+/** Uploads a file unless an identical one (same name, size and content hash) is already among the user's files. */
 async function upload(
   ctx: CommandContext,
   client: RescaleClient,
   path: string,
   label: string,
-): Promise<RescaleFile> {
+): Promise<{ file: RescaleFile; reused: boolean }> {
   const size = (await stat(path)).size;
   const bar = ctx.out.progress(`upload ${label}`, size);
-  const file = await client.files.upload(path, {
+  const result = await client.files.uploadOnce(path, {
     onProgress: (e) => bar.update(e.loaded),
     signal: ctx.signal,
   });
   bar.finish();
-  return file;
+  if (result.reused)
+    ctx.out.note(
+      `${label}: already uploaded as file ${result.file.id} (same MD5 ${result.md5}), not sent again`,
+    );
+  return { file: result.file, reused: result.reused };
+}
+
+/** Creates the job; a 400 naming the project becomes one line with the way out. */
+async function createJob(
+  client: RescaleClient,
+  request: Parameters<RescaleClient["jobs"]["create"]>[0],
+  signal: AbortSignal,
+) {
+  try {
+    return await client.jobs.create(request, { signal });
+  } catch (error) {
+    if (error instanceof ProjectRequiredError)
+      throw new UsageError(
+        `Rescale refused the job: this workspace needs a project (${error.fieldErrors.map((e) => e.message).join("; ") || error.message}).`,
+        "Pass --project NAME|ID (list them with `rescale-run projects`), or set `project = ...` in the profile.",
+      );
+    throw error;
+  }
 }
 
 async function run(
@@ -364,6 +423,7 @@ async function run(
   await writeFile(scriptPath, runnerPlaceholder(plan, bundle).script, { mode: 0o755 });
 
   let jobId: string;
+  const uploaded: { label: string; fileId: string; reused: boolean }[] = [];
   try {
     const uploads = [
       { path: datasetZip, label: `dataset ${basename(datasetZip)}`, decompress: true },
@@ -380,10 +440,12 @@ async function run(
     ];
     const inputFiles = [];
     for (const u of uploads) {
-      const file = await upload(ctx, client, u.path, u.label);
+      const { file, reused } = await upload(ctx, client, u.path, u.label);
       inputFiles.push({ id: String(file.id), decompress: u.decompress });
+      uploaded.push({ label: u.label, fileId: String(file.id), reused });
     }
-    const job = await client.jobs.create(
+    const job = await createJob(
+      client,
       {
         name: plan.name,
         analysis: { code: plan.software.code, version: plan.software.versionCode },
@@ -398,8 +460,9 @@ async function run(
         flags: plan.jobType === "interactive" ? { igCv: true, runForever: true } : undefined,
         priority: plan.priority.tier,
         cidrRule: plan.cidrRule ?? undefined,
+        projectId: plan.project?.id,
       },
-      { signal: ctx.signal },
+      ctx.signal,
     );
     jobId = String(job.id);
     await client.jobs.submit(jobId, { signal: ctx.signal });
@@ -442,16 +505,21 @@ async function run(
     stopAfterRunnerExit: target.kind === "rescale" && plan.jobType === "interactive" && !a.keepRunning,
     onStopRequested: () =>
       out.note(`training finished; stopping workstation ${jobId} so its outputs are synced`),
+    onLogUnavailable: (reason) => {
+      out.clearStatus();
+      out.note(`log not available yet: ${reason}`);
+    },
   });
   out.clearStatus();
 
   if (result.detached) return interrupted(ctx, target, jobId, a);
 
   const outDir = resolve(ctx.io.cwd, a.out ?? `rescale-run-${jobId}`);
-  const files = await downloadJobOutputs(client, jobId, outDir, out, { signal: ctx.signal });
   // A workstation this command stopped after training ends "Completed" with a stop reason: the runner decides.
   const stoppedByUs = result.stopRequested && result.runnerExit !== undefined;
-  const succeeded = stoppedByUs ? result.runnerExit === 0 : result.outcome === "succeeded";
+  const succeeded = stoppedByUs ? result.runnerExit === 0 : result.outcome.succeeded;
+  const expected = succeeded ? [PROCESS_OUTPUT_LOG, ...RUNNER_OUTPUTS] : [PROCESS_OUTPUT_LOG];
+  const files = await downloadFinalOutputs(client, jobId, outDir, ctx, { expected, pollMs: poll });
   const summary = await readMetrics(outDir);
   const reason = result.latest?.statusReason ?? "";
   out.result(
@@ -461,6 +529,8 @@ async function run(
       status: result.latest?.status,
       statusReason: reason,
       runnerExit: result.runnerExit,
+      outcome: result.outcome.phase,
+      uploads: uploaded,
       out: outDir,
       files,
       metrics: summary,
@@ -479,6 +549,33 @@ async function run(
     },
   );
   return succeeded ? ExitCode.Success : ExitCode.JobFailed;
+}
+
+/**
+ * Downloads the job's outputs once their list is final (cluster Stopped, or stable over successive reads; right
+ * after Completed Rescale's list can be incomplete). Names what is still missing when it gives up.
+ */
+export async function downloadFinalOutputs(
+  client: RescaleClient,
+  jobId: string,
+  outDir: string,
+  ctx: CommandContext,
+  options: { expected?: string[]; pollMs?: number } = {},
+) {
+  ctx.out.status(`job ${jobId}: waiting for its output list to be complete...`);
+  const every = Math.min(2000, options.pollMs ?? 2000);
+  const final = await waitForFinalOutputs(client.jobs, jobId, {
+    expected: options.expected ?? [PROCESS_OUTPUT_LOG],
+    minDelayMs: every,
+    maxDelayMs: Math.max(every, 10_000),
+    signal: ctx.signal,
+  });
+  ctx.out.clearStatus();
+  if (final.final === "gave up")
+    ctx.out.warn(
+      `job ${jobId}'s output list did not settle in time${final.missing.length ? `; still missing: ${final.missing.join(", ")}` : ""}. Downloading what is there; \`rescale-run download ${jobId}\` later fetches the rest.`,
+    );
+  return downloadJobOutputs(client, jobId, outDir, ctx.out, { signal: ctx.signal, files: final.files });
 }
 
 async function readMetrics(outDir: string): Promise<string | null> {
