@@ -105,7 +105,7 @@ export function chooseCoreType(types: CoreType[], options: CoreTypeRequest): Cor
     const usable = types.filter((t) => !isPseudoCoreType(t) && coreTypeAllowed(t, rules));
     const offered = [...new Set(usable.flatMap((t) => t.cores))].sort((a, b) => a - b);
     throw new UsageError(
-      `No core type ${options.softwareLabel ? `for ${options.softwareLabel} ` : ""}on this platform offers ${cores} cores on one node${options.interactive ? " for a workstation" : ""}.`,
+      `No core type on this platform offers ${cores} cores on one node${options.softwareLabel ? ` for ${options.softwareLabel}` : ""}${options.interactive ? " on a workstation" : ""}.`,
       `Core counts offered: ${offered.join(", ") || "none"}. Pick one with --cores (see \`rescale-run coretypes compare\`).`,
     );
   }
