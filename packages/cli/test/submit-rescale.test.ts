@@ -256,7 +256,9 @@ describe("submit against Rescale (nock)", () => {
       { id: "OLDBUNDLE", decompress: false },
       { id: "f2", decompress: false },
     ]);
-    expect(r.stderr).toMatch(/runner bundle: already uploaded as file OLDBUNDLE \(same MD5/);
+    expect(r.stderr).toMatch(
+      /runner bundle: already uploaded as file OLDBUNDLE \(same MD5 [0-9a-f]{32}\), reused/,
+    );
     expect(created!.billingPriorityValue).toBe("INSTANT");
     expect(created!.cidrRule).toBe("203.0.113.7/32");
     expect(String(created!.name)).toMatch(/^rescale-run Dataset_BUSI_with_GT \[rr-[0-9a-f]+\]$/);

@@ -13,7 +13,6 @@ import {
   ProjectRequiredError,
   parseWalltime,
   type RescaleClient,
-  type RescaleFile,
   WalltimeError,
   waitForFinalOutputs,
 } from "@rescale-run/sdk";
@@ -357,25 +356,40 @@ async function confirm(ctx: CommandContext, question: string): Promise<boolean> 
   }
 }
 
-/** Uploads a file unless an identical one (same name, size and content hash) is already among the user's files. */
-async function upload(
-  ctx: CommandContext,
-  client: RescaleClient,
-  path: string,
-  label: string,
-): Promise<{ file: RescaleFile; reused: boolean }> {
+/** Uploads a file (with progress). */
+async function upload(ctx: CommandContext, client: RescaleClient, path: string, label: string) {
   const size = (await stat(path)).size;
   const bar = ctx.out.progress(`upload ${label}`, size);
-  const result = await client.files.uploadOnce(path, {
+  const file = await client.files.upload(path, {
     onProgress: (e) => bar.update(e.loaded),
     signal: ctx.signal,
   });
   bar.finish();
-  if (result.reused)
+  return file;
+}
+
+/**
+ * The upload plan: which inputs are already among the user's files with the same name, size and MD5 (reused,
+ * not sent again: the runner bundle is about 150 MiB) and which are sent. Printed before anything is uploaded.
+ */
+async function planUploads(
+  ctx: CommandContext,
+  client: RescaleClient,
+  uploads: { path: string; label: string; decompress: boolean }[],
+) {
+  const planned = [];
+  for (const u of uploads) {
+    const found = await client.files.findSameContent(u.path, { signal: ctx.signal });
+    planned.push({ ...u, existing: found.file, md5: found.md5, bytes: (await stat(u.path)).size });
+  }
+  ctx.out.note("uploads:");
+  for (const p of planned)
     ctx.out.note(
-      `${label}: already uploaded as file ${result.file.id} (same MD5 ${result.md5}), not sent again`,
+      p.existing
+        ? `  ${p.label}: already uploaded as file ${p.existing.id} (same MD5 ${p.md5}), reused, not sent again`
+        : `  ${p.label}: ${formatBytes(p.bytes)}, uploading`,
     );
-  return { file: result.file, reused: result.reused };
+  return planned;
 }
 
 /** Creates the job; a 400 naming the project becomes one line with the way out. */
@@ -439,10 +453,10 @@ async function run(
       })),
     ];
     const inputFiles = [];
-    for (const u of uploads) {
-      const { file, reused } = await upload(ctx, client, u.path, u.label);
+    for (const u of await planUploads(ctx, client, uploads)) {
+      const file = u.existing ?? (await upload(ctx, client, u.path, u.label));
       inputFiles.push({ id: String(file.id), decompress: u.decompress });
-      uploaded.push({ label: u.label, fileId: String(file.id), reused });
+      uploaded.push({ label: u.label, fileId: String(file.id), reused: u.existing !== undefined });
     }
     const job = await createJob(
       client,

@@ -147,13 +147,23 @@ export class FilesResource extends ListResource<typeof rescaleFileSchema, FileLi
    * `?search=<name>` and matched by size and MD5, or SHA-512 from `fileChecksums`); then that file is reused.
    */
   async uploadOnce(path: string, options: UploadOptions = {}): Promise<UploadOnceResult> {
+    const found = await this.findSameContent(path, options);
+    if (found.file) return { file: found.file, reused: true, md5: found.md5 };
+    return { file: await this.upload(path, { ...options, name: found.name }), reused: false, md5: found.md5 };
+  }
+
+  /** The user's file holding exactly the bytes of `path` under the same name, if any (see `uploadOnce`). */
+  async findSameContent(
+    path: string,
+    options: { name?: string; signal?: AbortSignal } = {},
+  ): Promise<{ file: RescaleFile | undefined; md5: string; name: string }> {
     const name = options.name ?? basename(path);
     const hashes = await contentHashes(path);
     const wanted = { name, ...hashes };
     for await (const file of this.iterate({ search: name, pageSize: 100, signal: options.signal })) {
-      if (sameContent(file, wanted)) return { file, reused: true, md5: hashes.md5 };
+      if (sameContent(file, wanted)) return { file, md5: hashes.md5, name };
     }
-    return { file: await this.upload(path, { ...options, name }), reused: false, md5: hashes.md5 };
+    return { file: undefined, md5: hashes.md5, name };
   }
 
   /**
