@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   const result = compareCoreTypes(coreTypes, {
     cores,
     walltimeHours: walltime.hours,
-    minMemoryGiB: values["min-memory"] === undefined ? undefined : Number(values["min-memory"]),
+    minMemoryGB: values["min-memory"] === undefined ? undefined : Number(values["min-memory"]),
     minGpus: values["min-gpus"] === undefined ? undefined : Number(values["min-gpus"]),
     sortBy: values.sort as CompareSortKey,
   });
@@ -60,8 +60,8 @@ async function main(): Promise<void> {
     type: `${row.name} (${row.code})`,
     "cores/node": row.coresPerNode,
     nodes: row.nodes,
-    "mem GiB/node": row.memoryPerNodeGiB?.toFixed(1) ?? "?",
-    "storage GiB/node": row.storagePerNodeGiB?.toFixed(0) ?? "?",
+    "mem GB/node": row.memoryPerNodeGB?.toFixed(1) ?? "?",
+    "storage GB/node": row.storagePerNodeGB?.toFixed(0) ?? "?",
     "GPUs/node": row.gpusPerNode ?? "?",
     "priority /h": money(row.prices.onDemandPriority?.perHour),
     "economy /h": money(row.prices.onDemandEconomy?.perHour),

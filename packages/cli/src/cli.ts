@@ -13,6 +13,7 @@ import {
 } from "./commands/jobs.js";
 import { localCommand } from "./commands/local.js";
 import { openCommand } from "./commands/open.js";
+import { projectsCommand } from "./commands/projects.js";
 import { RUNNER_COMMANDS, runnerCommands, runRunnerCommand } from "./commands/runner.js";
 import { softwareCommand } from "./commands/software.js";
 import { submitCommand } from "./commands/submit.js";
@@ -47,6 +48,7 @@ const COMMANDS: CommandSpec[] = [
   downloadCommand,
   compareCommand,
   softwareCommand,
+  projectsCommand,
   ...runnerCommands,
   localCommand,
   configCommand,

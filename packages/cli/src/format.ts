@@ -1,14 +1,16 @@
 import type { Interval, RunMetricsSummary } from "./outputs.js";
 
 /** Number formatting shared by the plan and the core-type tables, and the rendering of a run's test metrics. */
+
+/** A price; null is unknown (hidden by an admin, or not listed), never shown as 0. */
 export function money(value: number | null | undefined): string {
-  if (value === null || value === undefined) return "-";
+  if (value === null || value === undefined) return "unknown";
   return value === 0 ? "0" : value.toFixed(value < 10 ? 3 : 2);
 }
 
-export function gib(value: number | null | undefined): string {
+export function gb(value: number | null | undefined): string {
   if (value === null || value === undefined) return "-";
-  return `${value >= 100 ? value.toFixed(0) : value.toFixed(1)} GiB`;
+  return `${value >= 100 ? value.toFixed(0) : value.toFixed(1)} GB`;
 }
 
 const ci = (i: Interval | null) => (i ? ` (95% CI ${i.low.toFixed(3)}-${i.high.toFixed(3)})` : "");

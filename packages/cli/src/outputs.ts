@@ -36,9 +36,14 @@ export async function downloadJobOutputs(
   jobId: string,
   outDir: string,
   out: Output,
-  options: { signal?: AbortSignal; filter?: (file: RescaleFile) => boolean } = {},
+  options: {
+    signal?: AbortSignal;
+    filter?: (file: RescaleFile) => boolean;
+    /** The list to download (e.g. once final); default: the job's list now. */
+    files?: RescaleFile[];
+  } = {},
 ): Promise<DownloadedFile[]> {
-  const files = (await client.jobs.files(jobId, { signal: options.signal })).filter(
+  const files = (options.files ?? (await client.jobs.files(jobId, { signal: options.signal }))).filter(
     options.filter ?? (() => true),
   );
   const done: DownloadedFile[] = [];

@@ -9,7 +9,16 @@ import {
   type CoreTypeComparisonRow,
   compareCoreType,
   compareCoreTypes,
+  coreTypeAllowed,
+  isPseudoCoreType,
+  matchAnalysis,
+  matchCoreType,
+  matchVersion,
+  type PriceSource,
+  type PriceTable,
   type PriorityTier,
+  toCidrRule,
+  ValidationError,
   type Walltime,
 } from "@rescale-run/sdk";
 import { UsageError } from "./errors.js";
@@ -31,11 +40,9 @@ export interface CoreTypeChoice {
   chosen: boolean;
 }
 
-/** Finds a core type by code or display name, case-insensitive; a misspelling gets suggestions. */
+/** Finds a core type by code or display name (the SDK's one lookup); a misspelling gets suggestions. */
 export function findCoreType(types: CoreType[], wanted: string): CoreType {
-  const key = wanted.trim().toLowerCase();
-  const found =
-    types.find((t) => t.code.toLowerCase() === key) ?? types.find((t) => t.name.trim().toLowerCase() === key);
+  const found = matchCoreType(types, wanted);
   if (found) return found;
   const close = suggest(wanted, [...new Set(types.flatMap((t) => [t.code, t.name]))]);
   throw new UsageError(
@@ -46,13 +53,30 @@ export function findCoreType(types: CoreType[], wanted: string): CoreType {
   );
 }
 
-/** The core type for a job of `cores` cores on one node, validated; without --core-type, the cheapest fit. */
-export function chooseCoreType(
-  types: CoreType[],
-  options: { coreType?: string; cores: number; walltimeHours: number; priority: PriorityTier },
-): CoreTypeChoice {
+export interface CoreTypeRequest {
+  coreType?: string;
+  cores: number;
+  walltimeHours: number;
+  priority: PriorityTier;
+  /** The software version's `allowedCoreTypes` (empty: any). */
+  allowedCoreTypes?: readonly string[];
+  /** A workstation: only types with `remoteVizAllowed`. */
+  interactive?: boolean;
+  /** Prices from `/billing/computeprices/`, when it answered. */
+  prices?: PriceTable;
+  /** For messages: the software the types are filtered for. */
+  softwareLabel?: string;
+}
+
+/**
+ * The core type for a job of `cores` cores on one node, validated; without --core-type, the cheapest fit among
+ * the types the software allows (and, for a workstation, that can host a desktop); pseudo types never.
+ */
+export function chooseCoreType(types: CoreType[], options: CoreTypeRequest): CoreTypeChoice {
   const { cores, walltimeHours } = options;
   if (!Number.isInteger(cores) || cores < 1) throw new UsageError(`--cores must be a positive whole number.`);
+  const rules = { allowedCoreTypes: options.allowedCoreTypes, requireRemoteViz: options.interactive };
+  const compare = { cores, walltimeHours, prices: options.prices };
   if (options.coreType) {
     const coreType = findCoreType(types, options.coreType);
     if (!coreType.cores.includes(cores)) {
@@ -61,17 +85,31 @@ export function chooseCoreType(
         `Pick one of those with --cores.`,
       );
     }
-    return { coreType, row: compareCoreType(coreType, { cores, walltimeHours }), chosen: false };
+    if (!coreTypeAllowed(coreType, rules)) {
+      const allowed = options.allowedCoreTypes ?? [];
+      throw new UsageError(
+        options.interactive && coreType.remoteVizAllowed === false
+          ? `Core type ${coreType.name} (${coreType.code}) cannot host a workstation (remoteVizAllowed is false).`
+          : `${options.softwareLabel ?? "The software"} does not run on core type ${coreType.code}.`,
+        allowed.length
+          ? `It runs on: ${allowed.slice(0, 12).join(", ")}${allowed.length > 12 ? ", ..." : ""}.`
+          : "Use --batch for a batch job, or pick another --core-type.",
+      );
+    }
+    return { coreType, row: compareCoreType(coreType, compare), chosen: false };
   }
-  const fitting = types.filter((t) => t.cores.includes(cores) && !t.isDeprecated);
+  const fitting = types.filter(
+    (t) => t.cores.includes(cores) && !t.isDeprecated && !isPseudoCoreType(t) && coreTypeAllowed(t, rules),
+  );
   if (fitting.length === 0) {
-    const offered = [...new Set(types.flatMap((t) => t.cores))].sort((a, b) => a - b);
+    const usable = types.filter((t) => !isPseudoCoreType(t) && coreTypeAllowed(t, rules));
+    const offered = [...new Set(usable.flatMap((t) => t.cores))].sort((a, b) => a - b);
     throw new UsageError(
-      `No core type on this platform offers ${cores} cores on one node.`,
-      `Core counts offered: ${offered.join(", ")}. Pick one with --cores (see \`rescale-run coretypes list\`).`,
+      `No core type on this platform offers ${cores} cores on one node${options.softwareLabel ? ` for ${options.softwareLabel}` : ""}${options.interactive ? " on a workstation" : ""}.`,
+      `Core counts offered: ${offered.join(", ") || "none"}. Pick one with --cores (see \`rescale-run coretypes compare\`).`,
     );
   }
-  const comparison = compareCoreTypes(fitting, { cores, walltimeHours, recommendTier: options.priority });
+  const comparison = compareCoreTypes(fitting, { ...compare, recommendTier: options.priority });
   const row = comparison.recommendation ?? comparison.rows[0]!;
   const coreType = fitting.find((t) => t.code === row.code)!;
   return { coreType, row, chosen: true };
@@ -82,14 +120,14 @@ export interface SoftwareChoice {
   name: string;
   version: string;
   versionCode: string;
+  /** Core types the version runs on (empty: any). */
+  allowedCoreTypes: string[];
 }
 
-/** `--software CODE[:VERSION]`: the analysis by code or name, the version by display version or versionCode. */
-export function chooseSoftware(analyses: Analysis[], wanted: string, coreTypeCode: string): SoftwareChoice {
+/** `--software CODE[:VERSION]`: the analysis and version through the SDK's one lookup (code/name, versionCode/display). */
+export function chooseSoftware(analyses: Analysis[], wanted: string): SoftwareChoice {
   const [rawCode = "", rawVersion] = wanted.split(":", 2);
-  const key = rawCode.trim().toLowerCase();
-  const analysis =
-    analyses.find((a) => a.code.toLowerCase() === key) ?? analyses.find((a) => a.name.toLowerCase() === key);
+  const analysis = matchAnalysis(analyses, rawCode);
   if (!analysis) {
     const close = suggest(
       rawCode,
@@ -102,21 +140,11 @@ export function chooseSoftware(analyses: Analysis[], wanted: string, coreTypeCod
         : "See `rescale-run software list`.",
     );
   }
-  const versions = analysis.versions;
-  const version = rawVersion
-    ? versions.find((v) => v.version === rawVersion || v.versionCode === rawVersion)
-    : versions[0];
+  const version = matchVersion(analysis, rawVersion);
   if (!version) {
     throw new UsageError(
       `${analysis.name} has no version "${rawVersion ?? ""}".`,
-      `Versions: ${versions.map((v) => v.version || v.versionCode).join(", ") || "none"}.`,
-    );
-  }
-  const allowed = version.allowedCoreTypes;
-  if (allowed?.length && !allowed.includes(coreTypeCode)) {
-    throw new UsageError(
-      `${analysis.name} ${version.version} does not run on core type ${coreTypeCode}.`,
-      `It runs on: ${allowed.slice(0, 12).join(", ")}${allowed.length > 12 ? ", ..." : ""}.`,
+      `Versions: ${analysis.versions.map((v) => v.version || v.versionCode).join(", ") || "none"}.`,
     );
   }
   return {
@@ -124,26 +152,22 @@ export function chooseSoftware(analyses: Analysis[], wanted: string, coreTypeCod
     name: analysis.name,
     version: version.version,
     versionCode: version.versionCode,
+    allowedCoreTypes: version.allowedCoreTypes ?? [],
   };
 }
 
-/** `--allow-ip`: an IPv4/IPv6 address or CIDR, turned into the job's `cidrRule`. */
-export function toCidrRule(value: string): string {
-  const [address = "", prefix] = value.trim().split("/", 2);
-  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(address);
-  const isV4 = v4?.slice(1).every((o) => Number(o) <= 255) === true;
-  const isV6 = !isV4 && /^[0-9a-f:]+$/i.test(address) && address.includes(":");
-  if (!isV4 && !isV6) {
-    throw new UsageError(
-      `--allow-ip "${value}" is not an IP address or CIDR (e.g. 203.0.113.7 or 203.0.113.0/24).`,
-      "Find your public address with your network administrator or a what-is-my-ip page.",
-    );
+/** `--allow-ip`: the SDK's `toCidrRule`, its refusal as a usage error. */
+export function allowIpRule(value: string): string {
+  try {
+    return toCidrRule(value);
+  } catch (error) {
+    if (error instanceof ValidationError)
+      throw new UsageError(
+        `--allow-ip: ${error.message}`,
+        "Find your public address with your network administrator or a what-is-my-ip page.",
+      );
+    throw error;
   }
-  const max = isV4 ? 32 : 128;
-  const bits = prefix === undefined ? max : Number(prefix);
-  if (!Number.isInteger(bits) || bits < 0 || bits > max)
-    throw new UsageError(`--allow-ip "${value}": bad prefix length.`);
-  return `${address}/${bits}`;
 }
 
 export interface PlanDataset {
@@ -197,14 +221,19 @@ export interface Plan {
   jobType: "interactive" | "compute";
   coreType: { code: string; name: string; chosen: boolean; emulated: boolean };
   cores: number;
-  memoryPerNodeGiB: number | null;
-  storagePerNodeGiB: number | null;
+  memoryPerNodeGB: number | null;
+  storagePerNodeGB: number | null;
   gpus: number | null;
   device: PlanDevice;
   walltime: { hours: number; text: string; roundedUp: boolean };
   priority: { flag: PriorityFlag; tier: PriorityTier; billingPriorityValue: string };
+  /** null when the price is unknown (hidden by an admin, or not listed): never shown as 0. */
   pricePerHour: number | null;
   maxCost: number | null;
+  /** Where the price came from: the billing endpoint, the core type's own fields, or unknown. */
+  priceSource: PriceSource;
+  /** Project id the job goes into (`--project`, the profile's `project`), or null. */
+  project: { id: string; name: string | null } | null;
   software: SoftwareChoice;
   cidrRule: string | null;
   dataset: PlanDataset;
@@ -226,6 +255,7 @@ export interface PlanInput
     | "runnerArgs"
     | "offlineRuntime"
     | "out"
+    | "project"
   > {
   batch: boolean;
   /** Default "auto". */
@@ -251,14 +281,16 @@ export function buildPlan(input: PlanInput): Plan {
       emulated: (coreType as { isEmulated?: unknown }).isEmulated === true,
     },
     cores: row.coresPerNode,
-    memoryPerNodeGiB: row.memoryPerNodeGiB,
-    storagePerNodeGiB: row.storagePerNodeGiB,
+    memoryPerNodeGB: row.memoryPerNodeGB,
+    storagePerNodeGB: row.storagePerNodeGB,
     gpus: row.gpusPerNode,
     device,
     walltime: { hours: input.walltime.hours, text: input.walltime.text, roundedUp: input.walltime.roundedUp },
     priority: { flag: input.priority, tier, billingPriorityValue: BILLING_PRIORITY_VALUE[tier] },
     pricePerHour: price ? price.perCoreHour * row.coresPerNode : null,
     maxCost: price ? price.perCoreHour * row.coresPerNode * input.walltime.hours : null,
+    priceSource: price ? row.priceSource : "unknown",
+    project: input.project,
     software: input.software,
     cidrRule: input.cidrRule,
     dataset: input.dataset,

@@ -1,6 +1,12 @@
-import { gib, money } from "./format.js";
+import { gb, money } from "./format.js";
 import type { Output } from "./output.js";
 import type { Plan } from "./plan.js";
+
+const PRICE_SOURCE = {
+  computeprices: "the billing compute prices",
+  coretypes: "the core type's listed price",
+  unknown: "unknown",
+} as const;
 
 export function renderPlan(out: Output, plan: Plan): void {
   const rows = planRows(plan, out.c.yellow);
@@ -20,13 +26,24 @@ export function planRows(plan: Plan, warn: (text: string) => string = (t) => t):
       `${plan.coreType.name} (${plan.coreType.code})${plan.coreType.chosen ? " - cheapest offering these cores" : ""}${plan.coreType.emulated ? " [emulated]" : ""}`,
     ],
     ["cores", String(plan.cores)],
-    ["memory", gib(plan.memoryPerNodeGiB)],
+    ["memory", gb(plan.memoryPerNodeGB)],
     ["GPUs", plan.gpus === null ? "unknown" : String(plan.gpus)],
     ["device", plan.device.summary],
     ["walltime", plan.walltime.text],
     ["priority", `${plan.priority.flag} (${plan.priority.billingPriorityValue})`],
-    ["price per hour", money(plan.pricePerHour)],
-    ["maximum cost", `${money(plan.maxCost)} (price x cores x ${plan.walltime.hours} h, platform currency)`],
+    [
+      "price per hour",
+      plan.pricePerHour === null
+        ? "unknown (the platform does not show this price)"
+        : `${money(plan.pricePerHour)} (from ${PRICE_SOURCE[plan.priceSource]})`,
+    ],
+    [
+      "maximum cost",
+      plan.maxCost === null
+        ? "unknown"
+        : `${money(plan.maxCost)} (price x cores x ${plan.walltime.hours} h, platform currency)`,
+    ],
+    ["project", plan.project ? `${plan.project.name ?? plan.project.id} (${plan.project.id})` : "none"],
     [
       "software",
       `${plan.software.name} ${plan.software.version} (${plan.software.code}:${plan.software.versionCode})`,

@@ -23,6 +23,8 @@ export interface Target {
   client: RescaleClient;
   /** True when the local platform runs inside this process: jobs stop when the command exits. */
   inProcess: boolean;
+  /** The profile's (or `RESCALE_PROJECT`'s) project, when set: what `submit` uses without --project. */
+  project?: string;
   close(): Promise<void>;
 }
 
@@ -44,6 +46,7 @@ export async function openTarget(ctx: CommandContext): Promise<Target> {
       baseUrl: config.apiBaseUrl,
       client,
       inProcess: false,
+      project: config.project,
       close: async () => {},
     };
   }
@@ -58,7 +61,8 @@ export async function openTarget(ctx: CommandContext): Promise<Target> {
       close: async () => {},
     };
   }
-  const platform = await startLocalPlatform({ maxCores: defaultLocalCapacity(), port: 0 });
+  // Outputs appear in full a moment after Completed, as on Rescale, so the CLI's wait for them is exercised.
+  const platform = await startLocalPlatform({ maxCores: defaultLocalCapacity(), port: 0, outputSyncMs: 500 });
   return {
     kind: "local",
     label: `local platform (in this process, ${platform.url})`,

@@ -102,7 +102,7 @@ describe("rescale-run (real process)", () => {
     expect(r.stdout).toContain("#!/bin/sh");
     expect(r.stdout).toContain("Dry run: nothing was uploaded or created.");
     const list = await runBin(["list", "--json"], env);
-    expect(JSON.parse(list.stdout)).toEqual([]);
+    expect(JSON.parse(list.stdout)).toEqual({ schema: 1, jobs: [] });
   });
 
   it("--detach without a daemon is refused before uploading", async () => {

@@ -107,18 +107,24 @@ describe("rescale-run against the local platform (real process)", () => {
     expect(status.code, status.stderr).toBe(0);
     const timeline = JSON.parse(status.stdout);
     expect(timeline.outcome).toBe("succeeded");
+    expect(timeline.schema).toBe(1);
     expect(timeline.hardware).toMatchObject({
       coreType: "local",
       cores: 2,
-      walltime: 1,
-      type: "interactive",
+      walltimeHours: 1,
+      type: "workstation",
     });
     expect(timeline.statuses.map((s: { status: string }) => s.status)).toEqual(
       expect.arrayContaining(["Pending", "Executing", "Completed"]),
     );
 
     const list = await runBin(["list", "--json"], env);
-    expect(JSON.parse(list.stdout).map((j: { id: string }) => j.id)).toContain(jobId);
+    const listed = JSON.parse(list.stdout);
+    expect(listed.schema).toBe(1);
+    const row = listed.jobs.find((j: { id: string }) => j.id === jobId);
+    // the summary list is completed by the job's own record and statuses
+    expect(row).toMatchObject({ outcome: "succeeded", cores: 2, coreType: "local", type: "workstation" });
+    expect(typeof row.durationSeconds).toBe("number");
 
     const logs = await runBin(["logs", jobId], env);
     expect(logs.stdout).toContain("runner exited with status 0");

@@ -3,6 +3,7 @@
  * coresPerSlot among the type's cores, hardware.type interactive), upload, submit, the status timeline,
  * the log tail, the stop after training, and the download of the outputs.
  */
+import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -41,6 +42,10 @@ function page(results: unknown[]) {
 
 function mockCatalog(scope: nock.Scope) {
   return scope
+    .get("/api/v2/billing/computeprices/")
+    .query(true)
+    .optionally()
+    .reply(404, { detail: "Not found." })
     .get("/api/v2/coretypes/")
     .query(true)
     .reply(200, catalog)
@@ -76,9 +81,30 @@ describe("submit against Rescale (nock)", () => {
     const date = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
     const scope = nock(BASE).matchHeader("authorization", `Token ${KEY}`);
     mockCatalog(scope);
+    // The runner bundle is already among the user's files (same name, size, MD5): reused, not uploaded again.
+    const bundleBytes = readFileSync(bundle);
+    const bundleMd5 = createHash("md5").update(bundleBytes).digest("hex");
     scope
+      .get("/api/v2/files/")
+      .query((q) => q.search === "rescale-run-runner-test.tgz")
+      .reply(
+        200,
+        page([
+          {
+            id: "OLDBUNDLE",
+            name: "rescale-run-runner-test.tgz",
+            decryptedSize: bundleBytes.length,
+            md5: bundleMd5,
+            isUploaded: true,
+          },
+        ]),
+      )
+      .get("/api/v2/files/")
+      .query((q) => q.search !== "rescale-run-runner-test.tgz")
+      .times(2)
+      .reply(200, page([]))
       .post("/api/v2/files/contents/")
-      .times(3)
+      .times(2)
       .reply(201, (_uri, body) => {
         // nock hands binary bodies over hex-encoded.
         const text = /^[0-9a-f]+$/.test(String(body))
@@ -118,7 +144,12 @@ describe("submit against Rescale (nock)", () => {
       .query(true)
       .times(20)
       .reply(200, page([{ id: "R1" }]))
-      .get("/api/v2/jobs/JOB1/runs/R1/tail/process_output.log/")
+      // The log's path comes from directory-contents; tail has no trailing slash (a workstation: shared/).
+      .get("/api/v2/jobs/JOB1/runs/R1/directory-contents/")
+      .query(true)
+      .times(20)
+      .reply(200, [{ path: "shared/process_output.log", resource: "" }])
+      .get("/api/v2/jobs/JOB1/runs/R1/tail/shared/process_output.log")
       .query(true)
       .times(20)
       .reply(200, {
@@ -148,6 +179,21 @@ describe("submit against Rescale (nock)", () => {
         200,
         "[rescale-run] starting the runner with 4 threads\nepoch 1/2 loss 0.9\nepoch 2/2 loss 0.5\n[rescale-run] runner exited with status 0\n",
       )
+      // Right after Completed the list is incomplete while the cluster stops; it is read again once Stopped.
+      .get("/api/v2/jobs/JOB1/cluster_statuses/")
+      .query(true)
+      .reply(200, page([{ status: "Stopping", statusDate: date(4) }]))
+      .get("/api/v2/jobs/JOB1/files/")
+      .query((q) => q.search === undefined)
+      .reply(
+        200,
+        page([
+          { id: "o1", name: "process_output.log", relativePath: "process_output.log", decryptedSize: 20 },
+        ]),
+      )
+      .get("/api/v2/jobs/JOB1/cluster_statuses/")
+      .query(true)
+      .reply(200, page([{ status: "Stopped", statusDate: date(5) }]))
       .get("/api/v2/jobs/JOB1/files/")
       .query((q) => q.search === undefined)
       .reply(
@@ -206,14 +252,17 @@ describe("submit against Rescale (nock)", () => {
     expect(ja.command).toBe("sh rescale-run-bootstrap.sh");
     expect(ja.inputFiles).toEqual([
       { id: "f1", decompress: true },
+      { id: "OLDBUNDLE", decompress: false },
       { id: "f2", decompress: false },
-      { id: "f3", decompress: false },
     ]);
+    expect(r.stderr).toMatch(
+      /runner bundle: already uploaded as file OLDBUNDLE \(same MD5 [0-9a-f]{32}\), reused/,
+    );
     expect(created!.billingPriorityValue).toBe("INSTANT");
     expect(created!.cidrRule).toBe("203.0.113.7/32");
     expect(String(created!.name)).toMatch(/^rescale-run Dataset_BUSI_with_GT \[rr-[0-9a-f]+\]$/);
     expect(uploads[0]).toMatch(/^dataset-[0-9a-f]+\.zip$/);
-    expect(uploads.slice(1)).toEqual(["rescale-run-runner-test.tgz", "rescale-run-bootstrap.sh"]);
+    expect(uploads.slice(1)).toEqual(["rescale-run-bootstrap.sh"]);
 
     // Plan, streamed training lines, stop after training, outcome from the runner's exit status.
     expect(r.stdout).toContain("walltime        8 h (7 h 30 min requested, rounded up to whole hours)");
@@ -222,7 +271,9 @@ describe("submit against Rescale (nock)", () => {
     expect(r.stderr).toContain("stopping workstation JOB1");
     expect(readFileSync(join(out, "outputs/metrics.json"), "utf8")).toContain("0.9");
     expect(r.stdout).toContain("accuracy 0.900, macro F1 0.880");
-    expect(scope.isDone() || scope.pendingMocks().every((m) => /statuses|runs|tail/.test(m))).toBe(true);
+    expect(
+      scope.pendingMocks().filter((m) => !/statuses|runs|tail|directory-contents|computeprices/.test(m)),
+    ).toEqual([]);
   });
 
   it("refuses cores the core type does not offer before uploading anything", async () => {
@@ -280,13 +331,16 @@ describe("submit against Rescale (nock)", () => {
     expect(r.code, r.stderr).toBe(0);
     const { plan, bootstrapScript } = JSON.parse(r.stdout);
     // Cheapest 4-core type in the 2017 JP catalog by on-demand priority price.
+    // A workstation: only types that can host a desktop (remoteVizAllowed).
     const fits = catalog.results.filter(
-      (t: { cores: number[]; isDeprecated: boolean }) => t.cores.includes(4) && !t.isDeprecated,
+      (t: { cores: number[]; isDeprecated: boolean; remoteVizAllowed: boolean }) =>
+        t.cores.includes(4) && !t.isDeprecated && t.remoteVizAllowed,
     );
     const cheapest = fits.sort((a: { price: number }, b: { price: number }) => a.price - b.price)[0];
     expect(plan.coreType.code).toBe(cheapest.code);
     expect(plan.maxCost).toBeCloseTo(cheapest.price * 4 * 8, 6);
     expect(plan.walltime.hours).toBe(8);
+    expect(plan.priceSource).toBe("coretypes"); // computeprices answered 404: the core type's own price
     expect(bootstrapScript).toContain("--threads 4");
   });
 
@@ -304,6 +358,10 @@ describe("submit against Rescale (nock)", () => {
     let created: Record<string, unknown> | undefined;
     let n = 0;
     const scope = mockCatalog(nock(BASE))
+      .get("/api/v2/files/")
+      .query(true)
+      .times(3)
+      .reply(200, page([]))
       .post("/api/v2/files/contents/")
       .times(3)
       .reply(201, () => ({ id: `b${++n}`, name: `file${n}` }))
@@ -349,7 +407,7 @@ describe("submit against Rescale (nock)", () => {
     expect(ja.flags).toBeUndefined();
     expect(created!.billingPriorityValue).toBe("ON_DEMAND");
     expect(created!.isLowPriority).toBe(true);
-    expect(scope.isDone()).toBe(true);
+    expect(scope.pendingMocks().filter((m) => !/computeprices/.test(m))).toEqual([]);
   });
 
   it("status shows the timeline oldest first and exits 1 for Completed with a failure reason", async () => {
@@ -386,6 +444,8 @@ describe("submit against Rescale (nock)", () => {
     expect(s.name).toBe("busi");
     expect(s.outcome).toBe("failed");
     expect(s.statuses.map((x: { status: string }) => x.status)).toEqual(["Queued", "Executing", "Completed"]);
-    expect(s.hardware).toEqual({ coreType: "hpc-3", cores: 4, walltime: 8, type: "interactive" });
+    expect(s.schema).toBe(1);
+    expect(s.hardware).toEqual({ coreType: "hpc-3", cores: 4, walltimeHours: 8, type: "workstation" });
+    expect(s.durationSeconds).toBe(240);
   });
 });

@@ -6,9 +6,8 @@ import { describe, expect, it } from "vitest";
 import { writeArchive } from "../src/archive.js";
 import { joinNegativeValues } from "../src/cli.js";
 import { inspectDataset, packDataset } from "../src/dataset.js";
-import { newLines, outcomeOf } from "../src/follow.js";
 import { localPathFor } from "../src/outputs.js";
-import { chooseCoreType, toCidrRule } from "../src/plan.js";
+import { allowIpRule, chooseCoreType } from "../src/plan.js";
 
 function imageFolder(root: string, classes: Record<string, number>): void {
   for (const [cls, n] of Object.entries(classes)) {
@@ -66,26 +65,6 @@ describe("dataset inspection", () => {
   });
 });
 
-describe("log following", () => {
-  it("prints only the lines after what was already seen", () => {
-    expect(newLines([], ["a", "b"])).toEqual(["a", "b"]);
-    expect(newLines(["a", "b"], ["a", "b"])).toEqual([]);
-    expect(newLines(["a", "b"], ["b", "c", "d"])).toEqual(["c", "d"]);
-    expect(newLines(["x", "y", "z"], ["y", "z", "z"])).toEqual(["z"]);
-    expect(newLines(["epoch 1", "epoch 2"], ["epoch 1", "epoch 2", "epoch 3"])).toEqual(["epoch 3"]);
-  });
-
-  it('treats "Completed" as success only with a success reason', () => {
-    const at = new Date();
-    expect(outcomeOf({ status: "Completed", statusReason: "Completed successfully", statusDate: at })).toBe(
-      "succeeded",
-    );
-    expect(outcomeOf({ status: "Completed", statusReason: "A run failed", statusDate: at })).toBe("failed");
-    expect(outcomeOf({ status: "Completed", statusReason: null, statusDate: at })).toBe("failed");
-    expect(outcomeOf({ status: "Executing", statusDate: at })).toBe("running");
-  });
-});
-
 describe("plan helpers", () => {
   const types = [
     {
@@ -123,11 +102,11 @@ describe("plan helpers", () => {
   });
 
   it("turns --allow-ip into a CIDR rule and refuses nonsense", () => {
-    expect(toCidrRule("203.0.113.7")).toBe("203.0.113.7/32");
-    expect(toCidrRule("203.0.113.0/24")).toBe("203.0.113.0/24");
-    expect(toCidrRule("2001:db8::1")).toBe("2001:db8::1/128");
-    expect(() => toCidrRule("300.1.1.1")).toThrow(/not an IP address/);
-    expect(() => toCidrRule("10.0.0.0/33")).toThrow(/prefix/);
+    expect(allowIpRule("203.0.113.7")).toBe("203.0.113.7/32");
+    expect(allowIpRule("203.0.113.0/24")).toBe("203.0.113.0/24");
+    expect(allowIpRule("2001:db8::1")).toBe("2001:db8::1/128");
+    expect(() => allowIpRule("300.1.1.1")).toThrow(/not an IP address/);
+    expect(() => allowIpRule("10.0.0.0/33")).toThrow(/not an IP address or CIDR/);
   });
 
   it("never writes a downloaded file outside the output folder", () => {

@@ -81,14 +81,16 @@ export function machineCoreType(capacity: number, dataDir: string): CoreType {
     code: LOCAL_CORE_TYPE,
     name: "Local machine",
     cores,
-    memory: Math.floor(os.totalmem() / 2 ** 20 / capacity),
+    // Rescale's unit: decimal MB per core (8000 x 24 = 192 GB as marketed).
+    memory: Math.floor(os.totalmem() / 1e6 / capacity),
     storage: Math.floor(freeGb / capacity),
     price: 0,
     lowPriorityPrice: "0",
     isDeprecated: false,
     walltimeRequired: true,
     hasSsd: false,
-    remoteVizAllowed: false,
+    // It hosts workstations (interactive jobs) as local processes, so a workstation may pick it.
+    remoteVizAllowed: true,
     displayOrder: 0,
     io: "loopback",
     storageIo: "local disk",

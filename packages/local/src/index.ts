@@ -1,3 +1,4 @@
+export type { LocalProject } from "./api/context.js";
 export type { Analysis, AnalysisVersion, CoreType } from "./catalog.js";
 export { allowedCoreCounts, LOCAL_CORE_TYPE, NODE_ANALYSIS } from "./catalog.js";
 export {
@@ -11,4 +12,9 @@ export { type DaemonInfo, type DaemonStatus, daemonStatus, startDaemon, stopDaem
 export { LocalConfigError, LocalPlatformError } from "./errors.js";
 export { PROCESS_OUTPUT_LOG, REASONS } from "./executor/executor.js";
 export { configDir, defaultDataDir } from "./paths.js";
-export { type LocalPlatform, type LocalPlatformOptions, startLocalPlatform } from "./platform.js";
+export {
+  DEFAULT_LOCAL_PROJECTS,
+  type LocalPlatform,
+  type LocalPlatformOptions,
+  startLocalPlatform,
+} from "./platform.js";

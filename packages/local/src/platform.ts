@@ -2,6 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
+import type { LocalProject } from "./api/context.js";
 import { buildServer } from "./api/server.js";
 import { analyses, machineCoreType, readEmulatedCatalog } from "./catalog.js";
 import { ensureLocalApiKey } from "./credentials.js";
@@ -37,7 +38,19 @@ export interface LocalPlatformOptions {
   killGraceMs?: number;
   /** Set by the `rescale-local` entry: recorded in `server.json` so status can tell it from an in-process platform. */
   standalone?: boolean;
+  /** The user's projects, listed at `GET /api/v2/users/me/projects/`. Default: one, "Default project". */
+  projects?: LocalProject[];
+  /** Refuse (400 naming `projectId`) a job without one of `projects`, like a workspace whose admin requires it. */
+  requireProject?: boolean;
+  /**
+   * Like Rescale, a finished job's output list is complete only once its cluster is Stopped: for this many
+   * milliseconds after Completed only process_output.log is listed and the cluster shows Stopping. Default 0.
+   */
+  outputSyncMs?: number;
 }
+
+/** The project every local platform has unless told otherwise. */
+export const DEFAULT_LOCAL_PROJECTS: LocalProject[] = [{ id: "local-default", name: "Default project" }];
 
 export interface LocalPlatform {
   /** e.g. http://127.0.0.1:PORT (no trailing slash) */
@@ -86,7 +99,16 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
   const owner = os.userInfo().username;
   const host = options.host ?? "127.0.0.1";
   app = await buildServer(
-    { store, blobs, executor, catalog, owner },
+    {
+      store,
+      blobs,
+      executor,
+      catalog,
+      owner,
+      projects: options.projects ?? DEFAULT_LOCAL_PROJECTS,
+      requireProject: options.requireProject ?? false,
+      outputSyncMs: options.outputSyncMs ?? 0,
+    },
     { apiKey, logger: options.logger ?? false, bindHost: host },
   );
 

@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildZip, CORETYPES_2017_JP_FILE, jobBody, type ZipEntry } from "../../testkit/src/index.js";
+import { buildZip, CORETYPES_2017_JP_FILE, jobBody, RawApi, type ZipEntry } from "../../testkit/src/index.js";
 import { daemonStatus, LocalPlatformError, startLocalPlatform } from "../src/index.js";
 import { startTestPlatform, type TestPlatform } from "./helpers.js";
 
@@ -82,7 +82,7 @@ describe("catalog", () => {
     const cpus = os.cpus().length;
     expect(local.cores).toContain(cpus);
     expect(Math.max(...(local.cores as number[]))).toBe(cpus);
-    expect(local.memory).toBe(Math.floor(os.totalmem() / 2 ** 20 / cpus));
+    expect(local.memory).toBe(Math.floor(os.totalmem() / 1e6 / cpus)); // decimal MB per core, as Rescale
     expect(local.price).toBe(0);
     expect(local.isEmulated).toBe(false);
     const jade = page.results.find((c) => c.code === "gpu-kepler")!;
@@ -372,5 +372,53 @@ describe("zip inputs", () => {
     expect(final.statusReason).toMatch(/^Input file staging failed: slip\.zip: .*\.\.\/\.\.\/escaped\.txt/);
     expect(fs.existsSync(path.join(t.dataDir, "escaped.txt"))).toBe(false);
     expect(fs.existsSync(path.join(t.dataDir, "jobs", "escaped.txt"))).toBe(false);
+  });
+});
+
+describe("Rescale's real behaviours, imitated (HTTP level)", () => {
+  it("tail has no trailing slash (the slash form is 404); a workstation's paths are under shared/", async () => {
+    const body = jobBody({ name: "tail-shape", command: "echo hello-tail; sleep 30" }) as {
+      jobanalyses: { hardware: { type: string } }[];
+    };
+    body.jobanalyses[0]!.hardware.type = "interactive";
+    const job = await t.api.createJob(body);
+    await t.api.submit(job.id);
+    await t.api.waitForStatus(job.id, ["Executing"]);
+    const base = `/api/v2/jobs/${job.id}/runs/1`;
+    const dir = (await t.api.request("GET", `${base}/directory-contents/`)).body as { path: string }[];
+    expect(dir.map((e) => e.path)).toContain("shared/process_output.log");
+    let tail = await t.api.request("GET", `${base}/tail/shared/process_output.log?lines=5`);
+    for (let i = 0; i < 50 && !JSON.stringify(tail.body).includes("hello-tail"); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      tail = await t.api.request("GET", `${base}/tail/shared/process_output.log?lines=5`);
+    }
+    expect(tail).toMatchObject({ status: 200, body: { lines: ["hello-tail"] } });
+    expect((await t.api.request("GET", `${base}/tail/shared/process_output.log/?lines=5`)).status).toBe(404);
+    expect((await t.api.request("GET", `${base}/tail/process_output.log?lines=5`)).status).toBe(404);
+    await t.api.request("POST", `/api/v2/jobs/${job.id}/stop/`);
+    await t.api.waitForStatus(job.id);
+  });
+
+  it("lists only the log and a Stopping cluster for outputSyncMs after Completed, then everything", async () => {
+    const p = await startLocalPlatform({ dataDir: path.join(t.sandbox.root, "sync"), outputSyncMs: 1500 });
+    try {
+      const api = new RawApi(p.url, p.apiKey);
+      const job = await api.createJob(jobBody({ name: "sync", command: "echo x > result.txt" }));
+      await api.submit(job.id);
+      await api.waitForStatus(job.id);
+      const early = (await api.jobFiles(job.id)).map((f) => f.relativePath);
+      const cluster = (await api.request("GET", `/api/v2/jobs/${job.id}/cluster_statuses/`)).body as Page<{
+        status: string;
+      }>;
+      expect(early).toEqual(["process_output.log"]);
+      expect(cluster.results[0]?.status).toBe("Stopping");
+      await new Promise((r) => setTimeout(r, 1600));
+      expect((await api.jobFiles(job.id)).map((f) => f.relativePath).sort()).toEqual([
+        "process_output.log",
+        "result.txt",
+      ]);
+    } finally {
+      await p.close();
+    }
   });
 });

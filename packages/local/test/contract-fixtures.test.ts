@@ -40,6 +40,7 @@ beforeAll(async () => {
     cores: 4,
     disallowedCores: 3,
     scratchDir: sandbox.root,
+    projectWorkspace: testClient(TEST_BASE_URL, TEST_API_KEY),
   };
 });
 afterEach(() => {
@@ -83,7 +84,13 @@ const running = [
 
 const stopped = [
   jobStatus("Completed", "2026-11-25T11:20:00Z", null),
-  jobStatus("Stopping", "2026-11-25T11:19:00Z"),
+  jobStatus("Stopping", "2026-11-25T11:19:00Z", "User Terminated"),
+  ...running,
+];
+/** A failed run as Rescale records it (nf-rescale-hpc's tests): the reason is on the Stopping entry. */
+const failed = [
+  jobStatus("Completed", "2026-11-25T11:20:00Z", null),
+  jobStatus("Stopping", "2026-11-25T11:19:00Z", "A run failed"),
   ...running,
 ];
 const clusterStarted = page([
@@ -135,6 +142,32 @@ const fixtures: FixtureHooks = {
       .get(`${JOBS}JoB1/statuses/`)
       .query(true)
       .reply(200, page(completedStatuses()))
+      // Right after Completed the list is incomplete and the cluster still Stopping; then it is Stopped.
+      .get(`${JOBS}JoB1/cluster_statuses/`)
+      .query(true)
+      .reply(200, page([clusterStatus("Stopping", "2026-11-25T12:00:01Z")]))
+      .get(`${JOBS}JoB1/files/`)
+      .query(true)
+      .reply(
+        200,
+        page([
+          rescaleFile({
+            id: "OuT1",
+            name: "process_output.log",
+            typeId: 5,
+            relativePath: "process_output.log",
+          }),
+        ]),
+      )
+      .get(`${JOBS}JoB1/cluster_statuses/`)
+      .query(true)
+      .reply(
+        200,
+        page([
+          clusterStatus("Stopped", "2026-11-25T12:00:04Z"),
+          clusterStatus("Stopping", "2026-11-25T12:00:01Z"),
+        ]),
+      )
       .get(`${JOBS}JoB1/files/`)
       .query(true)
       .reply(
@@ -177,8 +210,18 @@ const fixtures: FixtureHooks = {
       .reply(200, page(running))
       .get(`${JOBS}JoB2/runs/`)
       .query(true)
+      .times(3)
       .reply(200, page([{ id: 1 }]))
-      .get(`${JOBS}JoB2/runs/1/tail/process_output.log/`)
+      .get(`${JOBS}JoB2/runs/1/directory-contents/`)
+      .query(true)
+      .times(2)
+      .reply(200, [
+        {
+          path: "process_output.log",
+          resource: `${TEST_BASE_URL}${JOBS}JoB2/runs/1/tail/process_output.log`,
+        },
+      ])
+      .get(`${JOBS}JoB2/runs/1/tail/process_output.log`)
       .query({ lines: "10" })
       .reply(200, { fileType: "text", lines: ["epoch 1/3"] })
       .get(`${JOBS}JoB2/instances/`)
@@ -214,6 +257,17 @@ const fixtures: FixtureHooks = {
       .get(`${JOBS}WoRk1/instances/`)
       .query(true)
       .reply(200, page([instance()]))
+      .get(`${JOBS}WoRk1/runs/`)
+      .query(true)
+      .reply(200, page([{ id: 1 }]))
+      .get(`${JOBS}WoRk1/runs/1/directory-contents/`)
+      .query(true)
+      .reply(200, [
+        {
+          path: "shared/process_output.log",
+          resource: `${TEST_BASE_URL}${JOBS}WoRk1/runs/1/tail/shared/process_output.log`,
+        },
+      ])
       .post(`${JOBS}WoRk1/stop/`)
       .reply(202)
       .get(`${JOBS}WoRk1/statuses/`)
@@ -227,8 +281,20 @@ const fixtures: FixtureHooks = {
     for (const id of ids) {
       scope.post(JOBS).reply(201, (_uri, body) => job({ id, name: (body as { name: string }).name }));
     }
-    const newestFirst = [...ids].reverse().map((id) => job({ id }));
+    // List rows are summaries (shared/docs/rescale-api.md): no jobanalyses, no reason; saved = empty status.
+    const summary = (id: string) => ({
+      id,
+      name: `contract-list ${id}`,
+      dateInserted: "2026-11-25T11:00:00Z",
+      owner: "researcher@example.org",
+      analysisNames: ["Bring Your Own Software"],
+      storage: 0,
+      jobStatus: { content: "", labelClass: "", useLabel: false },
+      clusterStatusDisplay: { content: "Not Started", labelClass: "", useLabel: false },
+    });
+    const newestFirst = [...ids].reverse().map(summary);
     scope.get(JOBS).query(true).times(3).reply(paged(JOBS, newestFirst));
+    scope.get(`${JOBS}LiSt1/statuses/`).query(true).reply(200, page([]));
     for (const id of ids) scope.delete(`${JOBS}${id}/`).reply(204);
   },
   validation() {
@@ -244,6 +310,47 @@ const fixtures: FixtureHooks = {
   },
   notFound() {
     api().get(`${JOBS}nOsUcH/`).reply(404, { detail: "Not found." });
+  },
+  failedRun() {
+    api()
+      .post(JOBS)
+      .reply(201, (_uri, body) => job({ id: "FaIl1", name: (body as { name: string }).name }))
+      .post(`${JOBS}FaIl1/submit/`)
+      .reply(200)
+      .get(`${JOBS}FaIl1/statuses/`)
+      .query(true)
+      .reply(200, page(failed));
+  },
+  projects() {
+    const mine = [{ id: "PrOj1", name: "Breast ultrasound" }];
+    api()
+      .get("/api/v2/users/me/projects/")
+      .query(true)
+      .times(2)
+      .reply(200, page(mine))
+      .post(JOBS, (body) => body.projectId === undefined)
+      .reply(400, { projectId: ["This field is required."] })
+      .post(JOBS, (body) => body.projectId === "PrOj1")
+      .reply(201, (_uri, body) =>
+        job({ id: "PrJ1", name: (body as { name: string }).name, projectId: "PrOj1" }),
+      )
+      .delete(`${JOBS}PrJ1/`)
+      .reply(204);
+  },
+  computePrices() {
+    api()
+      .get("/api/v2/billing/computeprices/")
+      .query(true)
+      .reply(200, [
+        { coreType: "emerald", value: { amount: "0.10" }, planType: "INSTANT", os: "linux", isActive: true },
+        {
+          coreType: "emerald",
+          value: { amount: "0.05" },
+          planType: "ON_DEMAND",
+          os: "linux",
+          isActive: true,
+        },
+      ]);
   },
 };
 

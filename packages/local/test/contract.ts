@@ -10,8 +10,11 @@ import path from "node:path";
 import {
   AuthenticationError,
   NotFoundError,
+  ProjectRequiredError,
   RescaleClient,
+  readLiveLog,
   ValidationError,
+  waitForFinalOutputs,
   waitForJobStatus,
   waitUntilFinished,
 } from "@rescale-run/sdk";
@@ -25,6 +28,8 @@ export interface ContractTarget {
   cores: number;
   disallowedCores: number;
   scratchDir: string;
+  /** A client of a workspace that requires every job to carry a project (may be `client` on the fixtures). */
+  projectWorkspace: RescaleClient;
 }
 
 /** Interceptors for one case (nock scope builder); only the fixtures target calls it. */
@@ -78,6 +83,9 @@ export interface FixtureHooks {
   validation: Fixtures;
   wrongKey: Fixtures;
   notFound: Fixtures;
+  failedRun: Fixtures;
+  projects: Fixtures;
+  computePrices: Fixtures;
 }
 
 export function contractCases(f: FixtureHooks): ContractCase[] {
@@ -164,7 +172,13 @@ export function contractCases(f: FixtureHooks): ContractCase[] {
         expect(order.indexOf("Executing")).toBeLessThan(order.indexOf("Completed"));
         const times = statuses.map((s) => s.statusDate!.getTime());
         expect([...times].sort((a, b) => b - a)).toEqual(times);
-        const outputs = await t.client.jobs.files(job.id);
+        // Right after Completed the list may be incomplete: read it once final (cluster Stopped).
+        const final = await waitForFinalOutputs(t.client.jobs, job.id, {
+          ...FAST_POLL,
+          expected: ["process_output.log", "result.txt"],
+        });
+        expect(final).toMatchObject({ final: "cluster stopped", missing: [] });
+        const outputs = final.files;
         const log = outputs.find((o) => o.name === "process_output.log");
         expect(log?.typeId).toBe(5);
         expect(outputs.map((o) => o.name)).toContain("result.txt");
@@ -183,19 +197,28 @@ export function contractCases(f: FixtureHooks): ContractCase[] {
         await waitForJobStatus(t.client.jobs, job.id, "Executing", FAST_POLL);
         const runs = await t.client.jobs.runs(job.id);
         expect(runs.length).toBe(1);
-        const runId = runs[0]!.id;
+        // The log's path comes from directory-contents; tail is called without a trailing slash.
         let lines: string[] = [];
         for (let i = 0; i < 50 && !lines.includes("epoch 1/3"); i++) {
-          lines = (await t.client.jobs.tail(job.id, runId, "process_output.log", { lines: 10 })).lines;
+          const log = await readLiveLog(t.client.jobs, job.id, { lines: 10 });
+          if (log.available) {
+            expect(log.path).toBe("process_output.log");
+            lines = log.lines;
+          }
           if (!lines.includes("epoch 1/3")) await new Promise((r) => setTimeout(r, 100));
         }
         expect(lines).toContain("epoch 1/3");
+        // A file that is not there is said to be missing, not silently empty.
+        const missing = await readLiveLog(t.client.jobs, job.id, { file: "no-such.log" });
+        expect(missing).toMatchObject({ available: false });
         const instances = await t.client.jobs.instances(job.id);
         expect(instances.length).toBe(1);
         expect(instances[0]?.publicIp).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
         await t.client.jobs.stop(job.id);
-        const { outcome } = await waitUntilFinished(t.client.jobs, job.id, FAST_POLL);
+        const { outcome, statuses } = await waitUntilFinished(t.client.jobs, job.id, FAST_POLL);
         expect(outcome).toMatchObject({ terminal: true, succeeded: false, phase: "stopped" });
+        // Rescale tells a user's stop on the Stopping entry.
+        expect(statuses.find((s) => s.status === "Stopping")?.statusReason).toBe("User Terminated");
       },
     },
     {
@@ -207,9 +230,15 @@ export function contractCases(f: FixtureHooks): ContractCase[] {
         const first = await t.client.jobs.page({ pageSize: 2 });
         expect(first.results.length).toBe(2);
         expect(first.next).toMatch(/^https?:\/\/.+\/api\/v2\/jobs\/\?/);
-        const all = (await t.client.jobs.list({ pageSize: 2 })).map((j) => j.id);
-        const ours = all.filter((id) => created.includes(id));
+        const rows = await t.client.jobs.list({ pageSize: 2 });
+        const ours = rows.map((j) => j.id).filter((id) => created.includes(id));
         expect(ours).toEqual([...created].reverse());
+        // The list is a summary: no hardware, no status reason; a saved job has no status yet.
+        const row = rows.find((j) => j.id === created[0])!;
+        expect(row.jobanalyses).toEqual([]);
+        expect(row.jobStatus).toMatchObject({ content: "" });
+        expect(row.jobStatus).not.toHaveProperty("statusReason");
+        expect(await t.client.jobs.statuses(created[0]!)).toEqual([]);
         for (const id of created) await t.client.jobs.delete(id);
       },
     },
@@ -234,6 +263,11 @@ export function contractCases(f: FixtureHooks): ContractCase[] {
         const connection = await ws.connection();
         expect(connection.host).toBeTruthy();
         expect(connection.clusterId).toBeTruthy();
+        // A workstation's files live under shared/.
+        const runId = String((await t.client.jobs.runs(ws.id))[0]!.id);
+        expect(await t.client.jobs.findRunFile(ws.id, runId, "process_output.log")).toBe(
+          "shared/process_output.log",
+        );
         await ws.stop();
         const { outcome } = await waitUntilFinished(t.client.jobs, ws.id, FAST_POLL);
         expect(outcome).toMatchObject({ terminal: true, succeeded: false, phase: "stopped" });
@@ -270,6 +304,69 @@ export function contractCases(f: FixtureHooks): ContractCase[] {
       },
     },
     {
+      name: "a failed run is told on the Stopping entry (A run failed) and classified failed",
+      fixtures: f.failedRun,
+      async check(t) {
+        const job = await createJob(t, "contract-failing", "echo about to fail; exit 3");
+        await t.client.jobs.submit(job.id);
+        const { outcome, statuses } = await waitUntilFinished(t.client.jobs, job.id, FAST_POLL);
+        expect(outcome).toMatchObject({ phase: "failed", terminal: true, succeeded: false });
+        expect(outcome.statusReason).toMatch(/^A run failed/);
+        const stopping = statuses.find((s) => s.status === "Stopping");
+        expect(stopping?.statusReason).toBe("A run failed");
+        expect(statuses[0]?.status).toBe("Completed");
+      },
+    },
+    {
+      name: "projects: listed; a workspace that requires one refuses a job without it (ProjectRequiredError)",
+      fixtures: f.projects,
+      async check(t) {
+        const projects = await t.projectWorkspace.projects.list();
+        expect(projects.length).toBeGreaterThan(0);
+        const project = projects[0]!;
+        expect(typeof project.id).toBe("string");
+        expect((await t.projectWorkspace.projects.resolve(project.name ?? project.id)).id).toBe(project.id);
+        const refused = await t.projectWorkspace.jobs
+          .create(
+            {
+              name: "contract-no-project",
+              analysis: { code: "user_included", version: "0" },
+              command: "true",
+              hardware: { coreType: t.coreType, cores: t.cores, walltime: 1 },
+            },
+            { clientToken: false },
+          )
+          .then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+        expect(refused).toBeInstanceOf(ProjectRequiredError);
+        expect((refused as ProjectRequiredError).fieldErrors.map((e) => e.path)).toContain("projectId");
+        const accepted = await t.projectWorkspace.jobs.create(
+          {
+            name: "contract-with-project",
+            analysis: { code: "user_included", version: "0" },
+            command: "true",
+            hardware: { coreType: t.coreType, cores: t.cores, walltime: 1 },
+            projectId: project.id,
+          },
+          { clientToken: false },
+        );
+        expect(accepted.projectId).toBe(project.id);
+        await t.projectWorkspace.jobs.delete(accepted.id);
+      },
+    },
+    {
+      name: "compute prices: a bare list read into a per-tier table",
+      fixtures: f.computePrices,
+      async check(t) {
+        const prices = await t.client.coreTypes.computePrices();
+        expect(prices.length).toBeGreaterThan(0);
+        for (const p of prices) expect(p.value).toHaveProperty("amount");
+        expect(prices.map((p) => p.planType)).toContain("INSTANT");
+      },
+    },
+    {
       name: "an unknown job is a NotFoundError",
       fixtures: f.notFound,
       async check(t) {
@@ -292,4 +389,7 @@ export const NO_FIXTURES: FixtureHooks = {
   validation: none,
   wrongKey: none,
   notFound: none,
+  failedRun: none,
+  projects: none,
+  computePrices: none,
 };

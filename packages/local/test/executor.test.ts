@@ -42,7 +42,16 @@ describe("a successful job", () => {
     const final = await t.api.waitForStatus(id);
     expect(final.statusReason).toBe("Completed successfully");
     const statuses = (await t.api.statuses(id)).map((s) => s.status);
-    expect(statuses).toEqual(["Completed", "Executing", "Validated", "Started", "Queued", "Pending"]);
+    // As on Rescale, every end passes a Stopping entry (its reason tells a failed run or a user stop).
+    expect(statuses).toEqual([
+      "Completed",
+      "Stopping",
+      "Executing",
+      "Validated",
+      "Started",
+      "Queued",
+      "Pending",
+    ]);
     expect(await clusterStatuses(id)).toEqual(["Stopped", "Stopping", "Started", "Starting", "Not Started"]);
     const files = await t.api.jobFiles(id);
     const log = files.find((f) => f.relativePath === "process_output.log")!;

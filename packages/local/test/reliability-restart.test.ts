@@ -113,6 +113,7 @@ describe("kill -9 of the local platform mid-job, then restart", () => {
       "Started",
       "Validated",
       "Executing",
+      "Stopping", // every end passes a Stopping entry, as on Rescale (its reason: none for a platform restart)
       "Completed",
     ]);
     const dates = statuses.map((s) => Date.parse(s.statusDate));

@@ -66,6 +66,9 @@ export function trainSummary(result: TrainResult): string {
     result.upload.status === "uploaded"
       ? `uploaded: ${result.upload.files.map((f) => `${f.name}=${f.id}`).join(", ")}`
       : "",
+    result.upload.status === "failed"
+      ? `WARNING: the upload failed (${result.upload.reason}); the training succeeded and its artifacts are kept in ${result.outDir}`
+      : "",
   ];
   return `${lines.filter(Boolean).join("\n")}\n`;
 }
@@ -174,7 +177,8 @@ function trainOptions<T>(y: Argv<T>) {
     .option("export-onnx", {
       type: "boolean",
       default: false,
-      describe: "also write model/model.onnx (backbone + head, about 95 MB; `rescale-runner export` does it later)",
+      describe:
+        "also write model/model.onnx (backbone + head, about 95 MB; `rescale-runner export` does it later)",
     })
     .option("quiet", {
       type: "boolean",

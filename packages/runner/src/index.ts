@@ -7,7 +7,7 @@ export type { EnginePreference } from "./features/select.js";
 export type { HeadKind } from "./head.js";
 export type { Metrics } from "./metrics.js";
 export { type Prediction, type PredictOptions, type PredictResult, predict } from "./predict.js";
-export { type ClassCount, checkClassCounts, isTrainingImageName, MIN_IMAGES_PER_CLASS } from "./rules.js";
 export { REPORT_FILE, writeRunReport } from "./report.js";
+export { type ClassCount, checkClassCounts, isTrainingImageName, MIN_IMAGES_PER_CLASS } from "./rules.js";
 export { generateSyntheticDataset, type SyntheticDatasetOptions } from "./synthetic.js";
 export { type RunReport, type TrainOptions, type TrainResult, train } from "./train.js";

@@ -3,7 +3,6 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
-import { RescaleClient } from "@rescale-run/sdk";
 import { packageArtifacts, SCHEMAS, writeHistory, writePredictionsCsv } from "./artifacts.js";
 import { firstViews } from "./augment.js";
 import { Checkpoint, saveHead } from "./checkpoint.js";
@@ -44,9 +43,9 @@ import { cacheRoot } from "./paths.js";
 import { renderMisclassifiedGrid, renderPlots } from "./plots.js";
 import { PREPROCESS_VERSION } from "./preprocess.js";
 import { createProgress, type Progress } from "./progress.js";
-import { checkTrainOptions, type FinalFit } from "./rules.js";
 import { writeRunReport } from "./report.js";
-import { type UploadResult, uploadArtifacts, workstationClient } from "./upload.js";
+import { checkTrainOptions, type FinalFit } from "./rules.js";
+import { type UploadResult, uploadAfterTraining } from "./upload.js";
 import { RUNNER_VERSION } from "./version.js";
 
 export interface TrainOptions {
@@ -662,21 +661,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     // package + upload
     const zip = await packageArtifacts(out);
     endStage("package");
-    const client =
-      options.upload === true ? await RescaleClient.fromEnvironment({ profile: options.profile }) : undefined;
-    const upload: UploadResult =
-      options.upload === false || (!client && !workstationClient(options.env ?? process.env))
-        ? {
-            status: "skipped",
-            reason: options.upload === false ? "--no-upload" : "not on a Rescale workstation",
-          }
-        : await uploadArtifacts({
-            files: [zip.path, path.join(out, "metrics.json"), path.join(out, "run.json")],
-            client,
-            outDir: out,
-            env: options.env,
-            log: (line) => progress.log(line),
-          });
+    // Only inside a job or when asked; a failed upload after a good training is a warning (artifacts kept).
+    const upload: UploadResult = await uploadAfterTraining({
+      mode: options.upload ?? "auto",
+      profile: options.profile,
+      files: [zip.path, path.join(out, "metrics.json"), path.join(out, "run.json")],
+      outDir: out,
+      env: options.env ?? process.env,
+      log: (line) => progress.log(line),
+    });
     endStage("upload");
     return { outDir: out, metrics, report, zip: zip.path, upload };
   } finally {

@@ -1,11 +1,11 @@
 /**
  * Uploads the run's artifacts to Rescale through `@rescale-run/sdk` and records their file ids in `uploaded.json`.
- * Runs when the runner is on a Rescale workstation (`RESCALE_API_KEY` and `RESCALE_API_URL` are set there) or when
- * the caller passes a client (`--upload`).
+ * Runs inside a Rescale job (Rescale gives it `RESCALE_JOB_ID`, `RESCALE_API_KEY` and `RESCALE_API_BASE_URL`;
+ * `RESCALE_API_URL` / `RESCALE_BASE_URL` are read as fallbacks) or when asked (`--upload`).
  */
 import { stat } from "node:fs/promises";
 import path from "node:path";
-import { RescaleClient, type RescaleError, type RetryOptions } from "@rescale-run/sdk";
+import { DEFAULT_BASE_URL, RescaleClient, type RescaleError, type RetryOptions } from "@rescale-run/sdk";
 import { sha256File } from "./artifacts.js";
 import { writeFileAtomic } from "./atomic-write.js";
 
@@ -32,7 +32,7 @@ export interface UploadArtifactsOptions {
   /** Files to upload, in order. */
   files: string[];
   /**
-   * Client to upload with (`--upload`); default one built from `RESCALE_API_KEY` + `RESCALE_API_URL`. The SDK
+   * Client to upload with (`--upload`); default the job's (see `workstationClient`). The SDK
    * retries a transient failure (5xx, 429, timeout, broken connection) by re-reading the file from disk.
    */
   client?: RescaleClient;
@@ -50,7 +50,9 @@ export interface UploadArtifactsOptions {
 
 export type UploadResult =
   | { status: "uploaded"; files: UploadedFile[]; manifest: string }
-  | { status: "skipped"; reason: string };
+  | { status: "skipped"; reason: string }
+  /** After a good training: the upload failed, the artifacts are kept on disk (a warning, not an error). */
+  | { status: "failed"; reason: string; files: UploadedFile[] };
 
 /** Some files could not be uploaded; those before it were, and are listed in `uploaded.json`. */
 export class UploadError extends Error {
@@ -64,8 +66,15 @@ export class UploadError extends Error {
   }
 }
 
+/** The platform URL a job is given: `RESCALE_API_BASE_URL` (Rescale's name), else the older names. */
+export function jobApiBaseUrl(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env.RESCALE_API_BASE_URL || env.RESCALE_API_URL || env.RESCALE_BASE_URL || undefined;
+}
+
 /**
- * The client for a workstation: both `RESCALE_API_KEY` and `RESCALE_API_URL` set, else null. Its retries are
+ * The client inside a Rescale job: `RESCALE_JOB_ID` and `RESCALE_API_KEY` set (the job's own key), the platform
+ * from `RESCALE_API_BASE_URL` (fallbacks `RESCALE_API_URL`, `RESCALE_BASE_URL`, else the default platform); null
+ * outside a job. A key in a user's shell without a job id is not taken as "inside a job". Its retries are
  * reported through `log` (the SDK redacts the key from them).
  */
 export function workstationClient(
@@ -73,10 +82,49 @@ export function workstationClient(
   options: { retry?: RetryOptions; log?: (line: string) => void } = {},
 ): RescaleClient | null {
   const apiKey = env.RESCALE_API_KEY;
-  const baseUrl = env.RESCALE_API_URL;
-  if (!apiKey || !baseUrl) return null;
+  if (!apiKey || !env.RESCALE_JOB_ID) return null;
+  const baseUrl = jobApiBaseUrl(env) ?? DEFAULT_BASE_URL;
   const log = options.log;
   return new RescaleClient({ apiKey, baseUrl, retry: options.retry, logger: log && { warn: (m) => log(m) } });
+}
+
+export interface UploadAfterTrainingOptions extends Omit<UploadArtifactsOptions, "client"> {
+  /** true (`--upload`): with the profile or environment; false: never; "auto" (default): only inside a job. */
+  mode: boolean | "auto";
+  /** Rescale profile for `--upload`. */
+  profile?: string;
+}
+
+/**
+ * The upload step after a successful training. Uploads only inside a job or when asked; any failure (no
+ * credentials for `--upload`, a rejected key, the platform down) is returned as `{ status: "failed" }` with what
+ * did upload: the training succeeded and its artifacts stay on disk, so the caller warns instead of failing.
+ */
+export async function uploadAfterTraining(options: UploadAfterTrainingOptions): Promise<UploadResult> {
+  if (options.mode === false) return { status: "skipped", reason: "--no-upload" };
+  let client: RescaleClient | null;
+  try {
+    client =
+      options.mode === true
+        ? await RescaleClient.fromEnvironment({
+            profile: options.profile,
+            env: options.env,
+            retry: options.retry,
+          })
+        : workstationClient(options.env, { retry: options.retry, log: options.log });
+  } catch (error) {
+    return { status: "failed", reason: (error as Error).message, files: [] };
+  }
+  if (!client) {
+    return { status: "skipped", reason: "not inside a Rescale job (RESCALE_JOB_ID unset) and no --upload" };
+  }
+  try {
+    return await uploadArtifacts({ ...options, client });
+  } catch (error) {
+    if (options.signal?.aborted) throw error;
+    const uploaded = error instanceof UploadError ? error.uploaded : [];
+    return { status: "failed", reason: (error as Error).message, files: uploaded };
+  }
 }
 
 async function writeManifest(file: string, uploaded: UploadedFile[]): Promise<void> {
@@ -97,7 +145,7 @@ export async function uploadArtifacts(options: UploadArtifactsOptions): Promise<
   if (!client) {
     return {
       status: "skipped",
-      reason: "not on a Rescale workstation (RESCALE_API_KEY and RESCALE_API_URL unset) and no --upload",
+      reason: "not inside a Rescale job (RESCALE_JOB_ID / RESCALE_API_KEY unset) and no --upload",
     };
   }
   const manifest = path.join(options.outDir, "uploaded.json");

@@ -259,7 +259,7 @@ describe("train pipeline (fake feature engine)", () => {
     expect(result.predictions.filter((p) => p.className === "malignant").length).toBeGreaterThanOrEqual(6);
   });
 
-  it("uploads the artifacts on a workstation and records their ids", async () => {
+  it("uploads the artifacts inside a Rescale job (its env names) and records their ids", async () => {
     const baseUrl = "http://127.0.0.1:9";
     const apiKey = "0123456789abcdef0123456789abcdef01234567";
     nock.disableNetConnect();
@@ -291,7 +291,7 @@ describe("train pipeline (fake feature engine)", () => {
         out,
         cacheDir,
         featureEngine: fakeEngine(),
-        env: { RESCALE_API_KEY: apiKey, RESCALE_API_URL: baseUrl },
+        env: { RESCALE_API_KEY: apiKey, RESCALE_API_BASE_URL: baseUrl, RESCALE_JOB_ID: "JoB1" },
         progress: { update() {}, log: (line) => lines.push(line) },
       });
       expect(scope.isDone()).toBe(true);
@@ -302,6 +302,32 @@ describe("train pipeline (fake feature engine)", () => {
       expect(lines.join("\n")).toContain("file1");
       expect(lines.join("\n")).not.toContain(apiKey);
       expect(await readFile(path.join(out, "run.json"), "utf8")).not.toContain(apiKey);
+    } finally {
+      nock.cleanAll();
+      nock.enableNetConnect();
+    }
+  });
+
+  it("a failed upload after a good training is a warning: result returned, artifacts kept", async () => {
+    const baseUrl = "http://127.0.0.1:9";
+    nock.disableNetConnect();
+    const scope = nock(baseUrl).post("/api/v2/files/contents/").reply(401, { detail: "Invalid token." });
+    try {
+      const out = await tempDir();
+      const result = await train({
+        ...quick,
+        upload: "auto",
+        cvFolds: 0,
+        data,
+        out,
+        cacheDir,
+        featureEngine: fakeEngine(),
+        env: { RESCALE_API_KEY: "k".repeat(40), RESCALE_API_BASE_URL: baseUrl, RESCALE_JOB_ID: "JoB1" },
+      });
+      expect(scope.isDone()).toBe(true);
+      expect(result.upload).toMatchObject({ status: "failed", files: [] });
+      expect((await stat(result.zip)).size).toBeGreaterThan(0);
+      expect((await readdir(out)).sort()).toEqual(expect.arrayContaining(["metrics.json", "run.json"]));
     } finally {
       nock.cleanAll();
       nock.enableNetConnect();

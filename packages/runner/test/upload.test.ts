@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   type UploadArtifactsOptions,
   UploadError,
+  uploadAfterTraining,
   uploadArtifacts,
   workstationClient,
 } from "../src/upload.js";
@@ -67,7 +68,8 @@ function run(overrides: Partial<UploadArtifactsOptions> = {}) {
   const promise = uploadArtifacts({
     files,
     outDir,
-    env: { RESCALE_API_KEY: API_KEY, RESCALE_API_URL: BASE_URL },
+    // Exactly what Rescale gives a job (Embedded Job API Keys; Tutorial_Computational_Pipelines run_nextflow.sh).
+    env: { RESCALE_API_KEY: API_KEY, RESCALE_API_BASE_URL: BASE_URL, RESCALE_JOB_ID: "JoB1" },
     log: (line) => logs.push(line),
     retry: FAST_RETRY,
     ...overrides,
@@ -160,13 +162,20 @@ describe("uploadArtifacts", () => {
     expect(result.status === "uploaded" && result.files.map((f) => f.id)).toEqual(["c1"]);
   });
 
-  it("skips without a client or both workstation variables", async () => {
-    const { promise } = run({ env: { RESCALE_API_KEY: API_KEY } });
-    expect(await promise).toEqual({ status: "skipped", reason: expect.stringMatching(/RESCALE_API_URL/) });
-    expect(workstationClient({ RESCALE_API_URL: BASE_URL })).toBeNull();
-    expect(workstationClient({ RESCALE_API_KEY: API_KEY, RESCALE_API_URL: BASE_URL })?.baseUrl).toBe(
-      BASE_URL,
-    );
+  it("uploads only inside a job: RESCALE_JOB_ID + RESCALE_API_KEY, the URL from RESCALE_API_BASE_URL first", async () => {
+    const { promise } = run({ env: { RESCALE_API_KEY: API_KEY, RESCALE_API_BASE_URL: BASE_URL } });
+    // a key in a user's shell is not a job: no job id, no upload
+    expect(await promise).toEqual({ status: "skipped", reason: expect.stringMatching(/RESCALE_JOB_ID/) });
+    expect(workstationClient({ RESCALE_API_BASE_URL: BASE_URL, RESCALE_JOB_ID: "J" })).toBeNull();
+    const job = { RESCALE_API_KEY: API_KEY, RESCALE_JOB_ID: "J" };
+    expect(workstationClient({ ...job, RESCALE_API_BASE_URL: BASE_URL })?.baseUrl).toBe(BASE_URL);
+    // older names as fallbacks, Rescale's own name first
+    expect(workstationClient({ ...job, RESCALE_API_URL: BASE_URL })?.baseUrl).toBe(BASE_URL);
+    expect(workstationClient({ ...job, RESCALE_BASE_URL: BASE_URL })?.baseUrl).toBe(BASE_URL);
+    expect(
+      workstationClient({ ...job, RESCALE_API_BASE_URL: BASE_URL, RESCALE_API_URL: "https://eu.rescale.com" })
+        ?.baseUrl,
+    ).toBe(BASE_URL);
   });
 
   it("does not retry a rejected key, keeps what was uploaded, and never shows the key", async () => {
@@ -218,5 +227,49 @@ describe("uploadArtifacts", () => {
   it("fails clearly for a missing file", async () => {
     const { promise } = run({ files: [path.join(outDir, "missing.png")] });
     await expect(promise).rejects.toThrow(/cannot upload .*missing\.png/);
+  });
+});
+
+describe("uploadAfterTraining (the runner's upload step after a good training)", () => {
+  const jobEnv = { RESCALE_API_KEY: API_KEY, RESCALE_API_BASE_URL: BASE_URL, RESCALE_JOB_ID: "JoB1" };
+
+  it("skips outside a job unless asked, and with --no-upload", async () => {
+    expect(await uploadAfterTraining({ mode: "auto", files, outDir, env: {} })).toMatchObject({
+      status: "skipped",
+    });
+    expect(await uploadAfterTraining({ mode: false, files, outDir, env: jobEnv })).toEqual({
+      status: "skipped",
+      reason: "--no-upload",
+    });
+  });
+
+  it("a failed upload is a warning result with what did upload, never a thrown error", async () => {
+    api()
+      .post("/api/v2/files/contents/")
+      .reply(201, rescaleFile("ok1", "metrics.json", contents[0]!.length));
+    api().post("/api/v2/files/contents/").times(3).reply(503, "busy");
+    const result = await uploadAfterTraining({
+      mode: "auto",
+      files,
+      outDir,
+      env: jobEnv,
+      retry: FAST_RETRY,
+      log: () => {},
+    });
+    expect(result.status).toBe("failed");
+    expect(result.status === "failed" && result.files.map((f) => f.id)).toEqual(["ok1"]);
+    expect(result.status === "failed" && result.reason).not.toContain(API_KEY);
+  });
+
+  it("--upload without any credentials is a failed upload (warning), not an internal error", async () => {
+    const home = await mkdtemp(path.join(tmpdir(), "rr-upload-home-"));
+    const result = await uploadAfterTraining({
+      mode: true,
+      files,
+      outDir,
+      env: { HOME: home, XDG_CONFIG_HOME: path.join(home, ".config") },
+    });
+    expect(result).toMatchObject({ status: "failed", reason: expect.stringMatching(/No Rescale API key/) });
+    await rm(home, { recursive: true, force: true });
   });
 });

@@ -4,6 +4,7 @@ import { AnalysesResource } from "./resources/analyses.js";
 import { CoreTypesResource } from "./resources/coreTypes.js";
 import { FilesResource } from "./resources/files.js";
 import { JobsResource } from "./resources/jobs.js";
+import { ProjectsResource } from "./resources/projects.js";
 import { WorkstationsResource } from "./resources/workstations.js";
 import { Transport, type TransportOptions } from "./transport.js";
 
@@ -20,6 +21,7 @@ export class RescaleClient {
   readonly files: FilesResource;
   readonly jobs: JobsResource;
   readonly workstations: WorkstationsResource;
+  readonly projects: ProjectsResource;
 
   constructor(options: RescaleClientOptions) {
     this.transport = new Transport(options);
@@ -28,6 +30,7 @@ export class RescaleClient {
     this.files = new FilesResource(this.transport);
     this.jobs = new JobsResource(this.transport);
     this.workstations = new WorkstationsResource(this.jobs, this.files, this.analyses);
+    this.projects = new ProjectsResource(this.transport);
   }
 
   /** Normalised platform URL, e.g. `https://eu.rescale.com`. */

@@ -1,7 +1,7 @@
 /**
  * Core-type comparison and cost: pure functions over parsed core types (no network).
- * Units: the API gives memory in MB (MiB) per core and storage in GB (GiB) per core; results are per node and
- * named with their unit. Prices are per core-hour in the platform's currency; results give per hour and per run.
+ * Units: the API gives memory in decimal MB per core and storage in decimal GB per core (8000 MB x 24 cores =
+ * 192 GB, as Rescale markets it); results are per node and named with their unit. Prices are per core-hour in the platform's currency; results give per hour and per run.
  */
 import type { CoreType } from "./schemas.js";
 
@@ -28,8 +28,8 @@ export interface CompareOptions {
   cores?: number;
   /** Whole hours the cost is estimated for. */
   walltimeHours: number;
-  /** Minimum memory per node, GiB. */
-  minMemoryGiB?: number;
+  /** Minimum memory per node, GB (decimal). */
+  minMemoryGB?: number;
   /** Minimum GPUs per node; types whose GPU count is unknown do not qualify. */
   minGpus?: number;
   /** Default "price" (on-demand priority cost of the walltime, cheapest first). */
@@ -39,7 +39,22 @@ export interface CompareOptions {
   includeDeprecated?: boolean;
   /** Tier whose price picks the recommendation. Default "onDemandPriority". */
   recommendTier?: PriorityTier;
+  /** Only these core type codes (the software version's `allowedCoreTypes`); empty or absent: any. */
+  allowedCoreTypes?: readonly string[];
+  /** Only types that can host a desktop (`remoteVizAllowed`), for a workstation. */
+  requireRemoteViz?: boolean;
+  /**
+   * Per-tier prices from `GET /api/v2/billing/computeprices/` (see `priceTable`); a type it lists is priced from
+   * it, the others from the core type's own `price` / `lowPriorityPrice`.
+   */
+  prices?: PriceTable;
 }
+
+/** Where a row's price came from. */
+export type PriceSource = "computeprices" | "coretypes" | "unknown";
+
+/** Per core type code, the price per core-hour of each tier from the compute-prices endpoint. */
+export type PriceTable = Map<string, Partial<Record<PriorityTier, number>>>;
 
 export interface TierPrice {
   /** Price per core-hour (as the API gives it). */
@@ -58,15 +73,19 @@ export interface CoreTypeComparisonRow {
   nodes: number;
   /** Billed cores = coresPerNode x nodes (may exceed the request when nodes come in fixed sizes). */
   totalCores: number;
-  memoryPerCoreMiB: number | null;
-  memoryPerNodeGiB: number | null;
+  memoryPerCoreMB: number | null;
+  memoryPerNodeGB: number | null;
   memoryPerNodeBytes: number | null;
-  storagePerNodeGiB: number | null;
+  storagePerNodeGB: number | null;
   storagePerNodeBytes: number | null;
   /** null when the catalog does not say. */
   gpusPerNode: number | null;
   prices: Record<PriorityTier, TierPrice | null>;
+  /** "computeprices" (the billing endpoint), "coretypes" (the type's own fields), or "unknown" (hidden). */
+  priceSource: PriceSource;
   isDeprecated: boolean;
+  /** A placeholder type (e.g. a connector with 10 MB per core): listed, never recommended. */
+  isPseudo: boolean;
   meetsMinimums: boolean;
   /** Why the row fails the minimums (empty when it meets them). */
   shortfalls: string[];
@@ -84,8 +103,61 @@ export interface CoreTypeComparison {
   recommendTier: PriorityTier;
 }
 
-const MIB = 1024 ** 2;
-const GIB = 1024 ** 3;
+const MB = 1e6;
+const GB = 1e9;
+/** Below this much memory per core a "core type" is a placeholder (a connector type has 10 MB), not hardware. */
+const PSEUDO_MAX_MEMORY_MB = 256;
+
+/** True for placeholder types (connectors, license servers): no real memory per core. */
+export function isPseudoCoreType(coreType: Pick<CoreType, "memory">): boolean {
+  return coreType.memory !== null && coreType.memory < PSEUDO_MAX_MEMORY_MB;
+}
+
+/**
+ * Reads the compute-prices list (per core type, plan/tier and OS; `value.amount` a string) into a table. Tier
+ * names are matched leniently (UNCONFIRMED spellings): "INSTANT"/"priority" -> on-demand priority,
+ * "ON_DEMAND"/"economy"/"low" -> on-demand economy; reserved and inactive entries are ignored; Linux is preferred
+ * when an OS is given. Hidden prices (null/empty amounts) are left out.
+ */
+export function priceTable(
+  entries: readonly {
+    coreType: unknown;
+    value: { amount: number | null };
+    planType?: string | null;
+    os?: string | null;
+    isActive?: boolean;
+  }[],
+): PriceTable {
+  const table: PriceTable = new Map();
+  const rank = (os: string | null | undefined) => (!os || /linux/i.test(os) ? 0 : 1);
+  const chosenRank = new Map<string, number>();
+  for (const entry of entries) {
+    if (entry.isActive === false) continue;
+    const amount = entry.value.amount;
+    if (amount === null || !Number.isFinite(amount) || amount <= 0) continue;
+    const code =
+      typeof entry.coreType === "string"
+        ? entry.coreType
+        : (entry.coreType as { code?: unknown } | null)?.code;
+    if (typeof code !== "string") continue;
+    const tier = tierOfPlan(entry.planType);
+    if (!tier) continue;
+    const key = `${code}\u0000${tier}`;
+    const r = rank(entry.os);
+    if ((chosenRank.get(key) ?? Number.POSITIVE_INFINITY) <= r) continue;
+    chosenRank.set(key, r);
+    table.set(code, { ...table.get(code), [tier]: amount });
+  }
+  return table;
+}
+
+function tierOfPlan(planType: string | null | undefined): PriorityTier | undefined {
+  const plan = (planType ?? "").toLowerCase();
+  if (/reserved/.test(plan)) return undefined;
+  if (/instant|priority/.test(plan)) return "onDemandPriority";
+  if (/on_demand|on-demand|ondemand|economy|low/.test(plan)) return "onDemandEconomy";
+  return undefined;
+}
 
 /**
  * For a core request, the node shape that bills the fewest cores (ties: fewer nodes). With no request,
@@ -121,8 +193,14 @@ export function gpusPerNode(coreType: CoreType, coresPerNode: number): number | 
   return typeof value === "number" && Number.isFinite(value) ? value : null;
 }
 
-function tierPrice(perCoreHour: number | null, totalCores: number, walltimeHours: number): TierPrice | null {
-  if (perCoreHour === null || !Number.isFinite(perCoreHour)) return null;
+function tierPrice(
+  perCoreHour: number | null | undefined,
+  totalCores: number,
+  walltimeHours: number,
+): TierPrice | null {
+  // A hidden price (admins can hide them) arrives as null, empty or 0: unknown, never free.
+  if (perCoreHour === null || perCoreHour === undefined || !Number.isFinite(perCoreHour) || perCoreHour <= 0)
+    return null;
   const perHour = perCoreHour * totalCores;
   return { perCoreHour, perHour, walltimeCost: perHour * walltimeHours };
 }
@@ -130,9 +208,24 @@ function tierPrice(perCoreHour: number | null, totalCores: number, walltimeHours
 export function compareCoreType(coreType: CoreType, options: CompareOptions): CoreTypeComparisonRow {
   const { coresPerNode, nodes } = chooseNodeShape(coreType.cores, options.cores);
   const totalCores = coresPerNode * nodes;
-  const memoryPerCoreMiB = coreType.memory;
-  const memoryPerNodeBytes = memoryPerCoreMiB === null ? null : memoryPerCoreMiB * coresPerNode * MIB;
-  const storagePerNodeBytes = coreType.storage === null ? null : coreType.storage * coresPerNode * GIB;
+  const memoryPerCoreMB = coreType.memory;
+  const memoryPerNodeBytes = memoryPerCoreMB === null ? null : memoryPerCoreMB * coresPerNode * MB;
+  const storagePerNodeBytes = coreType.storage === null ? null : coreType.storage * coresPerNode * GB;
+  const listed = options.prices?.get(coreType.code);
+  const fromTable = listed !== undefined && (listed.onDemandPriority ?? listed.onDemandEconomy) !== undefined;
+  const prices = {
+    onDemandPriority: tierPrice(
+      fromTable ? listed.onDemandPriority : coreType.price,
+      totalCores,
+      options.walltimeHours,
+    ),
+    onDemandEconomy: tierPrice(
+      fromTable ? listed.onDemandEconomy : coreType.lowPriorityPrice,
+      totalCores,
+      options.walltimeHours,
+    ),
+  };
+  const priced = prices.onDemandPriority !== null || prices.onDemandEconomy !== null;
   const gpus = gpusPerNode(coreType, coresPerNode);
   const row: CoreTypeComparisonRow = {
     code: coreType.code,
@@ -140,25 +233,24 @@ export function compareCoreType(coreType: CoreType, options: CompareOptions): Co
     coresPerNode,
     nodes,
     totalCores,
-    memoryPerCoreMiB,
-    memoryPerNodeGiB: memoryPerNodeBytes === null ? null : memoryPerNodeBytes / GIB,
+    memoryPerCoreMB,
+    memoryPerNodeGB: memoryPerNodeBytes === null ? null : memoryPerNodeBytes / GB,
     memoryPerNodeBytes,
-    storagePerNodeGiB: storagePerNodeBytes === null ? null : storagePerNodeBytes / GIB,
+    storagePerNodeGB: storagePerNodeBytes === null ? null : storagePerNodeBytes / GB,
     storagePerNodeBytes,
     gpusPerNode: gpus,
-    prices: {
-      onDemandPriority: tierPrice(coreType.price, totalCores, options.walltimeHours),
-      onDemandEconomy: tierPrice(coreType.lowPriorityPrice, totalCores, options.walltimeHours),
-    },
+    prices,
+    priceSource: !priced ? "unknown" : fromTable ? "computeprices" : "coretypes",
     isDeprecated: coreType.isDeprecated === true,
+    isPseudo: isPseudoCoreType(coreType),
     meetsMinimums: true,
     shortfalls: [],
     allowedCoresPerNode: [...coreType.cores],
     processorInfo: coreType.processorInfo ?? null,
     displayOrder: coreType.displayOrder ?? null,
   };
-  if (options.minMemoryGiB !== undefined && (row.memoryPerNodeGiB ?? 0) < options.minMemoryGiB) {
-    row.shortfalls.push(`memory ${fmt(row.memoryPerNodeGiB)} GiB/node < ${options.minMemoryGiB} GiB`);
+  if (options.minMemoryGB !== undefined && (row.memoryPerNodeGB ?? 0) < options.minMemoryGB) {
+    row.shortfalls.push(`memory ${fmt(row.memoryPerNodeGB)} GB/node < ${options.minMemoryGB} GB`);
   }
   if (options.minGpus !== undefined && options.minGpus > 0 && (gpus ?? 0) < options.minGpus) {
     row.shortfalls.push(gpus === null ? "GPU count unknown" : `${gpus} GPUs/node < ${options.minGpus}`);
@@ -182,6 +274,7 @@ export function compareCoreTypes(
   const rows = coreTypes
     .filter((coreType) => coreType.cores.length > 0)
     .filter((coreType) => options.includeDeprecated || !coreType.isDeprecated)
+    .filter((coreType) => coreTypeAllowed(coreType, options))
     .map((coreType) => compareCoreType(coreType, options));
   const sortBy = options.sortBy ?? "price";
   rows.sort((a, b) => {
@@ -189,7 +282,7 @@ export function compareCoreTypes(
     return (options.descending ? -order : order) || a.code.localeCompare(b.code);
   });
   const candidates = rows.filter(
-    (row) => row.meetsMinimums && !row.isDeprecated && row.prices[recommendTier],
+    (row) => row.meetsMinimums && !row.isDeprecated && !row.isPseudo && row.prices[recommendTier],
   );
   const recommendation =
     candidates.reduce<CoreTypeComparisonRow | null>((best, row) => {
@@ -197,9 +290,24 @@ export function compareCoreTypes(
       const cost = row.prices[recommendTier]!.walltimeCost;
       const bestCost = best.prices[recommendTier]!.walltimeCost;
       if (cost !== bestCost) return cost < bestCost ? row : best;
-      return (row.memoryPerNodeGiB ?? 0) > (best.memoryPerNodeGiB ?? 0) ? row : best;
+      return (row.memoryPerNodeGB ?? 0) > (best.memoryPerNodeGB ?? 0) ? row : best;
     }, null) ?? null;
   return { walltimeHours: options.walltimeHours, cores: options.cores, rows, recommendation, recommendTier };
+}
+
+/**
+ * May a job of this software (and kind) run on `coreType`? Its code must be in the software version's
+ * `allowedCoreTypes` (when the version lists any) and, for a workstation, the type must allow remote
+ * visualisation (`remoteVizAllowed`; a type that does not say is allowed: UNCONFIRMED default).
+ */
+export function coreTypeAllowed(
+  coreType: Pick<CoreType, "code" | "remoteVizAllowed">,
+  options: Pick<CompareOptions, "allowedCoreTypes" | "requireRemoteViz">,
+): boolean {
+  const allowed = options.allowedCoreTypes;
+  if (allowed && allowed.length > 0 && !allowed.includes(coreType.code)) return false;
+  if (options.requireRemoteViz && coreType.remoteVizAllowed === false) return false;
+  return true;
 }
 
 function compareRows(a: CoreTypeComparisonRow, b: CoreTypeComparisonRow, key: CompareSortKey): number {
@@ -209,7 +317,7 @@ function compareRows(a: CoreTypeComparisonRow, b: CoreTypeComparisonRow, key: Co
     case "priceEconomy":
       return nullsLast(a.prices.onDemandEconomy?.walltimeCost, b.prices.onDemandEconomy?.walltimeCost);
     case "memoryPerNode":
-      return nullsLast(a.memoryPerNodeGiB, b.memoryPerNodeGiB);
+      return nullsLast(a.memoryPerNodeGB, b.memoryPerNodeGB);
     case "coresPerNode":
       return a.coresPerNode - b.coresPerNode;
     case "gpusPerNode":

@@ -22,6 +22,8 @@ export const REGIONAL_BASE_URLS = {
 export interface Profile {
   apiKey: string;
   apiBaseUrl: string;
+  /** Project (id or name) jobs go into when none is given (`project = ...` in the profile). */
+  project?: string;
 }
 
 export interface ResolvedConfig extends Profile {
@@ -56,7 +58,8 @@ export async function readProfiles(file: string = apiConfigPath()): Promise<Reco
     const apiKey = typeof values.apikey === "string" ? values.apikey.trim() : "";
     if (!apiKey) continue;
     const apiBaseUrl = typeof values.apibaseurl === "string" && values.apibaseurl.trim();
-    profiles[name] = { apiKey, apiBaseUrl: apiBaseUrl || DEFAULT_BASE_URL };
+    const project = typeof values.project === "string" ? values.project.trim() : "";
+    profiles[name] = { apiKey, apiBaseUrl: apiBaseUrl || DEFAULT_BASE_URL, ...(project ? { project } : {}) };
   }
   return profiles;
 }
@@ -81,7 +84,11 @@ export async function writeProfile(
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
   }
-  existing[name] = { apibaseurl: apiBaseUrl, apikey: profile.apiKey };
+  existing[name] = {
+    apibaseurl: apiBaseUrl,
+    apikey: profile.apiKey,
+    ...(profile.project ? { project: profile.project } : {}),
+  };
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
   const temp = `${file}.${process.pid}.tmp`;
   await writeFile(temp, stringifyIni(existing), { mode: 0o600 });
@@ -116,15 +123,23 @@ export interface ResolveConfigOptions {
 }
 
 /**
- * Explicit profile > `RESCALE_API_KEY` (+ `RESCALE_API_URL` | `RESCALE_BASE_URL`) > profile
+ * Explicit profile > `RESCALE_API_KEY` (+ `RESCALE_API_BASE_URL`, Rescale's name inside a job, | `RESCALE_API_URL`
+ * | `RESCALE_BASE_URL`; `RESCALE_PROJECT` for the project) > profile
  * `$RESCALE_PROFILE` or `default`. Throws a ConfigurationError that says what to set when nothing is found.
  */
 export async function resolveConfig(options: ResolveConfigOptions = {}): Promise<ResolvedConfig> {
   const env = options.env ?? process.env;
   const file = options.file ?? apiConfigPath(env);
   if (!options.profile && env.RESCALE_API_KEY) {
-    const baseUrl = env.RESCALE_API_URL || env.RESCALE_BASE_URL || DEFAULT_BASE_URL;
-    return { apiKey: env.RESCALE_API_KEY, apiBaseUrl: normalizeBaseUrl(baseUrl), source: "environment" };
+    const baseUrl =
+      env.RESCALE_API_BASE_URL || env.RESCALE_API_URL || env.RESCALE_BASE_URL || DEFAULT_BASE_URL;
+    const project = env.RESCALE_PROJECT?.trim();
+    return {
+      apiKey: env.RESCALE_API_KEY,
+      apiBaseUrl: normalizeBaseUrl(baseUrl),
+      source: "environment",
+      ...(project ? { project } : {}),
+    };
   }
   const name = options.profile || env.RESCALE_PROFILE || "default";
   const profiles = await readProfiles(file);
@@ -134,6 +149,7 @@ export async function resolveConfig(options: ResolveConfigOptions = {}): Promise
       apiKey: profile.apiKey,
       apiBaseUrl: normalizeBaseUrl(profile.apiBaseUrl),
       source: `profile:${name}`,
+      ...(profile.project ? { project: profile.project } : {}),
     };
   }
   const known = Object.keys(profiles);
@@ -142,6 +158,6 @@ export async function resolveConfig(options: ResolveConfigOptions = {}): Promise
   if (options.profile)
     throw new ProfileNotFoundError(`No Rescale profile named "${name}" in ${file}.${hint}`);
   throw new ConfigurationError(
-    `No Rescale API key configured: set RESCALE_API_KEY (and RESCALE_API_URL for a region other than ${DEFAULT_BASE_URL}), or add a [${name}] profile with apikey and apibaseurl to ${file}.${hint}`,
+    `No Rescale API key configured: set RESCALE_API_KEY (and RESCALE_API_BASE_URL for a region other than ${DEFAULT_BASE_URL}), or add a [${name}] profile with apikey and apibaseurl to ${file}.${hint}`,
   );
 }

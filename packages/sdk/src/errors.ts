@@ -70,6 +70,12 @@ export class ValidationError extends RescaleError {
   }
 }
 
+/**
+ * 400 naming the project: the workspace requires every job to belong to a project (`projectId`), or the one
+ * given is not the user's. Pass one of `client.projects.list()`.
+ */
+export class ProjectRequiredError extends ValidationError {}
+
 /** 429. `retryAfterMs` comes from `Retry-After` (seconds or an HTTP date) when the server sent one. */
 export class RateLimitError extends RescaleError {
   readonly retryAfterMs: number | undefined;
@@ -174,6 +180,12 @@ export function errorFromResponse(input: ResponseErrorInput): RescaleError {
   if (status === 400) {
     const fieldErrors = flattenFieldErrors(body);
     const summary = fieldErrors.map((e) => (e.path ? `${e.path}: ${e.message}` : e.message)).join("; ");
+    if (fieldErrors.some((e) => /project/i.test(`${e.path} ${e.message}`))) {
+      return new ProjectRequiredError(
+        `Rescale needs a project for ${where} (400)${summary ? `: ${summary}` : ""}`,
+        { ...details, fieldErrors },
+      );
+    }
     return new ValidationError(`Rescale rejected ${where} (400)${summary ? `: ${summary}` : ""}`, {
       ...details,
       fieldErrors,

@@ -8,8 +8,13 @@ export {
   chooseNodeShape,
   compareCoreType,
   compareCoreTypes,
+  coreTypeAllowed,
   gpusPerNode,
+  isPseudoCoreType,
+  type PriceSource,
+  type PriceTable,
   type PriorityTier,
+  priceTable,
   type TierPrice,
 } from "./compare.js";
 export {
@@ -37,6 +42,7 @@ export {
   NotFoundError,
   PermissionError,
   ProfileNotFoundError,
+  ProjectRequiredError,
   parseRetryAfter,
   RateLimitError,
   RescaleError,
@@ -47,7 +53,21 @@ export {
   ValidationError,
   WalltimeError,
 } from "./errors.js";
+export {
+  type LiveLog,
+  LogFollower,
+  newLines,
+  PROCESS_OUTPUT_LOG,
+  readFinalLog,
+  readLiveLog,
+} from "./logs.js";
 export { contentDisposition, multipartBody, type ProgressEvent } from "./multipart.js";
+export {
+  type FinalOutputs,
+  type FinalOutputsOptions,
+  type FinalOutputsSource,
+  waitForFinalOutputs,
+} from "./outputs.js";
 export {
   collect,
   fetchPage,
@@ -58,13 +78,21 @@ export {
   type Query,
 } from "./paginate.js";
 export { REDACTED, redactText, redactValue } from "./redact.js";
-export { AnalysesResource, type ResolvedVersion } from "./resources/analyses.js";
-export { type CoreTypeListOptions, CoreTypesResource } from "./resources/coreTypes.js";
 export {
+  AnalysesResource,
+  matchAnalysis,
+  matchVersion,
+  type ResolvedVersion,
+} from "./resources/analyses.js";
+export { type CoreTypeListOptions, CoreTypesResource, matchCoreType } from "./resources/coreTypes.js";
+export {
+  contentHashes,
   type DownloadOptions,
   type DownloadResult,
   type FileListOptions,
   FilesResource,
+  sameContent,
+  type UploadOnceResult,
   type UploadOptions,
 } from "./resources/files.js";
 export {
@@ -83,6 +111,7 @@ export {
   toJobBody,
   toStatusFilter,
 } from "./resources/jobs.js";
+export { ProjectsResource } from "./resources/projects.js";
 export {
   type Attachment,
   toCidrRule,

@@ -227,4 +227,10 @@ export const instanceSchema = z
   .passthrough();
 export type Instance = z.infer<typeof instanceSchema>;
 
+/** A project (`/api/v2/users/me/projects/`); only `id` and `name` are relied on (the rest UNCONFIRMED). */
+export const projectSchema = z
+  .object({ id, name: z.string().nullable().optional(), code: z.string().nullable().optional() })
+  .passthrough();
+export type Project = z.infer<typeof projectSchema>;
+
 export const desktopPasswordSchema = z.object({ data: z.string() }).passthrough();

@@ -75,6 +75,8 @@ export interface RequestOptions {
   timeoutMs?: number;
   /** Overrides the client's retry count for this request (0 = no retries at all). */
   retries?: number;
+  /** Send `path` as given, without the trailing slash otherwise added (Rescale's tail endpoint has none). */
+  exactPath?: boolean;
 }
 
 export interface StreamBody {
@@ -174,7 +176,7 @@ export class Transport {
     const redact = <T>(value: T): T => this.redact(value);
     return parseResponse(schema, response.data, {
       method: options.method,
-      path: this.displayPath(options.path),
+      path: this.displayPath(options.path, options.exactPath),
       redact,
     });
   }
@@ -200,10 +202,14 @@ export class Transport {
       // p-retry calls this even after shouldRetry said no, so it must apply the same decision before waiting.
       onFailedAttempt: async (error) => {
         if (error.retriesLeft <= 0 || !shouldRetry(error)) return;
-        this.log("warn", `retrying ${method} ${this.displayPath(options.path)} after: ${error.message}`, {
-          attempt: error.attemptNumber,
-          retriesLeft: error.retriesLeft,
-        });
+        this.log(
+          "warn",
+          `retrying ${method} ${this.displayPath(options.path, options.exactPath)} after: ${error.message}`,
+          {
+            attempt: error.attemptNumber,
+            retriesLeft: error.retriesLeft,
+          },
+        );
         if (error instanceof RateLimitError && error.retryAfterMs) {
           await abortableSleep(error.retryAfterMs, signal);
         }
@@ -213,7 +219,7 @@ export class Transport {
 
   private async attempt<T>(options: RequestOptions, attempt: number): Promise<TransportResponse<T>> {
     throwIfAborted(options.signal);
-    const path = this.displayPath(options.path);
+    const path = this.displayPath(options.path, options.exactPath);
     const started = Date.now();
     this.log("debug", `→ ${options.method} ${path}`, { attempt });
     const made = options.makeBody?.();
@@ -227,7 +233,7 @@ export class Transport {
     try {
       response = await this.http.request({
         method: options.method,
-        url: this.requestUrl(options.path),
+        url: this.requestUrl(options.path, options.exactPath),
         params: cleanQuery(options.query),
         data: body,
         headers,
@@ -265,7 +271,7 @@ export class Transport {
     return { status: response.status, headers: responseHeaders, data: response.data as T, requestId };
   }
 
-  private requestUrl(path: string): string {
+  private requestUrl(path: string, exactPath = false): string {
     if (/^https?:\/\//i.test(path)) {
       // Pagination links are absolute and sometimes carry another scheme/host (proxies); keep our origin
       // so the key is only ever sent to the configured platform.
@@ -273,12 +279,12 @@ export class Transport {
       return `${url.pathname}${url.search}`;
     }
     const [pathname = "", search] = path.split("?", 2);
-    const withSlash = pathname.endsWith("/") ? pathname : `${pathname}/`;
+    const withSlash = exactPath || pathname.endsWith("/") ? pathname : `${pathname}/`;
     return search === undefined ? withSlash : `${withSlash}?${search}`;
   }
 
-  private displayPath(path: string): string {
-    return redactText(this.requestUrl(path), this.secrets);
+  private displayPath(path: string, exactPath = false): string {
+    return redactText(this.requestUrl(path, exactPath), this.secrets);
   }
 
   private transportError(error: unknown, method: string, path: string, signal?: AbortSignal): Error {

@@ -26,8 +26,21 @@ type StatusLike = Pick<JobStatusEntry, "status"> & { statusReason?: string | nul
 
 const SUCCESS_REASON = /success/i;
 const STOP_STATUSES = new Set(["stopping", "force stop"]);
+/** Rescale records a failed run on the Stopping entry ("A run failed"), then Completed. */
+const RUN_FAILED_REASON = /failed/i;
+/** A stop the user asked for ("User Terminated" on Rescale; "Stopped by user" on older local data). */
+const USER_STOP_REASON = /user terminated|stopped by user|terminated by user/i;
 
-/** Classifies a status history (any order; sorted newest first by date). Pure. */
+/**
+ * THE classification of a job's status history (any order; sorted newest first by date). Pure; every caller
+ * (waiters, CLI list/status/logs/submit) uses it. Rules, in order:
+ * - no status yet: "pending" (a saved job has none; `Pending` is the first status after submit);
+ * - Completed: "failed" when a Stopping entry (or the Completed one) says a run failed; else "succeeded" when the
+ *   Completed reason says success; else "stopped" when the user stopped it ("User Terminated" on an entry, a
+ *   Force Stop, or a Stopping + Completed that give no reason at all); else "failed" (e.g. walltime exceeded,
+ *   no compute resources: Completed does NOT mean success);
+ * - Executing: "running"; Stopping / Force Stop: "stopping"; Pending: "pending"; anything else: "starting".
+ */
 export function classifyJobOutcome(statuses: readonly StatusLike[]): JobOutcome {
   const ordered = newestFirst(statuses);
   const newest = ordered[0];
@@ -39,10 +52,35 @@ export function classifyJobOutcome(statuses: readonly StatusLike[]): JobOutcome 
   if (!newest) return { ...base, phase: "pending", terminal: false, succeeded: false };
   const status = newest.status.trim().toLowerCase();
   if (status === "completed") {
-    if (SUCCESS_REASON.test(newest.statusReason ?? ""))
-      return { ...base, phase: "succeeded", terminal: true, succeeded: true };
-    const stopped = ordered.some((entry) => STOP_STATUSES.has(entry.status.trim().toLowerCase()));
-    return { ...base, phase: stopped ? "stopped" : "failed", terminal: true, succeeded: false };
+    const reason = newest.statusReason ?? "";
+    const stopEntries = ordered.filter((entry) => STOP_STATUSES.has(entry.status.trim().toLowerCase()));
+    const failedStop = stopEntries.find((entry) => RUN_FAILED_REASON.test(entry.statusReason ?? ""));
+    if (failedStop || (!SUCCESS_REASON.test(reason) && RUN_FAILED_REASON.test(reason))) {
+      const statusReason = failedStop?.statusReason ?? base.statusReason;
+      return {
+        ...base,
+        statusReason: statusReason ?? undefined,
+        phase: "failed",
+        terminal: true,
+        succeeded: false,
+      };
+    }
+    if (SUCCESS_REASON.test(reason)) return { ...base, phase: "succeeded", terminal: true, succeeded: true };
+    const stopReason = stopEntries.find((entry) => entry.statusReason)?.statusReason ?? undefined;
+    // Every end passes through Stopping on Rescale, so a Stopping entry alone says nothing: its reason does
+    // ("User Terminated"). A Force Stop is the user's; an end where no entry gives any reason is taken as a stop.
+    const stopped =
+      USER_STOP_REASON.test(reason) ||
+      USER_STOP_REASON.test(stopReason ?? "") ||
+      stopEntries.some((entry) => entry.status.trim().toLowerCase() === "force stop") ||
+      (stopEntries.length > 0 && !reason && !stopReason);
+    return {
+      ...base,
+      statusReason: base.statusReason ?? stopReason,
+      phase: stopped ? "stopped" : "failed",
+      terminal: true,
+      succeeded: false,
+    };
   }
   if (status === "executing") return { ...base, phase: "running", terminal: false, succeeded: false };
   if (STOP_STATUSES.has(status)) return { ...base, phase: "stopping", terminal: false, succeeded: false };

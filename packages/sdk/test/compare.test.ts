@@ -5,6 +5,7 @@ import {
   compareCoreTypes,
   coreTypeSchema,
   pageSchema,
+  priceTable,
 } from "../src/index.js";
 import { coreType, loadJp2017CoreTypes } from "./fixtures/index.js";
 
@@ -27,20 +28,21 @@ describe("compareCoreTypes on the JP snapshot, 4 cores for 8 h (hand-computed)",
   const result = compareCoreTypes(jpCoreTypes(), { cores: 4, walltimeHours: 8 });
   const row = (code: string) => result.rows.find((r) => r.code === code)!;
 
-  it("Jade (gpu-kepler): 4 x 3750 MB = 15000 MiB = 14.6484375 GiB, 4 x 15 GB = 60 GiB, 50/core-h", () => {
+  it("Jade (gpu-kepler): 4 x 3750 MB = 15 GB (decimal, as Rescale markets it), 4 x 15 GB = 60 GB, 50/core-h", () => {
     const jade = row("gpu-kepler");
     expect(jade).toMatchObject({ name: "Jade", coresPerNode: 4, nodes: 1, totalCores: 4, gpusPerNode: null });
-    expect(jade.memoryPerNodeGiB).toBe(14.6484375);
-    expect(jade.memoryPerNodeBytes).toBe(15000 * 1024 * 1024);
-    expect(jade.storagePerNodeGiB).toBe(60);
+    expect(jade.memoryPerNodeGB).toBe(15);
+    expect(jade.memoryPerNodeBytes).toBe(15000 * 1e6);
+    expect(jade.priceSource).toBe("coretypes");
+    expect(jade.storagePerNodeGB).toBe(60);
     expect(jade.prices.onDemandPriority).toEqual({ perCoreHour: 50, perHour: 200, walltimeCost: 1600 });
     expect(jade.prices.onDemandEconomy).toEqual({ perCoreHour: 25, perHour: 100, walltimeCost: 800 });
   });
 
-  it("Onyx (hpc-3): 13200 MiB = 12.890625 GiB, 144 GiB, 132/h, 1056 per 8 h; economy 72/h, 576", () => {
+  it("Onyx (hpc-3): 13200 MB = 13.2 GB, 144 GB, 132/h, 1056 per 8 h; economy 72/h, 576", () => {
     const onyx = row("hpc-3");
-    expect(onyx.memoryPerNodeGiB).toBe(12.890625);
-    expect(onyx.storagePerNodeGiB).toBe(144);
+    expect(onyx.memoryPerNodeGB).toBeCloseTo(13.2, 10);
+    expect(onyx.storagePerNodeGB).toBe(144);
     expect(onyx.prices.onDemandPriority).toEqual({ perCoreHour: 33, perHour: 132, walltimeCost: 1056 });
     expect(onyx.prices.onDemandEconomy).toEqual({ perCoreHour: 18, perHour: 72, walltimeCost: 576 });
   });
@@ -48,8 +50,8 @@ describe("compareCoreTypes on the JP snapshot, 4 cores for 8 h (hand-computed)",
   it("Bronze only comes as 28-core nodes: 28 cores billed, 896/h, 7168 per 8 h, no economy tier", () => {
     const bronze = row("bronze");
     expect(bronze).toMatchObject({ coresPerNode: 28, nodes: 1, totalCores: 28 });
-    expect(bronze.memoryPerNodeGiB).toBeCloseTo(124.98828125, 10);
-    expect(bronze.storagePerNodeGiB).toBe(840);
+    expect(bronze.memoryPerNodeGB).toBeCloseTo(127.988, 10);
+    expect(bronze.storagePerNodeGB).toBe(840);
     expect(bronze.prices.onDemandPriority).toEqual({ perCoreHour: 32, perHour: 896, walltimeCost: 7168 });
     expect(bronze.prices.onDemandEconomy).toBeNull();
   });
@@ -62,13 +64,14 @@ describe("compareCoreTypes on the JP snapshot, 4 cores for 8 h (hand-computed)",
     expect([...costs].sort((a, b) => a - b)).toEqual(costs);
   });
 
-  it("with at least 32 GiB per node recommends Gold (hi-mem-hpc): 58.59 GiB, 188/h, 1504", () => {
-    const big = compareCoreTypes(jpCoreTypes(), { cores: 4, walltimeHours: 8, minMemoryGiB: 32 });
-    expect(big.recommendation?.code).toBe("hi-mem-hpc");
-    expect(big.recommendation?.memoryPerNodeGiB).toBeCloseTo(58.59375, 10);
-    expect(big.recommendation?.prices.onDemandPriority?.perHour).toBe(188);
+  it("with at least 32 GB per node recommends Titanium: 4 x 8000 MB = 32 GB exactly, 184/h (Gold has 60 GB at 188/h)", () => {
+    const big = compareCoreTypes(jpCoreTypes(), { cores: 4, walltimeHours: 8, minMemoryGB: 32 });
+    expect(big.recommendation?.code).toBe("titanium");
+    expect(big.recommendation?.memoryPerNodeGB).toBe(32);
+    expect(big.recommendation?.prices.onDemandPriority?.perHour).toBe(184);
+    expect(big.rows.find((r) => r.code === "hi-mem-hpc")?.memoryPerNodeGB).toBe(60);
     expect(big.rows.find((r) => r.code === "hpc-plus")?.shortfalls[0]).toMatch(
-      /memory 14.84 GiB\/node < 32 GiB/,
+      /memory 15.2 GB\/node < 32 GB/,
     );
   });
 
@@ -115,5 +118,63 @@ describe("node shape and GPUs", () => {
     const result = compareCoreTypes([parsed], { cores: 16, walltimeHours: 2, minGpus: 2 });
     expect(result.rows[0]?.gpusPerNode).toBe(2);
     expect(result.recommendation?.code).toBe("citrine");
+  });
+});
+
+describe("compareCoreTypes respects the software and the kind of job", () => {
+  it("only the software version's allowedCoreTypes; for a workstation only remoteVizAllowed types", () => {
+    const allowedCoreTypes = ["copper", "hpc-3", "bronze"];
+    const batch = compareCoreTypes(jpCoreTypes(), { cores: 4, walltimeHours: 8, allowedCoreTypes });
+    expect(batch.rows.map((r) => r.code).sort()).toEqual(["bronze", "copper", "hpc-3"]);
+    expect(batch.recommendation?.code).toBe("hpc-3");
+    const desktop = compareCoreTypes(jpCoreTypes(), {
+      cores: 4,
+      walltimeHours: 8,
+      allowedCoreTypes,
+      requireRemoteViz: true,
+    });
+    // copper and bronze have remoteVizAllowed: false in the snapshot
+    expect(desktop.rows.map((r) => r.code)).toEqual(["hpc-3"]);
+  });
+
+  it("never recommends a pseudo type (a connector with 10 MB per core at 0.01), even the cheapest", () => {
+    const connector = {
+      ...jpCoreTypes()[0]!,
+      code: "connector",
+      name: "Connector",
+      cores: [1, 2, 4],
+      memory: 10,
+      price: 0.01,
+      lowPriorityPrice: null,
+    };
+    const result = compareCoreTypes([connector, ...jpCoreTypes()], { cores: 4, walltimeHours: 8 });
+    expect(result.rows.find((r) => r.code === "connector")?.isPseudo).toBe(true);
+    expect(result.recommendation?.code).toBe("hpc-plus");
+  });
+
+  it("prices from computeprices when listed (source said), else the core type's; hidden prices are unknown", () => {
+    const table = priceTable([
+      { coreType: "hpc-3", value: { amount: 20 }, planType: "INSTANT", os: "linux", isActive: true },
+      { coreType: "hpc-3", value: { amount: 25 }, planType: "INSTANT", os: "windows", isActive: true },
+      { coreType: "hpc-3", value: { amount: 10 }, planType: "ON_DEMAND", os: "linux", isActive: true },
+      { coreType: { code: "copper" }, value: { amount: null }, planType: "INSTANT", os: "linux" },
+      { coreType: "hpc-plus", value: { amount: 1 }, planType: "RESERVED", os: "linux" },
+    ]);
+    expect(table.get("hpc-3")).toEqual({ onDemandPriority: 20, onDemandEconomy: 10 });
+    expect(table.has("copper")).toBe(false);
+    expect(table.has("hpc-plus")).toBe(false);
+    const hidden = { ...jpCoreTypes().find((t) => t.code === "granite")!, price: 0, lowPriorityPrice: null };
+    const result = compareCoreTypes([hidden, ...jpCoreTypes().filter((t) => t.code !== "granite")], {
+      cores: 4,
+      walltimeHours: 8,
+      prices: table,
+    });
+    const row = (code: string) => result.rows.find((r) => r.code === code)!;
+    expect(row("hpc-3")).toMatchObject({ priceSource: "computeprices" });
+    expect(row("hpc-3").prices.onDemandPriority?.perHour).toBe(80);
+    expect(row("hpc-plus")).toMatchObject({ priceSource: "coretypes" });
+    expect(row("granite")).toMatchObject({ priceSource: "unknown" });
+    expect(row("granite").prices.onDemandPriority).toBeNull();
+    expect(result.recommendation?.code).toBe("hpc-3");
   });
 });

@@ -92,13 +92,75 @@ describe("upload", () => {
     for (const body of bodies) expect(body).toContain(`\r\n\r\n${CONTENT.toString()}\r\n--`);
   });
 
-  it("does not retry a stream source (it cannot be replayed)", async () => {
+  it("does not retry a stream source of known size (it cannot be replayed)", async () => {
     api().post("/api/v2/files/contents/").reply(503, "busy");
     await expect(
-      testClient().files.upload(Readable.from([Buffer.from("abc")]), { name: "a.bin" }),
+      testClient().files.upload(Readable.from([Buffer.from("abc")]), { name: "a.bin", size: 3 }),
     ).rejects.toMatchObject({
       status: 503,
     });
+  });
+
+  it("never sends a stream of unknown size chunked: buffers it and sends a Content-Length", async () => {
+    let headers: Record<string, string | string[] | undefined> = {};
+    let body = "";
+    api()
+      .post("/api/v2/files/contents/")
+      .reply(201, function (_uri, received) {
+        headers = this.req.headers;
+        body = received as string;
+        return rescaleFile({ name: "a.bin", decryptedSize: 6 });
+      });
+    const source = Readable.from([Buffer.from("abc"), Buffer.from("def")]);
+    await testClient().files.upload(source, { name: "a.bin" });
+    expect(headers["transfer-encoding"]).toBeUndefined();
+    expect(Number(headers["content-length"])).toBe(Buffer.byteLength(body));
+    expect(body).toContain("abcdef");
+  });
+
+  it("reuses an uploaded file with the same name, size and MD5 instead of uploading again", async () => {
+    const path = join(dir, "rescale-run-runner-abc.tgz");
+    await writeFile(path, CONTENT);
+    const md5 = createHash("md5").update(CONTENT).digest("hex");
+    api()
+      .get("/api/v2/files/")
+      .query({ search: "rescale-run-runner-abc.tgz", page_size: "100" })
+      .reply(
+        200,
+        page([
+          rescaleFile({
+            id: "Old",
+            name: "rescale-run-runner-abc.tgz",
+            decryptedSize: 1000,
+            md5: "0".repeat(32),
+          }),
+          rescaleFile({ id: "Same", name: "rescale-run-runner-abc.tgz", decryptedSize: 1000, md5 }),
+        ]),
+      );
+    const reused = await testClient().files.uploadOnce(path);
+    expect(reused).toMatchObject({ reused: true, md5 });
+    expect(reused.file.id).toBe("Same");
+    // no match (other bytes): uploaded
+    api()
+      .get("/api/v2/files/")
+      .query({ search: "rescale-run-runner-abc.tgz", page_size: "100" })
+      .reply(
+        200,
+        page([
+          rescaleFile({
+            id: "Old",
+            name: "rescale-run-runner-abc.tgz",
+            decryptedSize: 1000,
+            md5: "0".repeat(32),
+          }),
+        ]),
+      );
+    api()
+      .post("/api/v2/files/contents/")
+      .reply(201, rescaleFile({ id: "New", name: "rescale-run-runner-abc.tgz" }));
+    const fresh = await testClient().files.uploadOnce(path);
+    expect(fresh).toMatchObject({ reused: false });
+    expect(fresh.file.id).toBe("New");
   });
 
   it("explains a missing or unreadable source without a request", async () => {

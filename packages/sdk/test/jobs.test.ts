@@ -169,15 +169,21 @@ describe("jobs", () => {
     await testClient().jobs.submit("JoB1", { retryDelayMs: 1 });
   });
 
-  it("gives up on submit with the last error when the job never shows as submitted", async () => {
+  it("gives up on submit with the last error when the job never shows as submitted (no status at all)", async () => {
     api().post("/api/v2/jobs/JoB1/submit/").times(2).replyWithError(resetError());
-    api()
-      .get("/api/v2/jobs/JoB1/statuses/")
-      .times(2)
-      .reply(200, page([jobStatus("Pending", "2026-11-25T11:00:00Z")]));
+    api().get("/api/v2/jobs/JoB1/statuses/").times(2).reply(200, page([]));
     await expect(testClient().jobs.submit("JoB1", { retries: 1, retryDelayMs: 1 })).rejects.toBeInstanceOf(
       ConnectionError,
     );
+  });
+
+  it("takes Pending after a lost submit answer as submitted: never submits twice", async () => {
+    // A saved job has no status; Pending is the first status after submit (shared/docs/rescale-api.md).
+    api().post("/api/v2/jobs/JoB1/submit/").once().replyWithError(resetError());
+    api()
+      .get("/api/v2/jobs/JoB1/statuses/")
+      .reply(200, page([jobStatus("Pending", "2026-11-25T11:00:00Z")]));
+    await testClient().jobs.submit("JoB1", { retries: 3, retryDelayMs: 1 });
   });
 
   it("gets, lists with filters, stops and deletes", async () => {
@@ -234,9 +240,13 @@ describe("jobs", () => {
       .reply(200, page([{ id: 1, dateStarted: "2026-11-25T11:10:00Z" }]));
     api()
       .get("/api/v2/jobs/JoB1/runs/1/directory-contents/")
-      .reply(200, [{ path: "process_output.log", size: 10 }]);
+      .times(2)
+      .reply(200, [
+        { path: "shared/logs/process_output.log", resource: "x" },
+        { path: "shared/process_output.log", size: 10 },
+      ]);
     api()
-      .get("/api/v2/jobs/JoB1/runs/1/tail/logs/process_output.log/")
+      .get("/api/v2/jobs/JoB1/runs/1/tail/shared/process_output.log")
       .query({ lines: "2" })
       .reply(200, { fileType: "text", lines: ["epoch 1", "epoch 2"] });
     api()
@@ -246,11 +256,12 @@ describe("jobs", () => {
     expect((await jobs.clusterStatuses("JoB1")).map((s) => s.status)).toEqual(["Started", "Starting"]);
     const runs = await jobs.runs("JoB1");
     expect(runs[0]?.id).toBe("1");
-    expect(await jobs.directoryContents("JoB1", "1")).toEqual([{ path: "process_output.log", size: 10 }]);
-    expect((await jobs.tail("JoB1", "1", "logs/process_output.log", { lines: 2 })).lines).toEqual([
-      "epoch 1",
-      "epoch 2",
-    ]);
+    expect((await jobs.directoryContents("JoB1", "1")).length).toBe(2);
+    // the log's path comes from directory-contents (a workstation's files live under shared/)
+    const logPath = await jobs.findRunFile("JoB1", "1", "process_output.log");
+    expect(logPath).toBe("shared/process_output.log");
+    // ...and tail is called WITHOUT a trailing slash (nock matches the exact path)
+    expect((await jobs.tail("JoB1", "1", logPath!, { lines: 2 })).lines).toEqual(["epoch 1", "epoch 2"]);
     expect((await jobs.instances("JoB1"))[0]?.publicIp).toBe("203.0.113.10");
   });
 

@@ -79,6 +79,41 @@ describe("classifyJobOutcome", () => {
     expect(classifyJobOutcome([])).toMatchObject({ phase: "pending", terminal: false });
   });
 
+  it("reads a failure on the Stopping entry, as Rescale records it (nf-rescale-hpc): failed, not stopped", () => {
+    const failed = classifyJobOutcome([
+      entry("Completed", 9, null),
+      entry("Stopping", 8, "A run failed"),
+      entry("Executing", 5),
+    ]);
+    expect(failed).toMatchObject({
+      phase: "failed",
+      terminal: true,
+      succeeded: false,
+      statusReason: "A run failed",
+    });
+    // even when the Completed entry's own reason reads like success
+    expect(
+      classifyJobOutcome([
+        entry("Completed", 9, "Completed successfully"),
+        entry("Stopping", 8, "A run failed"),
+        entry("Executing", 5),
+      ]).phase,
+    ).toBe("failed");
+    const userStop = classifyJobOutcome([
+      entry("Completed", 9, null),
+      entry("Stopping", 8, "User Terminated"),
+      entry("Executing", 5),
+    ]);
+    expect(userStop).toMatchObject({ phase: "stopped", succeeded: false, statusReason: "User Terminated" });
+    // a Force Stop is the user's stop too (the CLI's own copy once called it a failure)
+    expect(
+      classifyJobOutcome([entry("Completed", 9, null), entry("Force Stop", 8), entry("Executing", 5)]).phase,
+    ).toBe("stopped");
+    expect(classifyJobOutcome([entry("Completed", 9, "User Terminated"), entry("Executing", 5)]).phase).toBe(
+      "stopped",
+    );
+  });
+
   it("orders by date, not by position", () => {
     expect(
       classifyJobOutcome([entry("Executing", 5), entry("Completed", 9, "Completed successfully")]).phase,

@@ -1,8 +1,8 @@
 /** `coretypes list` and `coretypes compare`: the seed's Coretype Explorer as a table, with a recommendation. */
 import { type CompareSortKey, type CoreType, compareCoreTypes, parseWalltime } from "@rescale-run/sdk";
 import type { CommandSpec } from "../cli.js";
-import { gib, money } from "../format.js";
-import { findCoreType, PRIORITIES, type PriorityFlag } from "../plan.js";
+import { gb, money } from "../format.js";
+import { chooseSoftware, DEFAULT_SOFTWARE, findCoreType, PRIORITIES, type PriorityFlag } from "../plan.js";
 import { withTarget } from "../target.js";
 
 const SORT_KEYS: Record<string, CompareSortKey> = {
@@ -37,7 +37,8 @@ const listSpec: CommandSpec = {
           { header: "CORES/NODE", value: (t) => t.cores.join(",") },
           {
             header: "MEM/CORE",
-            value: (t) => (t.memory === null ? "-" : gib(t.memory / 1024)),
+            // decimal MB per core, as Rescale lists and markets it
+            value: (t) => (t.memory === null ? "-" : gb(t.memory / 1000)),
             align: "right",
           },
           {
@@ -77,7 +78,19 @@ const compareSpec: CommandSpec = {
         demandOption: true,
         describe: "Walltime: 8h, 90m, 1d12h, or hours",
       })
-      .option("min-memory", { type: "number", describe: "Minimum memory per node, GiB" })
+      .option("min-memory", {
+        type: "number",
+        describe: "Minimum memory per node, GB (decimal, as Rescale lists it)",
+      })
+      .option("software", {
+        type: "string",
+        describe: `Only core types this software CODE[:VERSION] runs on (default ${DEFAULT_SOFTWARE} when the platform has it; "any" for all)`,
+      })
+      .option("batch", {
+        type: "boolean",
+        default: false,
+        describe: "For a batch job (default: a workstation, so only types that can host a desktop)",
+      })
       .option("gpus", { type: "number", describe: "Minimum GPUs per node" })
       .option("sort", { choices: Object.keys(SORT_KEYS), default: "price", describe: "Sort rows by" })
       .option("priority", {
@@ -90,13 +103,24 @@ const compareSpec: CommandSpec = {
   action: (args) => async (ctx) =>
     withTarget(ctx, async ({ client }) => {
       const walltime = parseWalltime(String(args.walltime));
-      const all = await client.coreTypes.list({ isActive: true, pageSize: 100 });
+      const [all, analyses, prices] = await Promise.all([
+        client.coreTypes.list({ isActive: true, pageSize: 100 }),
+        client.analyses.list({ pageSize: 100 }),
+        client.coreTypes.priceTable(),
+      ]);
       const wanted = (args.types as string[] | undefined) ?? [];
       const types = wanted.length ? wanted.map((w) => findCoreType(all, w)) : all;
+      const softwareFlag =
+        (args.software as string | undefined) ??
+        (analyses.some((a) => a.code === DEFAULT_SOFTWARE) ? DEFAULT_SOFTWARE : "any");
+      const software = softwareFlag === "any" ? null : chooseSoftware(analyses, softwareFlag);
       const comparison = compareCoreTypes(types, {
         cores: Number(args.cores),
         walltimeHours: walltime.hours,
-        minMemoryGiB: args.minMemory as number | undefined,
+        allowedCoreTypes: software?.allowedCoreTypes,
+        requireRemoteViz: !args.batch,
+        prices,
+        minMemoryGB: args.minMemory as number | undefined,
         minGpus: args.gpus as number | undefined,
         sortBy: SORT_KEYS[String(args.sort)],
         recommendTier: PRIORITIES[args.priority as PriorityFlag],
@@ -104,7 +128,7 @@ const compareSpec: CommandSpec = {
       ctx.out.result(comparison, () => {
         const { c } = ctx.out;
         ctx.out.line(
-          `${Number(args.cores)} cores for ${walltime.text}; prices per hour and for the walltime:`,
+          `${Number(args.cores)} cores for ${walltime.text}${software ? `, types ${software.name} ${software.version} runs on` : ""}${args.batch ? "" : " that can host a workstation"}; prices per hour and for the walltime:`,
         );
         ctx.out.table(comparison.rows, [
           {
@@ -117,8 +141,8 @@ const compareSpec: CommandSpec = {
             value: (r) => (r.nodes > 1 ? `${r.coresPerNode} x ${r.nodes} nodes` : String(r.coresPerNode)),
             align: "right",
           },
-          { header: "MEM/NODE", value: (r) => gib(r.memoryPerNodeGiB), align: "right" },
-          { header: "DISK/NODE", value: (r) => gib(r.storagePerNodeGiB), align: "right" },
+          { header: "MEM/NODE", value: (r) => gb(r.memoryPerNodeGB), align: "right" },
+          { header: "DISK/NODE", value: (r) => gb(r.storagePerNodeGB), align: "right" },
           {
             header: "GPUS/NODE",
             value: (r) => (r.gpusPerNode === null ? "-" : String(r.gpusPerNode)),
@@ -131,7 +155,16 @@ const compareSpec: CommandSpec = {
             value: (r) => money(r.prices[comparison.recommendTier]?.walltimeCost),
             align: "right",
           },
-          { header: "NOTE", value: (r) => (r.meetsMinimums ? "" : c.yellow(r.shortfalls.join("; "))) },
+          { header: "PRICE FROM", value: (r) => r.priceSource },
+          {
+            header: "NOTE",
+            value: (r) =>
+              r.isPseudo
+                ? c.yellow("placeholder type, never recommended")
+                : r.meetsMinimums
+                  ? ""
+                  : c.yellow(r.shortfalls.join("; ")),
+          },
         ]);
         const rec = comparison.recommendation;
         ctx.out.line();

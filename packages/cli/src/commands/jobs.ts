@@ -1,14 +1,32 @@
 /** Commands on existing jobs: list, status, logs, connect, stop, download. */
-import { resolve } from "node:path";
-import { type Job, type JobStatusEntry, type RescaleClient, stripClientToken } from "@rescale-run/sdk";
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import {
+  classifyJobOutcome,
+  type Job,
+  type JobOutcome,
+  type JobStatusEntry,
+  type RescaleClient,
+  readFinalLog,
+  readLiveLog,
+  stripClientToken,
+  type Workstation,
+} from "@rescale-run/sdk";
 import type { Argv } from "yargs";
 import type { CommandSpec } from "../cli.js";
 import type { CommandContext } from "../context.js";
-import { JobFailedError } from "../errors.js";
+import { CliError, NotFoundError, UsageError } from "../errors.js";
 import { ExitCode } from "../exit-codes.js";
-import { finalLog, followJob, outcomeOf, tailLog } from "../follow.js";
-import { downloadJobOutputs } from "../outputs.js";
-import { withTarget } from "../target.js";
+import { followJob } from "../follow.js";
+import { formatDuration } from "../output.js";
+import { type Target, withTarget } from "../target.js";
+import { downloadFinalOutputs } from "./submit.js";
+
+/** Version of the `--json` shapes of `list` and `status` (docs/cli.md); bumped on an incompatible change. */
+export const JOBS_JSON_SCHEMA = 1;
+/** Jobs whose details `list` fetches at once (the list endpoint gives summaries only). */
+const LIST_CONCURRENCY = 4;
 
 const jobArg = (y: Argv) =>
   y.positional("job", { type: "string", demandOption: true, describe: "Job (workstation) id" });
@@ -28,15 +46,79 @@ export function latestStatusOf(job: Job): { status: string; reason: string } {
   return { status: s?.status ?? s?.content ?? "", reason: s?.statusReason ?? "" };
 }
 
+/** The job's hardware from its full record (`GET /jobs/{id}/`); null where the record does not say. */
 export function hardwareOf(job: Job) {
   const hw = job.jobanalyses[0]?.hardware;
   const coreType = typeof hw?.coreType === "object" ? hw.coreType.code : hw?.coreType;
+  const kind = hw?.type === "interactive" ? "workstation" : hw?.type === "compute" ? "batch" : null;
   return {
-    coreType: coreType ?? "",
-    cores: hw?.coresPerSlot ?? 0,
-    walltime: hw?.walltime ?? null,
-    type: hw?.type ?? "",
+    coreType: coreType ?? null,
+    cores: typeof hw?.coresPerSlot === "number" ? hw.coresPerSlot : null,
+    walltimeHours: typeof hw?.walltime === "number" ? hw.walltime : null,
+    type: kind,
   };
+}
+
+/** Seconds from the first Executing (else Started) status to Completed, or to now while it runs. */
+export function runSeconds(statuses: readonly JobStatusEntry[], now = Date.now()): number | null {
+  const oldestFirst = [...statuses].reverse();
+  const start =
+    oldestFirst.find((s) => s.status === "Executing")?.statusDate ??
+    oldestFirst.find((s) => s.status === "Started")?.statusDate;
+  if (!start) return null;
+  const end = statuses.find((s) => s.status === "Completed")?.statusDate?.getTime() ?? now;
+  return Math.max(0, Math.round((end - start.getTime()) / 1000));
+}
+
+/** Test accuracy and macro AUC from a job's downloaded outputs folder (`./rescale-run-<id>`), when present. */
+export async function localMetrics(
+  cwd: string,
+  jobId: string,
+): Promise<{ accuracy: number | null; macroAuc: number | null; from: string } | null> {
+  const dir = resolve(cwd, `rescale-run-${jobId}`);
+  for (const path of [join(dir, "outputs", "metrics.json"), join(dir, "metrics.json")]) {
+    if (!existsSync(path)) continue;
+    try {
+      const m = JSON.parse(await readFile(path, "utf8")) as Record<string, unknown>;
+      const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : null);
+      return { accuracy: num(m.accuracy), macroAuc: num(m.macroAuc), from: path };
+    } catch {
+      return null;
+    }
+  }
+  return null;
+}
+
+/** Runs `fn` over `items` with at most `limit` at once, keeping the order. */
+async function mapBounded<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+/** Any call about one job: a 404 names the job (not the API path). */
+export async function aboutJob<T>(target: Target, jobId: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if ((error as Error).name === "NotFoundError" && !(error instanceof CliError))
+      throw new NotFoundError(
+        `No job "${jobId}" on ${target.label}.`,
+        "`rescale-run list` shows your jobs (and workstations).",
+      );
+    throw error;
+  }
 }
 
 /** How to pick the job up again later; printed on --detach and Ctrl-C. */
@@ -54,78 +136,158 @@ export function profileFlag(ctx: CommandContext): string {
   return ctx.globals.local ? " --local" : "";
 }
 
+export interface JobListRow {
+  id: string;
+  name: string;
+  /** "workstation", "batch", or null when unknown. */
+  type: string | null;
+  /** Newest status ("Executing", "Completed"...); null for a saved, unsubmitted job. */
+  status: string | null;
+  statusReason: string | null;
+  /** The SDK's classification: pending, starting, running, stopping, succeeded, failed, stopped. */
+  outcome: JobOutcome["phase"];
+  coreType: string | null;
+  cores: number | null;
+  walltimeHours: number | null;
+  createdAt: Date | null;
+  /** Seconds it ran (first Executing to Completed, or to now). */
+  durationSeconds: number | null;
+  /** Test accuracy / macro AUC of a finished job from its downloaded outputs (`./rescale-run-<id>`). */
+  testAccuracy: number | null;
+  testMacroAuc: number | null;
+  metricsFile: string | null;
+}
+
 export const listCommand: CommandSpec = {
   command: "list",
-  describe: "List your jobs and workstations (newest first)",
+  describe: "List your jobs and workstations (newest first), with duration and test metrics when known",
   builder: (y) =>
     y
       .option("active", { type: "boolean", default: false, describe: "Only jobs that are not completed" })
-      .option("limit", { type: "number", default: 50, describe: "At most this many" })
+      .option("limit", { type: "number", default: 20, describe: "At most this many (each row is fetched)" })
       .example("$0 list --active", "Workstations still starting or running")
-      .example("$0 list --json", "Machine-readable"),
+      .example("$0 list --json", "Machine-readable (schema in docs/cli.md)"),
   action: (args) => async (ctx) =>
-    withTarget(ctx, async ({ client }) => {
-      const jobs: Job[] = [];
-      for await (const job of client.jobs.iterate({ state: args.active ? "not_completed" : undefined })) {
-        jobs.push(job);
-        if (jobs.length >= Number(args.limit)) break;
+    withTarget(ctx, async (target) => {
+      const { client } = target;
+      const limit = Math.max(1, Number(args.limit) || 20);
+      const summaries: Job[] = [];
+      for await (const job of client.jobs.iterate({
+        state: args.active ? "not_completed" : undefined,
+        pageSize: Math.min(100, limit),
+      })) {
+        summaries.push(job);
+        if (summaries.length >= limit) break;
       }
-      const rows = jobs.map((job) => ({
-        id: String(job.id),
-        name: stripClientToken(job.name),
-        ...latestStatusOf(job),
-        ...hardwareOf(job),
-        created: job.dateInserted ?? null,
-      }));
-      ctx.out.result(rows, () => {
+      // The list gives summaries (no hardware, no reason): fetch what the rows show, bounded and concurrent.
+      const rows = await mapBounded(summaries, LIST_CONCURRENCY, (summary) => listRow(client, summary, ctx));
+      ctx.out.result({ schema: JOBS_JSON_SCHEMA, jobs: rows }, () => {
         if (rows.length === 0) return ctx.out.line(args.active ? "No active jobs." : "No jobs yet.");
         ctx.out.table(rows, [
           { header: "ID", value: (r) => r.id },
           { header: "NAME", value: (r) => r.name },
-          { header: "TYPE", value: (r) => (r.type === "interactive" ? "workstation" : r.type || "-") },
-          { header: "STATUS", value: (r) => colorStatus(ctx, r.status, r.reason) },
-          { header: "CORES", value: (r) => `${r.cores} x ${r.coreType}`, align: "right" },
-          { header: "WALLTIME", value: (r) => (r.walltime ? `${r.walltime} h` : "-"), align: "right" },
-          { header: "CREATED", value: (r) => time(r.created) },
+          { header: "TYPE", value: (r) => r.type ?? "-" },
+          { header: "STATUS", value: (r) => colorStatus(ctx, r) },
+          {
+            header: "CORES",
+            value: (r) => (r.cores === null ? "-" : `${r.cores} x ${r.coreType ?? "?"}`),
+            align: "right",
+          },
+          {
+            header: "WALLTIME",
+            value: (r) => (r.walltimeHours ? `${r.walltimeHours} h` : "-"),
+            align: "right",
+          },
+          {
+            header: "RAN",
+            value: (r) => (r.durationSeconds === null ? "-" : formatDuration(r.durationSeconds * 1000)),
+            align: "right",
+          },
+          { header: "TEST ACC", value: (r) => fixed(r.testAccuracy), align: "right" },
+          { header: "AUC", value: (r) => fixed(r.testMacroAuc), align: "right" },
+          { header: "CREATED", value: (r) => time(r.createdAt) },
         ]);
       });
     }),
 };
 
-function colorStatus(ctx: CommandContext, status: string, reason: string): string {
+const fixed = (value: number | null) => (value === null ? "-" : value.toFixed(3));
+
+async function listRow(client: RescaleClient, summary: Job, ctx: CommandContext): Promise<JobListRow> {
+  const id = String(summary.id);
+  const [job, statuses] = await Promise.all([
+    client.jobs.get(id, { signal: ctx.signal }).catch(() => summary),
+    client.jobs.statuses(id, { signal: ctx.signal }).catch(() => null),
+  ]);
+  const outcome = classifyJobOutcome(statuses ?? []);
+  const metrics = outcome.terminal ? await localMetrics(ctx.io.cwd, id) : null;
+  return {
+    id,
+    name: stripClientToken(summary.name),
+    ...hardwareOf(job),
+    status: outcome.status ?? null,
+    statusReason: outcome.statusReason ?? null,
+    outcome: outcome.phase,
+    createdAt: summary.dateInserted ?? null,
+    durationSeconds: statuses ? runSeconds(statuses) : null,
+    testAccuracy: metrics?.accuracy ?? null,
+    testMacroAuc: metrics?.macroAuc ?? null,
+    metricsFile: metrics?.from ?? null,
+  };
+}
+
+function colorStatus(
+  ctx: CommandContext,
+  row: Pick<JobListRow, "status" | "statusReason" | "outcome">,
+): string {
   const { c } = ctx.out;
-  const outcome = outcomeOf({ status, statusReason: reason, statusDate: null } as unknown as JobStatusEntry);
-  if (outcome === "succeeded") return c.green(status);
-  if (outcome === "failed") return c.red(`${status} (${reason || "no reason"})`);
+  const status = row.status ?? "saved";
+  if (row.outcome === "succeeded") return c.green(status);
+  if (row.outcome === "failed") return c.red(`${status} (${row.statusReason || "no reason"})`);
+  if (row.outcome === "stopped") return c.yellow(`${status} (stopped)`);
   return c.cyan(status);
 }
 
 export const statusCommand: CommandSpec = {
   command: "status <job>",
   describe: "A job's status timeline with times and reasons",
-  builder: (y) => jobArg(y).example("$0 status 4 --json", "Timeline as JSON (oldest first)"),
+  builder: (y) => jobArg(y).example("$0 status 4 --json", "Timeline as JSON (oldest first; docs/cli.md)"),
   action: (args) => async (ctx) =>
-    withTarget(ctx, async ({ client }) => {
+    withTarget(ctx, async (target) => {
+      const { client } = target;
       const id = String(args.job);
-      const [job, statuses, cluster] = await Promise.all([
-        client.jobs.get(id),
-        client.jobs.statuses(id),
-        client.jobs.clusterStatuses(id).catch(() => []),
-      ]);
+      const [job, statuses, cluster] = await aboutJob(target, id, () =>
+        Promise.all([
+          client.jobs.get(id),
+          client.jobs.statuses(id),
+          client.jobs.clusterStatuses(id).catch(() => []),
+        ]),
+      );
       const timeline = [...statuses].reverse();
-      const outcome = outcomeOf(statuses[0]);
+      const outcome = classifyJobOutcome(statuses);
       const result = {
+        schema: JOBS_JSON_SCHEMA,
         id,
         name: stripClientToken(job.name),
-        outcome,
+        outcome: outcome.phase,
+        succeeded: outcome.succeeded,
+        status: outcome.status ?? null,
+        statusReason: outcome.statusReason ?? null,
+        durationSeconds: runSeconds(statuses),
         hardware: hardwareOf(job),
-        statuses: timeline,
-        clusterStatuses: [...cluster].reverse(),
+        statuses: timeline.map((s) => ({
+          status: s.status,
+          statusDate: s.statusDate,
+          statusReason: s.statusReason ?? null,
+        })),
+        clusterStatuses: [...cluster]
+          .reverse()
+          .map((s) => ({ status: s.status, statusDate: s.statusDate ?? null })),
       };
       ctx.out.result(result, () => {
         const hw = result.hardware;
         ctx.out.line(
-          `${ctx.out.c.bold(result.name)} (job ${id}): ${hw.cores} x ${hw.coreType}, ${hw.type}, walltime ${hw.walltime ?? "?"} h`,
+          `${ctx.out.c.bold(result.name)} (job ${id}): ${hw.cores ?? "?"} x ${hw.coreType ?? "?"}, ${hw.type ?? "?"}, walltime ${hw.walltimeHours ?? "?"} h`,
         );
         ctx.out.table(timeline, [
           { header: "TIME", value: (s) => time(s.statusDate) },
@@ -134,9 +296,9 @@ export const statusCommand: CommandSpec = {
         ]);
         if (result.clusterStatuses.length)
           ctx.out.line(`cluster: ${result.clusterStatuses.map((s) => s.status).join(" -> ")}`);
-        ctx.out.line(`outcome: ${outcome}`);
+        ctx.out.line(`outcome: ${outcome.phase}${outcome.statusReason ? ` (${outcome.statusReason})` : ""}`);
       });
-      return outcome === "failed" ? ExitCode.JobFailed : ExitCode.Success;
+      return outcome.terminal && !outcome.succeeded ? ExitCode.JobFailed : ExitCode.Success;
     }),
 };
 
@@ -152,29 +314,47 @@ export const logsCommand: CommandSpec = {
     withTarget(ctx, async (target) => {
       const id = String(args.job);
       const print = (line: string) => ctx.out.io.stdout.write(`${line}\n`);
+      const { client } = target;
       if (!args.follow) {
-        const statuses = await target.client.jobs.statuses(id);
-        const lines =
-          outcomeOf(statuses[0]) === "running"
-            ? await tailLog(target.client, id)
-            : await finalLog(target.client, id);
-        if (ctx.out.json) ctx.out.result({ id, lines }, () => {});
+        const statuses = await aboutJob(target, id, () => client.jobs.statuses(id));
+        const outcome = classifyJobOutcome(statuses);
+        let lines: string[] = [];
+        let unavailable: string | undefined;
+        if (outcome.terminal) {
+          const final = await readFinalLog(client.jobs, client.files, id);
+          if (final) lines = final;
+          else unavailable = "the job has no process_output.log";
+        } else {
+          const live = await readLiveLog(client.jobs, id);
+          if (live.available) lines = live.lines;
+          else unavailable = live.reason;
+        }
+        if (unavailable)
+          ctx.out.note(`job ${id} (${outcome.status ?? "saved"}): log not available yet: ${unavailable}`);
+        if (ctx.out.json) ctx.out.result({ id, available: !unavailable, lines }, () => {});
         else lines.forEach(print);
         return;
       }
-      const result = await followJob(target.client, id, {
+      await aboutJob(target, id, () => client.jobs.statuses(id));
+      const result = await followJob(client, id, {
         pollMs: pollMs(args.poll, target.kind),
         signal: ctx.signal,
         onLine: print,
-        onStatus: (s) => ctx.out.status(`job ${id}: ${s?.status ?? "unknown"}`),
+        onStatus: (s) => ctx.out.status(`job ${id}: ${s?.status ?? "saved, not submitted"}`),
+        onLogUnavailable: (reason) => {
+          ctx.out.clearStatus();
+          ctx.out.note(`log not available yet: ${reason}`);
+        },
       });
       ctx.out.clearStatus();
       if (result.detached) {
         ctx.out.note(`stopped following; job ${id} goes on.`);
         return ExitCode.Interrupted;
       }
-      ctx.out.note(`job ${id}: ${result.latest?.status} (${result.latest?.statusReason ?? ""})`);
-      return result.outcome === "failed" ? ExitCode.JobFailed : ExitCode.Success;
+      ctx.out.note(
+        `job ${id}: ${result.outcome.phase} (${result.outcome.statusReason ?? result.latest?.status ?? ""})`,
+      );
+      return result.outcome.succeeded ? ExitCode.Success : ExitCode.JobFailed;
     }),
 };
 
@@ -183,28 +363,43 @@ export function pollMs(seconds: unknown, kind: "rescale" | "local"): number {
   return s * 1000;
 }
 
+/** A job that has already ended cannot be connected to or stopped: said so (docs/cli.md: exit codes). */
+function alreadyEnded(id: string, outcome: JobOutcome, what: string): string {
+  const reason = outcome.statusReason ? `: ${outcome.statusReason}` : "";
+  return `job ${id} has already ended (${outcome.phase}${reason}); ${what}`;
+}
+
 export const connectCommand: CommandSpec = {
   command: "connect <job>",
   describe: "How to connect to a running workstation (ssh, in-browser desktop)",
   builder: (y) => jobArg(y).example("$0 connect 4", "Host, user, ssh port and desktop URL"),
   action: (args) => async (ctx) =>
-    withTarget(ctx, async ({ client, kind }) => {
+    withTarget(ctx, async (target) => {
+      const { client, kind } = target;
       const id = String(args.job);
-      const statuses = await client.jobs.statuses(id);
-      if (statuses[0]?.status !== "Executing") {
-        throw new JobFailedError(
-          `job ${id} is ${statuses[0]?.status ?? "unknown"}, not running: nothing to connect to.`,
+      const workstation = await aboutJob(target, id, () => client.workstations.get(id));
+      const { outcome } = await workstation.status();
+      if (outcome.terminal) {
+        throw new UsageError(
+          alreadyEnded(id, outcome, "there is nothing to connect to."),
+          `Its outputs: rescale-run download ${id}`,
+        );
+      }
+      if (outcome.phase !== "running") {
+        throw new UsageError(
+          `job ${id} is ${outcome.status ?? "saved, not submitted"}, not running yet: nothing to connect to.`,
           `Wait until it is Executing: rescale-run status ${id}`,
         );
       }
-      const details = await connectionDetails(client, kind, id);
-      ctx.out.result({ id, instances: details }, () => {
-        if (details.length === 0) ctx.out.line(`job ${id} reports no instances yet.`);
-        for (const d of details) {
-          ctx.out.line(`${d.role ?? "node"}: ${d.publicHostname ?? d.publicIp ?? "(no public address)"}`);
-          if (d.ssh) ctx.out.line(`  ssh:     ${d.ssh}`);
-          if (d.desktopUrl) ctx.out.line(`  desktop: ${d.desktopUrl}`);
-        }
+      const details = await connectionDetails(workstation, kind);
+      ctx.out.result({ id, connection: details }, () => {
+        if (!details) return ctx.out.line(`job ${id} reports no reachable node yet.`);
+        ctx.out.line(
+          `node: ${details.host}${details.ip && details.ip !== details.host ? ` (${details.ip})` : ""}`,
+        );
+        if (details.sshCommand) ctx.out.line(`  ssh:     ${details.sshCommand}`);
+        else if (kind === "rescale") ctx.out.line("  ssh:     not offered by this node");
+        if (details.desktopUrl) ctx.out.line(`  desktop: ${details.desktopUrl}`);
         if (kind === "local")
           ctx.out.line(
             "(local platform: the workstation is a process on this machine; its files are in the job's sandbox)",
@@ -213,18 +408,20 @@ export const connectCommand: CommandSpec = {
     }),
 };
 
-/** The nodes of a running job and how to reach them (also the dashboard's Connect panel). */
-export async function connectionDetails(client: RescaleClient, kind: "rescale" | "local", id: string) {
-  const instances = await client.jobs.instances(id);
-  return instances.map((i) => ({
-    ...i,
-    ssh:
-      kind === "rescale" && (i.publicHostname || i.publicIp)
-        ? `ssh -p ${i.sshPort ?? 22} ${i.username ?? "uprod"}@${i.publicHostname || i.publicIp}`
-        : null,
-    desktopUrl:
-      i.clusterId !== undefined && kind === "rescale" ? client.jobs.desktopUrl(String(i.clusterId)) : null,
-  }));
+/**
+ * How to reach a running workstation, as the SDK's `Workstation.connection()` reports it (host, user and SSH port
+ * as the platform gives them, nothing invented); null while no node is reachable. Used by `connect` and the
+ * dashboard's Connect panel. SSH and the desktop page exist only on Rescale.
+ */
+export async function connectionDetails(workstation: Workstation, kind: "rescale" | "local") {
+  const connection = await workstation.connection().catch(() => null);
+  return connection
+    ? {
+        ...connection,
+        sshCommand: kind === "rescale" ? (connection.sshCommand ?? null) : null,
+        desktopUrl: kind === "rescale" ? (connection.desktopUrl ?? null) : null,
+      }
+    : null;
 }
 
 export const stopCommand: CommandSpec = {
@@ -232,12 +429,22 @@ export const stopCommand: CommandSpec = {
   describe: "Stop a job or workstation (outputs are kept; it cannot be restarted)",
   builder: (y) => jobArg(y).example("$0 stop 4", "Stop workstation 4 now rather than at its walltime"),
   action: (args) => async (ctx) =>
-    withTarget(ctx, async ({ client }) => {
+    withTarget(ctx, async (target) => {
+      const { client } = target;
       const id = String(args.job);
-      await client.jobs.stop(id);
-      ctx.out.result({ id, stopRequested: true }, () =>
+      const outcome = classifyJobOutcome(await aboutJob(target, id, () => client.jobs.statuses(id)));
+      if (outcome.terminal) {
+        // Nothing to do, and what was asked for holds: exit 0 (docs/cli.md).
+        ctx.out.result({ id, stopRequested: false, alreadyEnded: true, outcome: outcome.phase }, () =>
+          ctx.out.line(alreadyEnded(id, outcome, "nothing to stop.")),
+        );
+        return ExitCode.Success;
+      }
+      await aboutJob(target, id, () => client.jobs.stop(id));
+      ctx.out.result({ id, stopRequested: true, alreadyEnded: false, outcome: outcome.phase }, () =>
         ctx.out.line(`stop requested for job ${id}; outputs are synced as it ends.`),
       );
+      return ExitCode.Success;
     }),
 };
 
@@ -253,14 +460,11 @@ export const downloadCommand: CommandSpec = {
       })
       .example("$0 download 4 --out ./results", "history.json, metrics.json, plots, artifacts.zip, ..."),
   action: (args) => async (ctx) =>
-    withTarget(ctx, async ({ client }) => {
+    withTarget(ctx, async (target) => {
       const id = String(args.job);
       const outDir = resolve(ctx.io.cwd, String(args.out ?? `rescale-run-${id}`));
-      const files = await downloadAll(client, id, outDir, ctx);
+      await aboutJob(target, id, () => target.client.jobs.get(id));
+      const files = await downloadFinalOutputs(target.client, id, outDir, ctx);
       ctx.out.result({ id, out: outDir, files }, () => ctx.out.line(`${files.length} files in ${outDir}`));
     }),
 };
-
-function downloadAll(client: RescaleClient, id: string, outDir: string, ctx: CommandContext) {
-  return downloadJobOutputs(client, id, outDir, ctx.out, { signal: ctx.signal });
-}

@@ -9,10 +9,12 @@ import { basename, join, resolve } from "node:path";
 import { createInterface } from "node:readline/promises";
 import {
   type Analysis,
+  PROCESS_OUTPUT_LOG,
+  ProjectRequiredError,
   parseWalltime,
   type RescaleClient,
-  type RescaleFile,
   WalltimeError,
+  waitForFinalOutputs,
 } from "@rescale-run/sdk";
 import type { Argv } from "yargs";
 import { BOOTSTRAP_FILE_NAME, renderBootstrapScript } from "../bootstrap.js";
@@ -28,6 +30,7 @@ import { formatBytes, formatDuration } from "../output.js";
 import { downloadJobOutputs, metricsCandidates, readRunMetrics, SUBMIT_SCHEMA } from "../outputs.js";
 import { cacheDir } from "../paths.js";
 import {
+  allowIpRule,
   buildPlan,
   chooseCoreType,
   chooseSoftware,
@@ -37,7 +40,6 @@ import {
   type Plan,
   PRIORITIES,
   type PriorityFlag,
-  toCidrRule,
 } from "../plan.js";
 import { renderPlan } from "../render-plan.js";
 import { checkRunnerArgs } from "../runner-args.js";
@@ -47,6 +49,8 @@ import { pollMs, profileFlag, reattachHint } from "./jobs.js";
 
 /** Where the runner writes its artifacts inside the job's working directory. */
 const RUNNER_OUT = "outputs";
+/** What a successful run leaves there (what the outputs wait is for). */
+const RUNNER_OUTPUTS = ["metrics.json", "artifacts.zip"].map((f) => `${RUNNER_OUT}/${f}`);
 
 function builder(y: Argv): Argv {
   return y
@@ -70,6 +74,11 @@ function builder(y: Argv): Argv {
       describe: "Billing tier",
     })
     .option("name", { type: "string", describe: "Job name (default: rescale-run <dataset>)" })
+    .option("project", {
+      type: "string",
+      describe:
+        "Project (name or id) the job belongs to; some workspaces require one (default: the profile's `project`; list: rescale-run projects)",
+    })
     .option("data", {
       type: "string",
       describe: "Dataset folder or zip, one subfolder per class (default: the SYNTHETIC demo set)",
@@ -163,6 +172,7 @@ export interface SubmitArgs {
   coreType?: string;
   priority: PriorityFlag;
   name?: string;
+  project?: string;
   data?: string;
   attach?: string[];
   software?: string;
@@ -277,18 +287,25 @@ export async function makePlan(
   runtime: string | null,
 ): Promise<Plan> {
   const { client } = target;
-  const [types, analyses] = await Promise.all([
+  const [types, analyses, prices, project] = await Promise.all([
     client.coreTypes.list({ isActive: true, pageSize: 100 }),
     client.analyses.list({ pageSize: 100 }),
+    client.coreTypes.priceTable(),
+    projectOf(target, a.project),
   ]);
   const priority = a.priority ?? "on-demand-priority";
+  // The software first: its version says which core types it runs on.
+  const software = chooseSoftware(analyses, softwareWanted(a, analyses, ctx));
   const choice = chooseCoreType(types, {
     coreType: a.coreType,
     cores: a.cores,
     walltimeHours: walltime.hours,
     priority: PRIORITIES[priority],
+    allowedCoreTypes: software.allowedCoreTypes,
+    interactive: !a.batch,
+    prices,
+    softwareLabel: `${software.name} ${software.version}`,
   });
-  const software = chooseSoftware(analyses, softwareWanted(a, analyses, ctx), choice.coreType.code);
   return buildPlan({
     name: a.name ?? `rescale-run ${dataset.synthetic ? "synthetic demo" : basename(dataset.source)}`,
     platform: { kind: target.kind, label: target.label },
@@ -298,6 +315,7 @@ export async function makePlan(
     walltime,
     priority,
     software,
+    project,
     cidrRule: a.allowIp === undefined ? null : allowIp(a.allowIp, target),
     dataset,
     attachments: (a.attach ?? []).map((f) => resolve(ctx.io.cwd, f)),
@@ -305,6 +323,23 @@ export async function makePlan(
     offlineRuntime: runtime,
     out: resolve(ctx.io.cwd, a.out ?? "rescale-run-<job>"),
   });
+}
+
+/** `--project`, else the profile's `project`: resolved to one of the user's projects (by id or name). */
+async function projectOf(target: Target, wanted: string | undefined): Promise<Plan["project"]> {
+  const name = wanted ?? target.project;
+  if (!name) return null;
+  try {
+    const project = await target.client.projects.resolve(name);
+    return { id: project.id, name: project.name ?? null };
+  } catch (error) {
+    if ((error as Error).name === "NotFoundError")
+      throw new UsageError(
+        `--project ${name}: ${(error as Error).message}`,
+        "See `rescale-run projects` for the projects you may use.",
+      );
+    throw error;
+  }
 }
 
 function softwareWanted(a: SubmitArgs, analyses: Analysis[], ctx: CommandContext): string {
@@ -317,7 +352,7 @@ function softwareWanted(a: SubmitArgs, analyses: Analysis[], ctx: CommandContext
 }
 
 function allowIp(value: string, target: Target): string {
-  if (value !== "auto") return toCidrRule(value);
+  if (value !== "auto") return allowIpRule(value);
   if (target.kind === "local") return "127.0.0.1/32";
   throw new UsageError(
     "--allow-ip auto: rescale-run cannot learn your public IP address without asking an outside service, and Rescale's API does not report it.",
@@ -348,12 +383,8 @@ async function confirm(ctx: CommandContext, question: string): Promise<boolean> 
   }
 }
 
-async function upload(
-  ctx: CommandContext,
-  client: RescaleClient,
-  path: string,
-  label: string,
-): Promise<RescaleFile> {
+/** Uploads a file (with progress). */
+async function upload(ctx: CommandContext, client: RescaleClient, path: string, label: string) {
   const size = (await stat(path)).size;
   const bar = ctx.out.progress(`upload ${label}`, size);
   const file = await client.files.upload(path, {
@@ -364,6 +395,48 @@ async function upload(
   return file;
 }
 
+/**
+ * The upload plan: which inputs are already among the user's files with the same name, size and MD5 (reused,
+ * not sent again: the runner bundle is about 150 MiB) and which are sent. Printed before anything is uploaded.
+ */
+async function planUploads(
+  ctx: CommandContext,
+  client: RescaleClient,
+  uploads: { path: string; label: string; decompress: boolean }[],
+) {
+  const planned = [];
+  for (const u of uploads) {
+    const found = await client.files.findSameContent(u.path, { signal: ctx.signal });
+    planned.push({ ...u, existing: found.file, md5: found.md5, bytes: (await stat(u.path)).size });
+  }
+  ctx.out.note("uploads:");
+  for (const p of planned)
+    ctx.out.note(
+      p.existing
+        ? `  ${p.label}: already uploaded as file ${p.existing.id} (same MD5 ${p.md5}), reused, not sent again`
+        : `  ${p.label}: ${formatBytes(p.bytes)}, uploading`,
+    );
+  return planned;
+}
+
+/** Creates the job; a 400 naming the project becomes one line with the way out. */
+async function createJob(
+  client: RescaleClient,
+  request: Parameters<RescaleClient["jobs"]["create"]>[0],
+  signal: AbortSignal,
+) {
+  try {
+    return await client.jobs.create(request, { signal });
+  } catch (error) {
+    if (error instanceof ProjectRequiredError)
+      throw new UsageError(
+        `Rescale refused the job: this workspace needs a project (${error.fieldErrors.map((e) => e.message).join("; ") || error.message}).`,
+        "Pass --project NAME|ID (list them with `rescale-run projects`), or set `project = ...` in the profile.",
+      );
+    throw error;
+  }
+}
+
 async function run(
   ctx: CommandContext,
   target: Target,
@@ -372,13 +445,13 @@ async function run(
   dataset: InspectedDataset,
   runtime: string | null,
 ): Promise<number> {
-  const jobId = await launchJob(ctx, target, plan, a, dataset, runtime);
-  return followAfterLaunch(ctx, target, plan, a, dataset, jobId);
+  const { jobId, uploaded } = await launchJob(ctx, target, plan, a, dataset, runtime);
+  return followAfterLaunch(ctx, target, plan, a, dataset, jobId, uploaded);
 }
 
 /**
  * Packs and uploads the dataset, runner bundle, bootstrap script and attachments, then creates and submits the
- * job; returns its id. The CLI's submit and the dashboard's New workstation form (`rescale-run ui`) both launch here.
+ * job; returns its id and what was uploaded (or reused). The CLI's submit and the dashboard's New workstation form (`rescale-run ui`) both launch here.
  */
 export async function launchJob(
   ctx: CommandContext,
@@ -387,7 +460,7 @@ export async function launchJob(
   a: Pick<SubmitArgs, "runnerBundle">,
   dataset: InspectedDataset,
   runtime: string | null,
-): Promise<string> {
+): Promise<{ jobId: string; uploaded: UploadedInput[] }> {
   const { out } = ctx;
   const { client } = target;
   const cache = cacheDir(ctx.io.env);
@@ -407,6 +480,7 @@ export async function launchJob(
   await writeFile(scriptPath, runnerPlaceholder(plan, bundle).script, { mode: 0o755 });
 
   let jobId: string;
+  const uploaded: UploadedInput[] = [];
   try {
     const uploads = [
       { path: datasetZip, label: `dataset ${basename(datasetZip)}`, decompress: true },
@@ -422,11 +496,13 @@ export async function launchJob(
       })),
     ];
     const inputFiles = [];
-    for (const u of uploads) {
-      const file = await upload(ctx, client, u.path, u.label);
+    for (const u of await planUploads(ctx, client, uploads)) {
+      const file = u.existing ?? (await upload(ctx, client, u.path, u.label));
       inputFiles.push({ id: String(file.id), decompress: u.decompress });
+      uploaded.push({ label: u.label, fileId: String(file.id), reused: u.existing !== undefined });
     }
-    const job = await client.jobs.create(
+    const job = await createJob(
+      client,
       {
         name: plan.name,
         analysis: { code: plan.software.code, version: plan.software.versionCode },
@@ -441,15 +517,23 @@ export async function launchJob(
         flags: plan.jobType === "interactive" ? { igCv: true, runForever: true } : undefined,
         priority: plan.priority.tier,
         cidrRule: plan.cidrRule ?? undefined,
+        projectId: plan.project?.id,
       },
-      { signal: ctx.signal },
+      ctx.signal,
     );
     jobId = String(job.id);
     await client.jobs.submit(jobId, { signal: ctx.signal });
   } finally {
     await rm(work, { recursive: true, force: true });
   }
-  return jobId;
+  return { jobId, uploaded };
+}
+
+/** One input file of a launched job: uploaded now, or an earlier upload with the same content reused. */
+interface UploadedInput {
+  label: string;
+  fileId: string;
+  reused: boolean;
 }
 
 async function followAfterLaunch(
@@ -459,6 +543,7 @@ async function followAfterLaunch(
   a: SubmitArgs,
   dataset: InspectedDataset,
   jobId: string,
+  uploaded: UploadedInput[],
 ): Promise<number> {
   const { out } = ctx;
   const { client } = target;
@@ -503,16 +588,21 @@ async function followAfterLaunch(
     stopAfterRunnerExit: target.kind === "rescale" && plan.jobType === "interactive" && !a.keepRunning,
     onStopRequested: () =>
       out.note(`training finished; stopping workstation ${jobId} so its outputs are synced`),
+    onLogUnavailable: (reason) => {
+      out.clearStatus();
+      out.note(`log not available yet: ${reason}`);
+    },
   });
   out.clearStatus();
 
   if (result.detached) return interrupted(ctx, target, jobId, a);
 
   const outDir = resolve(ctx.io.cwd, a.out ?? `rescale-run-${jobId}`);
-  const files = await downloadJobOutputs(client, jobId, outDir, out, { signal: ctx.signal });
   // A workstation this command stopped after training ends "Completed" with a stop reason: the runner decides.
   const stoppedByUs = result.stopRequested && result.runnerExit !== undefined;
-  const succeeded = stoppedByUs ? result.runnerExit === 0 : result.outcome === "succeeded";
+  const succeeded = stoppedByUs ? result.runnerExit === 0 : result.outcome.succeeded;
+  const expected = succeeded ? [PROCESS_OUTPUT_LOG, ...RUNNER_OUTPUTS] : [PROCESS_OUTPUT_LOG];
+  const files = await downloadFinalOutputs(client, jobId, outDir, ctx, { expected, pollMs: poll });
   const summary = await readRunMetrics(metricsCandidates(outDir, RUNNER_OUT));
   const line = summary ? metricsLine(summary) : null;
   const reason = result.latest?.statusReason ?? "";
@@ -524,6 +614,8 @@ async function followAfterLaunch(
       status: result.latest?.status,
       statusReason: reason,
       runnerExit: result.runnerExit,
+      outcome: result.outcome.phase,
+      uploads: uploaded,
       out: outDir,
       files,
       metrics: summary,
@@ -545,6 +637,33 @@ async function followAfterLaunch(
     },
   );
   return succeeded ? ExitCode.Success : ExitCode.JobFailed;
+}
+
+/**
+ * Downloads the job's outputs once their list is final (cluster Stopped, or stable over successive reads; right
+ * after Completed Rescale's list can be incomplete). Names what is still missing when it gives up.
+ */
+export async function downloadFinalOutputs(
+  client: RescaleClient,
+  jobId: string,
+  outDir: string,
+  ctx: CommandContext,
+  options: { expected?: string[]; pollMs?: number } = {},
+) {
+  ctx.out.status(`job ${jobId}: waiting for its output list to be complete...`);
+  const every = Math.min(2000, options.pollMs ?? 2000);
+  const final = await waitForFinalOutputs(client.jobs, jobId, {
+    expected: options.expected ?? [PROCESS_OUTPUT_LOG],
+    minDelayMs: every,
+    maxDelayMs: Math.max(every, 10_000),
+    signal: ctx.signal,
+  });
+  ctx.out.clearStatus();
+  if (final.final === "gave up")
+    ctx.out.warn(
+      `job ${jobId}'s output list did not settle in time${final.missing.length ? `; still missing: ${final.missing.join(", ")}` : ""}. Downloading what is there; \`rescale-run download ${jobId}\` later fetches the rest.`,
+    );
+  return downloadJobOutputs(client, jobId, outDir, ctx.out, { signal: ctx.signal, files: final.files });
 }
 
 async function interrupted(

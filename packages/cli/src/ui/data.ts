@@ -7,6 +7,7 @@ import {
   type CompareSortKey,
   type CoreType,
   type CoreTypeComparison,
+  classifyJobOutcome,
   compareCoreType,
   compareCoreTypes,
   type Job,
@@ -17,7 +18,15 @@ import {
   stripClientToken,
 } from "@rescale-run/sdk";
 import { hardwareOf, latestStatusOf } from "../commands/jobs.js";
-import { type Outcome, outcomeOf } from "../follow.js";
+
+/** A job's row state for the pages: "running" until the SDK's classification says it ended, then how. */
+export type Outcome = "running" | "succeeded" | "failed" | "stopped";
+
+export function outcomeOf(statuses: readonly JobStatusEntry[]): Outcome {
+  const outcome = classifyJobOutcome(statuses);
+  if (!outcome.terminal) return "running";
+  return outcome.phase === "succeeded" ? "succeeded" : outcome.phase === "stopped" ? "stopped" : "failed";
+}
 
 /** Jobs per Workstations page (each needs its status timeline for the walltime left and the cost). */
 export const JOBS_PER_PAGE = 50;
@@ -69,7 +78,7 @@ export function runWindow(statuses: readonly JobStatusEntry[]): { start: Date | 
   const executing = [...statuses].reverse().find((s) => s.status === "Executing");
   const start = executing?.statusDate ?? null;
   const latest = statuses[0];
-  const ended = latest && outcomeOf(latest) !== "running";
+  const ended = latest && outcomeOf(statuses) !== "running";
   return { start, end: ended ? (latest.statusDate ?? null) : null };
 }
 
@@ -85,25 +94,26 @@ export function jobRow(
   const runHours = start ? Math.max(0, ((end?.getTime() ?? now) - start.getTime()) / 3_600_000) : null;
   const tier = TIER_OF_BILLING[job.billingPriorityValue ?? ""] ?? "onDemandPriority";
   const coreType = coreTypes.find((t) => t.code === hw.coreType);
+  const cores = hw.cores ?? 0;
   const price =
-    coreType && hw.cores > 0
-      ? compareCoreType(coreType, { cores: hw.cores, walltimeHours: 1 }).prices[tier]
-      : null;
-  const pricePerHour = price ? price.perCoreHour * hw.cores : null;
+    coreType && cores > 0 ? compareCoreType(coreType, { cores, walltimeHours: 1 }).prices[tier] : null;
+  const pricePerHour = price && price.perCoreHour !== null ? price.perCoreHour * cores : null;
   const running = start !== null && end === null;
   return {
     id: String(job.id),
     name: stripClientToken(job.name),
     status: statuses[0]?.status ?? latest.status,
     reason: statuses[0]?.statusReason ?? latest.reason,
-    outcome: outcomeOf(statuses[0]),
-    coreType: hw.coreType,
-    cores: hw.cores,
-    type: hw.type,
-    walltimeHours: hw.walltime,
+    outcome: outcomeOf(statuses),
+    coreType: hw.coreType ?? "-",
+    cores,
+    type: hw.type ?? "-",
+    walltimeHours: hw.walltimeHours,
     runHours,
     walltimeLeftHours:
-      running && hw.walltime !== null && runHours !== null ? Math.max(0, hw.walltime - runHours) : null,
+      running && hw.walltimeHours !== null && runHours !== null
+        ? Math.max(0, hw.walltimeHours - runHours)
+        : null,
     pricePerHour,
     costSoFar: pricePerHour !== null && runHours !== null ? pricePerHour * runHours : null,
     created: job.dateInserted ?? null,
@@ -128,7 +138,7 @@ export class FinishedTimelines {
     const known = this.kept.get(id);
     if (known) return known;
     const statuses = await client.jobs.statuses(id);
-    if (outcomeOf(statuses[0]) !== "running" && this.kept.size < this.limit) this.kept.set(id, statuses);
+    if (outcomeOf(statuses) !== "running" && this.kept.size < this.limit) this.kept.set(id, statuses);
     return statuses;
   }
 }
@@ -164,7 +174,7 @@ export interface ExplorerQuery {
   sortBy: CompareSortKey;
   descending: boolean;
   filter: string;
-  minMemoryGiB?: number;
+  minMemoryGB?: number;
   minGpus?: number;
 }
 
@@ -183,7 +193,7 @@ export function explore(types: readonly CoreType[], q: ExplorerQuery): CoreTypeC
     walltimeHours: q.walltimeHours,
     sortBy: q.sortBy,
     descending: q.descending,
-    minMemoryGiB: q.minMemoryGiB,
+    minMemoryGB: q.minMemoryGB,
     minGpus: q.minGpus,
     recommendTier: q.priority,
   });

@@ -9,8 +9,8 @@ import type {
   JobStatusEntry,
   RescaleFile,
 } from "@rescale-run/sdk";
-import { time } from "../commands/jobs.js";
-import { gib, money } from "../format.js";
+import { type connectionDetails, time } from "../commands/jobs.js";
+import { gb, money } from "../format.js";
 import { formatBytes } from "../output.js";
 import type { Plan } from "../plan.js";
 import { planRows } from "../render-plan.js";
@@ -104,17 +104,8 @@ export interface JobPageData {
   row: JobRow;
   statuses: JobStatusEntry[];
   files: RescaleFile[];
-  connect:
-    | {
-        role?: string | null;
-        publicHostname?: string | null;
-        publicIp?: string | null;
-        ssh: string | null;
-        desktopUrl: string | null;
-        username?: string | null;
-        sshPort?: number | null;
-      }[]
-    | null;
+  /** undefined: not Executing; null: no reachable node yet (jobs.ts connectionDetails). */
+  connect: Awaited<ReturnType<typeof connectionDetails>> | undefined;
   log: string[];
   kind: "rescale" | "local";
 }
@@ -125,17 +116,14 @@ export function jobPage(ctx: PageContext, d: JobPageData): string {
   const fileHref = (f: RescaleFile) => `/workstations/${id}/files/${encodeURIComponent(String(f.id))}`;
   const report = d.files.find((f) => f.name === REPORT_FILE);
   const plots = d.files.filter(isPlot);
+  const c = d.connect;
   const connect =
-    d.connect === null
+    c === undefined
       ? html`<p class="muted">Connect details appear while the workstation is Executing.</p>`
-      : d.connect.length === 0
-        ? html`<p class="muted">The platform reports no instances yet.</p>`
-        : d.connect.map(
-            (
-              c,
-            ) => html`<dl class="kv"><dt>${c.role ?? "node"}</dt><dd>${c.publicHostname || c.publicIp || "(no public address)"}</dd>
-${c.ssh ? html`<dt>ssh</dt><dd><code>${c.ssh}</code></dd>` : ""}${c.desktopUrl ? html`<dt>desktop</dt><dd><a href="${c.desktopUrl}" rel="noreferrer" target="_blank">${c.desktopUrl}</a></dd>` : ""}</dl>`,
-          );
+      : c === null
+        ? html`<p class="muted">The platform reports no reachable node yet.</p>`
+        : html`<dl class="kv"><dt>node</dt><dd>${c.host}${c.ip && c.ip !== c.host ? ` (${c.ip})` : ""}</dd>
+${c.sshCommand ? html`<dt>ssh</dt><dd><code>${c.sshCommand}</code></dd>` : ""}${c.desktopUrl ? html`<dt>desktop</dt><dd><a href="${c.desktopUrl}" rel="noreferrer" target="_blank">${c.desktopUrl}</a></dd>` : ""}</dl>`;
   const body = html`<h1>${row.name} <span class="muted">(job ${row.id})</span></h1>
 <div class="panel"><dl class="kv">
 <dt>Status</dt><dd><span id="status" class="status ${row.outcome}">${row.status || "Pending"}</span> <span id="reason" class="muted">${row.reason}</span></dd>
@@ -290,7 +278,7 @@ export function explorerPage(
   const query = (sort: string) => {
     const p = new URLSearchParams({ walltime: q.walltime, priority: q.priority, filter: q.filter, sort });
     if (q.cores) p.set("cores", String(q.cores));
-    if (q.minMemoryGiB !== undefined) p.set("minMemory", String(q.minMemoryGiB));
+    if (q.minMemoryGB !== undefined) p.set("minMemory", String(q.minMemoryGB));
     if (q.minGpus !== undefined) p.set("minGpus", String(q.minGpus));
     if (sort === q.sortBy && !q.descending) p.set("desc", "1");
     return `/coretypes?${p}`;
@@ -305,7 +293,7 @@ export function explorerPage(
     r: CoreTypeComparisonRow,
   ) => html`<tr data-code="${r.code}" class="${r.code === rec?.code ? "rec" : ""}">
 <td>${r.name} <span class="muted">${r.code}</span></td><td class="num">${r.nodes > 1 ? `${r.coresPerNode} x ${r.nodes} nodes` : r.coresPerNode}</td>
-<td class="num">${gib(r.memoryPerNodeGiB)}</td><td class="num">${gib(r.storagePerNodeGiB)}</td><td class="num">${r.gpusPerNode ?? "-"}</td>
+<td class="num">${gb(r.memoryPerNodeGB)}</td><td class="num">${gb(r.storagePerNodeGB)}</td><td class="num">${r.gpusPerNode ?? "-"}</td>
 <td class="num" data-price="onDemandPriority">${money(r.prices.onDemandPriority?.perHour)}</td><td class="num" data-price="onDemandEconomy">${money(r.prices.onDemandEconomy?.perHour)}</td>
 <td class="num" data-cost>${money(r.prices[cmp.recommendTier]?.walltimeCost)}</td><td>${r.meetsMinimums ? "" : r.shortfalls.join("; ")}</td></tr>`;
   const body = html`<h1>Coretype Explorer</h1>
@@ -313,7 +301,7 @@ export function explorerPage(
 <div><label for="filter">Filter</label><input id="filter" name="filter" value="${q.filter}" placeholder="name, code, CPU"></div>
 <div><label for="cores">Cores</label><input id="cores" name="cores" value="${q.cores ?? ""}" placeholder="smallest node"></div>
 <div><label for="walltime">Walltime</label><input id="walltime" name="walltime" value="${q.walltime}"></div>
-<div><label for="minMemory">Min memory/node GiB</label><input id="minMemory" name="minMemory" value="${q.minMemoryGiB ?? ""}"></div>
+<div><label for="minMemory">Min memory/node GB</label><input id="minMemory" name="minMemory" value="${q.minMemoryGB ?? ""}"></div>
 <div><label for="minGpus">Min GPUs/node</label><input id="minGpus" name="minGpus" value="${q.minGpus ?? ""}"></div>
 <div><label for="priority">Priced in</label><select id="priority" name="priority">${(
     ["onDemandPriority", "onDemandEconomy"] as const

@@ -8,14 +8,19 @@ import type { AddressInfo } from "node:net";
 import { extname } from "node:path";
 import { PassThrough } from "node:stream";
 import type { CoreType, PriorityTier, RescaleFile } from "@rescale-run/sdk";
-import { contentDisposition, parseWalltime } from "@rescale-run/sdk";
+import {
+  contentDisposition,
+  parseWalltime,
+  type RescaleClient,
+  readFinalLog,
+  readLiveLog,
+} from "@rescale-run/sdk";
 import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import { connectionDetails } from "../commands/jobs.js";
 import { launchJob, makePlan, type SubmitArgs, submitInputs } from "../commands/submit.js";
 import type { CommandContext } from "../context.js";
 import { describeError, UsageError } from "../errors.js";
 import { ExitCode } from "../exit-codes.js";
-import { finalLog, tailLog } from "../follow.js";
 import { money } from "../format.js";
 import { PRIORITIES, type PriorityFlag } from "../plan.js";
 import type { Target } from "../target.js";
@@ -260,8 +265,12 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
     const executing = r.status === "Executing";
     const [files, connect, log] = await Promise.all([
       client.jobs.files(id),
-      executing ? connectionDetails(client, target.kind, id).catch(() => []) : Promise.resolve(null),
-      r.outcome === "running" ? tailLog(client, id) : finalLog(client, id).then((l) => l.slice(-LOG_LINES)),
+      executing
+        ? client.workstations.get(id).then((w) => connectionDetails(w, target.kind))
+        : Promise.resolve(undefined),
+      r.outcome === "running"
+        ? liveLogLines(client, id)
+        : readFinalLog(client.jobs, client.files, id).then((l) => (l ?? []).slice(-LOG_LINES)),
     ]);
     return sendPage(reply, (pc) => jobPage(pc, { row: r, statuses, files, connect, log, kind: target.kind }));
   });
@@ -269,7 +278,7 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
   app.get("/api/jobs/:id/live", async (req, reply) => {
     const id = (req.params as { id: string }).id;
     const { row: r } = await row(id);
-    const log = r.status === "Executing" ? await tailLog(client, id) : [];
+    const log = r.status === "Executing" ? await liveLogLines(client, id) : [];
     const h = r.walltimeLeftHours;
     reply.headers({ "cache-control": "no-store", "x-content-type-options": "nosniff" });
     return {
@@ -355,7 +364,7 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
       const plan = await makePlan(ctx, target, args, inputs.walltime, inputs.dataset, inputs.runtime);
       if (action !== "submit") return sendPage(reply, (pc) => newPage(pc, { ...data, plan }));
       ctx.out.note(`dashboard: submitting "${plan.name}"...`);
-      const jobId = await launchJob(ctx, target, plan, args, inputs.dataset, inputs.runtime);
+      const { jobId } = await launchJob(ctx, target, plan, args, inputs.dataset, inputs.runtime);
       ctx.out.note(`dashboard: submitted job ${jobId}`);
       return reply.redirect(`/workstations/${encodeURIComponent(jobId)}`, 303);
     } catch (err) {
@@ -386,7 +395,7 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
       sortBy: (SORT_KEYS.has(q.sort ?? "") ? q.sort : "price") as ExplorerQuery["sortBy"],
       descending: q.desc === "1",
       filter: str(q.filter),
-      minMemoryGiB: optionalPositive(q.minMemory, "Min memory"),
+      minMemoryGB: optionalPositive(q.minMemory, "Min memory"),
       minGpus: optionalPositive(q.minGpus, "Min GPUs"),
     };
     const cmp = explore(await coreTypes(), query);
@@ -405,4 +414,10 @@ function optionalPositive(value: string | undefined, label: string): number | un
   } catch (err) {
     throw new HttpError(400, (err as Error).message);
   }
+}
+
+/** The running job's last log lines through the SDK's reader (none while the log is not there yet). */
+async function liveLogLines(client: RescaleClient, jobId: string): Promise<string[]> {
+  const log = await readLiveLog(client.jobs, jobId, { lines: LOG_LINES });
+  return log.available ? log.lines : [];
 }

@@ -1,12 +1,54 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import { PROCESS_OUTPUT_LOG } from "../executor/executor.js";
 import { coresOf, type JobSpec, parseJobSpec } from "../jobspec.js";
 import type { JobRow } from "../store/db.js";
 import type { PlatformContext } from "./context.js";
 import { badRequest, notFound } from "./errors.js";
 import { fileJson } from "./file-routes.js";
-import { pageBody, pageRequest } from "./paginate.js";
+import { pageBody, pageOf, pageRequest } from "./paginate.js";
 
 const display = (content: string) => ({ content, labelClass: "", useLabel: false });
+
+/**
+ * A row of `GET /api/v2/jobs/` as Rescale answers it: a summary without hardware or status reason (fetch the
+ * job or its statuses for those). An unsubmitted job has an empty `jobStatus.content`.
+ */
+function jobSummaryJson(ctx: PlatformContext, job: JobRow) {
+  const full = jobJson(ctx, job);
+  return {
+    id: full.id,
+    name: full.name,
+    dateInserted: full.dateInserted,
+    owner: full.owner,
+    analysisNames: full.analysisNames,
+    storage: 0,
+    jobStatus: display(job.status ?? ""),
+    clusterStatusDisplay: full.clusterStatusDisplay,
+    isLocal: true,
+  };
+}
+
+/**
+ * The job's status as its page shows it. Like Rescale: a saved job has no status (empty), and the cluster
+ * shows Stopping until the outputs are synced (`outputSyncMs` after Completed).
+ */
+export function syncingOutputs(ctx: PlatformContext, job: JobRow): boolean {
+  if (ctx.outputSyncMs <= 0 || job.status !== "Completed") return false;
+  const completed = ctx.store.statusDate(job.id, "Completed");
+  return completed !== undefined && Date.now() - Date.parse(completed) < ctx.outputSyncMs;
+}
+
+/** A 400 naming the project, as a workspace that requires projects answers (the message is ours). */
+function checkProject(ctx: PlatformContext, body: unknown): void {
+  const projectId = (body as { projectId?: unknown } | null)?.projectId;
+  if (projectId === undefined || projectId === null || projectId === "") {
+    if (ctx.requireProject)
+      throw badRequest({ projectId: ["This workspace requires every job to belong to a project."] });
+    return;
+  }
+  if (!ctx.projects.some((p) => p.id === String(projectId)))
+    throw badRequest({ projectId: [`"${String(projectId)}" is not one of your projects.`] });
+}
 
 function jobJson(ctx: PlatformContext, job: JobRow) {
   const spec = job.spec as JobSpec;
@@ -48,6 +90,7 @@ export function jobRoutes(app: FastifyInstance, ctx: PlatformContext): void {
   const load = (req: FastifyRequest) => jobOf(ctx, req);
 
   app.post("/api/v2/jobs/", async (req, reply) => {
+    checkProject(ctx, req.body);
     const spec = parseJobSpec(req.body, ctx.catalog, store);
     const job = store.insertJob({ name: spec.name, spec, cores: coresOf(spec) });
     return reply.code(201).send(jobJson(ctx, job));
@@ -66,9 +109,11 @@ export function jobRoutes(app: FastifyInstance, ctx: PlatformContext): void {
       req,
       p,
       count,
-      rows.map((j) => jobJson(ctx, j)),
+      rows.map((j) => jobSummaryJson(ctx, j)),
     );
   });
+
+  app.get("/api/v2/users/me/projects/", async (req) => pageOf(req, [...ctx.projects]));
 
   app.get("/api/v2/jobs/:id/", async (req) => jobJson(ctx, load(req)));
 
@@ -126,12 +171,14 @@ export function jobRoutes(app: FastifyInstance, ctx: PlatformContext): void {
   app.get("/api/v2/jobs/:id/cluster_statuses/", async (req) => {
     const job = load(req);
     const p = pageRequest(req);
-    const { count, rows } = store.clusterStatuses(job.id, p.limit, p.offset);
+    const all = store.clusterStatuses(job.id, 100_000, 0).rows;
+    // While outputs sync after Completed the cluster is still Stopping (the Stopped entry is not out yet).
+    const shown = syncingOutputs(ctx, job) ? all.filter((s) => s.status !== "Stopped") : all;
     return pageBody(
       req,
       p,
-      count,
-      rows.map(({ status, statusDate }) => ({ status, statusDate })),
+      shown.length,
+      shown.slice(p.offset, p.offset + p.limit).map(({ status, statusDate }) => ({ status, statusDate })),
     );
   });
 
@@ -139,6 +186,18 @@ export function jobRoutes(app: FastifyInstance, ctx: PlatformContext): void {
     const job = load(req);
     const p = pageRequest(req);
     const { search } = req.query as { search?: string };
+    if (syncingOutputs(ctx, job)) {
+      // Right after Completed Rescale's list can be incomplete: only the log is there until the cluster stops.
+      const log = store
+        .listFiles({ jobId: job.id, search }, 100_000, 0)
+        .rows.filter((f) => f.relativePath === PROCESS_OUTPUT_LOG);
+      return pageBody(
+        req,
+        p,
+        log.length,
+        log.slice(p.offset, p.offset + p.limit).map((f) => fileJson(req, ctx, f)),
+      );
+    }
     const { count, rows } = store.listFiles({ jobId: job.id, search }, p.limit, p.offset);
     return pageBody(
       req,

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { PROCESS_OUTPUT_LOG } from "../executor/executor.js";
 import { listFiles, resolveInside } from "../executor/sandbox.js";
+import type { JobSpec } from "../jobspec.js";
 import type { JobRow } from "../store/db.js";
 import type { PlatformContext } from "./context.js";
 import { ApiError, notFound } from "./errors.js";
@@ -10,6 +10,14 @@ import { pageOf } from "./paginate.js";
 
 /** The single run a local job has (Rescale numbers runs; restarts are not possible here). */
 const RUN_ID = 1;
+/** Where a workstation's (interactive job's) files live in the paths Rescale gives them. */
+const WORKSTATION_ROOT = "shared/";
+
+/** The prefix of this job's file paths in directory-contents and tail: `shared/` for a workstation. */
+function pathPrefix(job: JobRow): string {
+  const spec = job.spec as JobSpec;
+  return spec.jobanalyses.some((ja) => ja.hardware.type === "interactive") ? WORKSTATION_ROOT : "";
+}
 
 /** A job's run, its working directory while it runs, its log tail and its node. */
 export function runRoutes(app: FastifyInstance, ctx: PlatformContext): void {
@@ -35,14 +43,19 @@ export function runRoutes(app: FastifyInstance, ctx: PlatformContext): void {
     ]);
   });
 
+  // Each file with its path (as tail wants it) and its tail resource, like Rescale's answer (a bare list).
   app.get("/api/v2/jobs/:id/runs/:run/directory-contents/", async (req) => {
     const job = loadRun(req);
+    const prefix = pathPrefix(job);
+    const tailResource = (rel: string) =>
+      `${requestOrigin(req)}/api/v2/jobs/${job.id}/runs/${RUN_ID}/tail/${prefix}${rel}`;
     if (executor.isRunning(job.id)) {
       const dir = executor.workDirOf(job.id);
       return listFiles(dir).map((rel) => {
         const stat = fs.statSync(`${dir}/${rel}`, { throwIfNoEntry: false });
         return {
-          path: rel,
+          path: `${prefix}${rel}`,
+          resource: tailResource(rel),
           size: stat?.size ?? 0,
           modified: stat?.mtime.toISOString() ?? null,
           isDirectory: false,
@@ -50,20 +63,28 @@ export function runRoutes(app: FastifyInstance, ctx: PlatformContext): void {
       });
     }
     return store.listFiles({ jobId: job.id }, 100_000, 0).rows.map((f) => ({
-      path: f.relativePath,
+      path: `${prefix}${f.relativePath ?? f.name}`,
+      resource: tailResource(f.relativePath ?? f.name),
       size: f.size,
       modified: f.dateUploaded,
       isDirectory: false,
     }));
   });
 
+  // Called WITHOUT a trailing slash, as Rescale's clients do (`.../tail/<path>?lines=N`). The slash form is
+  // refused (404), so a client that depends on it fails here too; a workstation's paths start with `shared/`.
   app.get("/api/v2/jobs/:id/runs/:run/tail/*", async (req) => {
     const job = loadRun(req);
-    const rel = (req.params as { "*": string })["*"].replace(/\/+$/, "") || PROCESS_OUTPUT_LOG;
+    const raw = (req.params as { "*": string })["*"];
+    if (raw.endsWith("/"))
+      throw new ApiError(404, { detail: "Not found. (the tail endpoint takes no trailing slash)" });
+    const prefix = pathPrefix(job);
+    if (!raw.startsWith(prefix)) throw new ApiError(404, { detail: `No file "${raw}" in this run.` });
+    const rel = raw.slice(prefix.length);
     const q = req.query as { lines?: string };
     const lines = Math.min(100_000, Math.max(1, Number(q.lines ?? 100) || 100));
     const file = tailSource(ctx, job, rel);
-    if (!file) throw new ApiError(404, { detail: `No file "${rel}" in this run.` });
+    if (!file) throw new ApiError(404, { detail: `No file "${raw}" in this run.` });
     return { fileType: "text", lines: await lastLines(file, lines) };
   });
 
@@ -88,6 +109,10 @@ export function runRoutes(app: FastifyInstance, ctx: PlatformContext): void {
       : [];
     return pageOf(req, instances);
   });
+}
+
+function requestOrigin(req: FastifyRequest): string {
+  return `${req.protocol}://${req.host}`;
 }
 
 /** The live file while the job runs, else the collected output of the same path. */

@@ -53,6 +53,8 @@ export function jobEnvironment(
     env.PATH = `${path.dirname(process.execPath)}${path.delimiter}${env.PATH ?? ""}`;
   }
   env.RESCALE_API_KEY = job.jobKey;
+  // Rescale's name inside a job (Embedded Job API Keys); RESCALE_API_URL kept for older runners.
+  env.RESCALE_API_BASE_URL = job.apiUrl;
   env.RESCALE_API_URL = job.apiUrl;
   env.RESCALE_JOB_ID = job.jobId;
   env.RESCALE_CORES_PER_SLOT = String(job.cores);

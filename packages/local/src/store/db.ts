@@ -149,6 +149,19 @@ export interface Page<T> {
 }
 
 /** The platform's state: one SQLite database (WAL), every write a short synchronous transaction. */
+/**
+ * The reason Rescale writes on the Stopping entry for how a job ends: "A run failed" (the command failed),
+ * "User Terminated" (a user's stop), null for other ends (success, walltime, platform), undefined when the
+ * job never ran (no Stopping entry at all: stopped before it started).
+ */
+export function rescaleStoppingReason(reason: string | null): string | null | undefined {
+  if (reason === null) return null;
+  if (/^A run failed/.test(reason)) return "A run failed";
+  if (/before the job started/i.test(reason)) return undefined;
+  if (/^Stopped by user|^User Terminated/i.test(reason)) return "User Terminated";
+  return null;
+}
+
 export class Store {
   readonly db: Database.Database;
 
@@ -241,14 +254,29 @@ export class Store {
     })();
   }
 
-  /** Appends a job status (the history keeps every one) and makes it the job's current status. */
+  /**
+   * Appends a job status (the history keeps every one) and makes it the job's current status. As on Rescale,
+   * how a run ended is told on a **Stopping** entry before Completed: "A run failed" for a failed command,
+   * "User Terminated" for a user's stop (rescale-api.md, from nf-rescale-hpc). A Completed that follows no
+   * Stopping entry gets one; a Stopping entry for a user's stop carries Rescale's reason.
+   */
   setJobStatus(id: string, status: JobStatus, reason: string | null = null): void {
     const now = nowIso();
     this.db.transaction(() => {
-      this.db
-        .prepare("INSERT INTO job_statuses (job_id, status, status_date, status_reason) VALUES (?, ?, ?, ?)")
-        .run(id, status, now, reason);
-      this.db.prepare("UPDATE jobs SET status = ?, status_reason = ? WHERE id = ?").run(status, reason, id);
+      const insert = this.db.prepare(
+        "INSERT INTO job_statuses (job_id, status, status_date, status_reason) VALUES (?, ?, ?, ?)",
+      );
+      if (status === "Completed") {
+        const current = this.db.prepare("SELECT status FROM jobs WHERE id = ?").get(id) as
+          | { status: string | null }
+          | undefined;
+        const stoppingReason = rescaleStoppingReason(reason);
+        if (current?.status && current.status !== "Stopping" && stoppingReason !== undefined)
+          insert.run(id, "Stopping", now, stoppingReason);
+      }
+      const recorded = status === "Stopping" ? (rescaleStoppingReason(reason) ?? reason) : reason;
+      insert.run(id, status, now, recorded);
+      this.db.prepare("UPDATE jobs SET status = ?, status_reason = ? WHERE id = ?").run(status, recorded, id);
     })();
   }
 

@@ -13,6 +13,30 @@ export interface ResolvedVersion {
   versionCode: string;
 }
 
+/** THE software lookup: an analysis by code, else by display name (case-insensitive). Pure. */
+export function matchAnalysis(analyses: readonly Analysis[], codeOrName: string): Analysis | undefined {
+  const key = codeOrName.trim().toLowerCase();
+  return (
+    analyses.find((a) => a.code === codeOrName.trim()) ??
+    analyses.find((a) => a.code.toLowerCase() === key) ??
+    analyses.find((a) => a.name.toLowerCase() === key)
+  );
+}
+
+/**
+ * THE version lookup: by `versionCode`, else display version (exact, then case-insensitive); no `wanted`: the
+ * first listed version. Pure.
+ */
+export function matchVersion(analysis: Analysis, wanted?: string): AnalysisVersion | undefined {
+  if (wanted === undefined || wanted.trim() === "") return analysis.versions[0];
+  const text = wanted.trim();
+  return (
+    analysis.versions.find((v) => v.versionCode === text) ??
+    analysis.versions.find((v) => v.version === text) ??
+    analysis.versions.find((v) => v.version.toLowerCase() === text.toLowerCase())
+  );
+}
+
 export class AnalysesResource extends ListResource<typeof analysisSchema> {
   constructor(transport: Transport) {
     super(transport, ANALYSES, analysisSchema);
@@ -36,11 +60,7 @@ export class AnalysesResource extends ListResource<typeof analysisSchema> {
     options: PageOptions = {},
   ): Promise<ResolvedVersion> {
     const analysis = await this.get(code, options);
-    const wanted = displayVersionOrCode.trim();
-    const version =
-      analysis.versions.find((v) => v.versionCode === wanted) ??
-      analysis.versions.find((v) => v.version === wanted) ??
-      analysis.versions.find((v) => v.version.toLowerCase() === wanted.toLowerCase());
+    const version = matchVersion(analysis, displayVersionOrCode);
     if (!version) {
       const available = analysis.versions.map((v) => `${v.version} (${v.versionCode})`).join(", ");
       throw new NotFoundError(

@@ -1,5 +1,6 @@
 /** Core types (hardware catalog) and per-tier compute prices. */
-import { NotFoundError } from "../errors.js";
+import { type PriceTable, priceTable } from "../compare.js";
+import { NotFoundError, RescaleError } from "../errors.js";
 import { collect, ListResource, type PageOptions, paginate } from "../paginate.js";
 import { type ComputePrice, type CoreType, computePriceSchema, coreTypeSchema } from "../schemas.js";
 import type { Transport } from "../transport.js";
@@ -10,6 +11,20 @@ export interface CoreTypeListOptions extends PageOptions {
 }
 
 const CORE_TYPES = "/api/v2/coretypes/";
+
+/** THE core-type lookup: by exact code, else code or display name case-insensitive. Pure. */
+export function matchCoreType<T extends Pick<CoreType, "code" | "name">>(
+  types: readonly T[],
+  codeOrName: string,
+): T | undefined {
+  const wanted = codeOrName.trim().toLowerCase();
+  return (
+    types.find((coreType) => coreType.code === codeOrName.trim()) ??
+    types.find(
+      (coreType) => coreType.code.toLowerCase() === wanted || coreType.name.trim().toLowerCase() === wanted,
+    )
+  );
+}
 
 export class CoreTypesResource extends ListResource<typeof coreTypeSchema, CoreTypeListOptions> {
   constructor(transport: Transport) {
@@ -24,13 +39,8 @@ export class CoreTypesResource extends ListResource<typeof coreTypeSchema, CoreT
 
   /** Finds a core type by code (`emerald`) or display name (`Emerald`, case-insensitive). */
   async get(codeOrName: string, options: CoreTypeListOptions = {}): Promise<CoreType> {
-    const wanted = codeOrName.trim().toLowerCase();
     const all = await this.list({ pageSize: 100, ...options });
-    const found =
-      all.find((coreType) => coreType.code === codeOrName) ??
-      all.find(
-        (coreType) => coreType.code.toLowerCase() === wanted || coreType.name.toLowerCase() === wanted,
-      );
+    const found = matchCoreType(all, codeOrName);
     if (found) return found;
     const names = all.map((coreType) => `${coreType.name} (${coreType.code})`).join(", ");
     throw new NotFoundError(`No core type "${codeOrName}". Available: ${names || "none"}.`, {
@@ -42,5 +52,20 @@ export class CoreTypesResource extends ListResource<typeof coreTypeSchema, CoreT
   /** Per-tier prices (`GET /api/v2/billing/computeprices/`, a bare list; schema partly UNCONFIRMED). */
   async computePrices(options: { signal?: AbortSignal } = {}): Promise<ComputePrice[]> {
     return collect(paginate(this.transport, "/api/v2/billing/computeprices/", computePriceSchema, options));
+  }
+
+  /**
+   * The compute prices as a table for `compareCoreTypes({ prices })`, or undefined when the endpoint does not
+   * answer usably (absent, forbidden, hidden, another shape): callers then price from the core types themselves.
+   */
+  async priceTable(options: { signal?: AbortSignal } = {}): Promise<PriceTable | undefined> {
+    try {
+      const table = priceTable(await this.computePrices(options));
+      return table.size > 0 ? table : undefined;
+    } catch (error) {
+      if (options.signal?.aborted) throw error;
+      if (error instanceof RescaleError) return undefined;
+      throw error;
+    }
   }
 }

@@ -1,11 +1,13 @@
 /** Files: streamed upload (multipart field `file`), download with Range resume, list, get, delete, lines. */
 
+import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, rename, rm, stat } from "node:fs/promises";
-import { basename, dirname } from "node:path";
+import { mkdir, mkdtemp, rename, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, dirname, join } from "node:path";
 import type { Readable, Writable } from "node:stream";
-import { finished } from "node:stream/promises";
+import { finished, pipeline } from "node:stream/promises";
 import type { z } from "zod";
 import { ConnectionError, RescaleError } from "../errors.js";
 import { multipartBody, type ProgressEvent } from "../multipart.js";
@@ -19,7 +21,10 @@ export type { ProgressEvent } from "../multipart.js";
 export interface UploadOptions {
   /** Name on Rescale; default the path's base name (required for a stream). */
   name?: string;
-  /** Byte size of a stream source, for an exact Content-Length (paths are measured). */
+  /**
+   * Byte size of a stream source, for an exact Content-Length (paths are measured). A stream without one is
+   * first buffered to a temporary file: Rescale reportedly rejects chunked uploads, so none is ever sent.
+   */
   size?: number;
   contentType?: string;
   onProgress?: (event: ProgressEvent) => void;
@@ -51,6 +56,38 @@ export interface FileListOptions extends PageOptions {
 
 const FILES = "/api/v2/files/";
 
+export interface UploadOnceResult {
+  file: RescaleFile;
+  /** True when an already-uploaded file with the same name, size and content hash was reused. */
+  reused: boolean;
+  md5: string;
+}
+
+/** MD5 and SHA-512 of a file, streamed (Rescale lists `md5` and `fileChecksums` with SHA-512). */
+export async function contentHashes(path: string): Promise<{ md5: string; sha512: string; size: number }> {
+  const md5 = createHash("md5");
+  const sha512 = createHash("sha512");
+  let size = 0;
+  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
+    md5.update(chunk);
+    sha512.update(chunk);
+    size += chunk.length;
+  }
+  return { md5: md5.digest("hex"), sha512: sha512.digest("hex"), size };
+}
+
+/** Does `file` (as listed) hold exactly these bytes? Needs a matching hash, not just a name and size. */
+export function sameContent(
+  file: RescaleFile,
+  wanted: { name: string; md5: string; sha512: string; size: number },
+): boolean {
+  if (file.name !== wanted.name || file.isDeleted === true || file.isUploaded === false) return false;
+  if (typeof file.decryptedSize === "number" && file.decryptedSize !== wanted.size) return false;
+  if (file.md5) return file.md5.toLowerCase() === wanted.md5;
+  const sha = file.fileChecksums?.find((c) => /sha-?512/i.test(c.hashFunction));
+  return sha ? sha.fileHash.toLowerCase() === wanted.sha512 : false;
+}
+
 export class FilesResource extends ListResource<typeof rescaleFileSchema, FileListOptions> {
   constructor(transport: Transport) {
     super(transport, FILES, rescaleFileSchema);
@@ -70,6 +107,7 @@ export class FilesResource extends ListResource<typeof rescaleFileSchema, FileLi
     const isPath = typeof source === "string";
     const name = options.name ?? (isPath ? basename(source) : undefined);
     if (!name) throw new RescaleError("Uploading a stream needs options.name (the file name on Rescale).");
+    if (!isPath && options.size === undefined) return this.uploadBuffered(source, name, options);
     const size = isPath ? await uploadSize(source) : options.size;
     const makeBody = (input: Readable): StreamBody => {
       const multipart = multipartBody({
@@ -101,6 +139,45 @@ export class FilesResource extends ListResource<typeof rescaleFileSchema, FileLi
       });
     } finally {
       if (!once.body.destroyed) once.body.destroy();
+    }
+  }
+
+  /**
+   * Uploads a path unless the user's files already hold the same bytes under the same name (found with
+   * `?search=<name>` and matched by size and MD5, or SHA-512 from `fileChecksums`); then that file is reused.
+   */
+  async uploadOnce(path: string, options: UploadOptions = {}): Promise<UploadOnceResult> {
+    const found = await this.findSameContent(path, options);
+    if (found.file) return { file: found.file, reused: true, md5: found.md5 };
+    return { file: await this.upload(path, { ...options, name: found.name }), reused: false, md5: found.md5 };
+  }
+
+  /** The user's file holding exactly the bytes of `path` under the same name, if any (see `uploadOnce`). */
+  async findSameContent(
+    path: string,
+    options: { name?: string; signal?: AbortSignal } = {},
+  ): Promise<{ file: RescaleFile | undefined; md5: string; name: string }> {
+    const name = options.name ?? basename(path);
+    const hashes = await contentHashes(path);
+    const wanted = { name, ...hashes };
+    for await (const file of this.iterate({ search: name, pageSize: 100, signal: options.signal })) {
+      if (sameContent(file, wanted)) return { file, md5: hashes.md5, name };
+    }
+    return { file: undefined, md5: hashes.md5, name };
+  }
+
+  /**
+   * A stream of unknown size: spooled to a private temporary file, uploaded from there with an exact
+   * Content-Length (and so retryable like a path), then removed.
+   */
+  private async uploadBuffered(source: Readable, name: string, options: UploadOptions): Promise<RescaleFile> {
+    const dir = await mkdtemp(join(tmpdir(), "rescale-upload-"));
+    try {
+      const spool = join(dir, "upload.part");
+      await pipeline(source, createWriteStream(spool, { mode: 0o600 }), { signal: options.signal });
+      return await this.upload(spool, { ...options, name });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   }
 

@@ -104,8 +104,12 @@ export interface JobListOptions extends PageOptions {
 
 const JOBS = "/api/v2/jobs/";
 const TOKEN_TAG = /\s\[(rr-[0-9a-f]{10,32})\]$/;
-/** Statuses a job has before `submit` took effect. */
-const UNSUBMITTED_STATUSES = new Set(["pending", "created", "saved"]);
+/**
+ * Statuses a job may show before `submit` took effect. On Rescale a saved, unsubmitted job has NO status and
+ * `Pending` is the first status after submit, so `Pending` means submitted. "Created"/"Saved" are tolerated
+ * as unsubmitted in case a platform lists them (UNCONFIRMED, see docs/sdk.md).
+ */
+const UNSUBMITTED_STATUSES = new Set(["created", "saved"]);
 
 export function newClientToken(): string {
   return `rr-${randomBytes(8).toString("hex")}`;
@@ -241,6 +245,15 @@ export function newestFirst<T extends { statusDate?: Date | null }>(entries: rea
       return tb - ta;
     })
     .map(({ entry }) => entry);
+}
+
+/** A directory-contents entry's path relative to the run's directory (`path`, else the tail `resource` URL). */
+function entryPath(entry: DirectoryEntry): string | undefined {
+  const raw = typeof entry.path === "string" ? entry.path : undefined;
+  if (raw) return raw.replace(/^\/+/, "");
+  const resource = typeof entry.resource === "string" ? entry.resource : undefined;
+  const m = resource ? /\/tail\/(.+?)\/?(\?.*)?$/.exec(resource) : null;
+  return m?.[1] ? decodeURIComponent(m[1]) : undefined;
 }
 
 export class JobsResource extends ListResource<typeof jobSchema, JobListOptions> {
@@ -380,7 +393,11 @@ export class JobsResource extends ListResource<typeof jobSchema, JobListOptions>
     return collect(paginate(this.transport, path, directoryEntrySchema, options));
   }
 
-  /** Last lines of a file of a running job, e.g. `tail(id, "1", "process_output.log", { lines: 50 })`. */
+  /**
+   * Last lines of a file of a running job, e.g. `tail(id, "1", "shared/process_output.log", { lines: 50 })`.
+   * Called WITHOUT a trailing slash (`.../tail/<path>?lines=N`), as every Rescale client found does. Find the
+   * file's path with `directoryContents` (or `findRunFile`): a workstation's files live under `shared/`.
+   */
   async tail(
     jobId: string,
     runId: string,
@@ -388,13 +405,34 @@ export class JobsResource extends ListResource<typeof jobSchema, JobListOptions>
     options: { lines?: number; signal?: AbortSignal } = {},
   ): Promise<TailResult> {
     const encoded = filePath.split("/").filter(Boolean).map(encodeURIComponent).join("/");
-    const path = `${this.jobPath(jobId)}runs/${encodeURIComponent(runId)}/tail/${encoded}/`;
+    const path = `${this.jobPath(jobId)}runs/${encodeURIComponent(runId)}/tail/${encoded}`;
     return await this.transport.requestAs(tailSchema, {
       method: "GET",
       path,
+      exactPath: true,
       query: { lines: options.lines },
       signal: options.signal,
     });
+  }
+
+  /**
+   * The path (as `tail` wants it) of the file called `name` in a running run's working directory, found through
+   * `directory-contents`; undefined when it is not there (yet). The shortest matching path wins (the job's own
+   * `process_output.log` over a copy deeper down).
+   */
+  async findRunFile(
+    jobId: string,
+    runId: string,
+    name: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<string | undefined> {
+    const entries = await this.directoryContents(jobId, runId, options);
+    const paths = entries
+      .map(entryPath)
+      .filter((p): p is string => p !== undefined)
+      .filter((p) => p === name || p.endsWith(`/${name}`))
+      .sort((a, b) => a.length - b.length);
+    return paths[0];
   }
 
   /** Nodes of an executing job (host, ip, user, ssh port, role). */
