@@ -8,6 +8,7 @@ import { RUNNING_STATUSES, type Store } from "../store/db.js";
 import { commandLine, cpuList, jobEnvironment, jobScript } from "./command.js";
 import { killGroup, killLeftovers } from "./processes.js";
 import { outputFiles, type StagedManifest, stageInputs } from "./sandbox.js";
+import type { ArchiveLimits } from "./unzip.js";
 
 export const PROCESS_OUTPUT_LOG = "process_output.log";
 
@@ -35,6 +36,8 @@ export interface ExecutorOptions {
   msPerWalltimeHour?: number;
   /** Time between SIGTERM and SIGKILL when a job is stopped or exceeds its walltime. */
   killGraceMs?: number;
+  /** Caps on how far one input archive may expand (defaults: DEFAULT_ARCHIVE_LIMITS). */
+  archiveLimits?: Partial<ArchiveLimits>;
   log?: (message: string) => void;
 }
 
@@ -169,8 +172,12 @@ export class Executor {
           workDir,
           store,
           this.o.blobs,
+          this.o.archiveLimits,
         );
       } catch (err) {
+        // A refused archive's leftovers are not the job's outputs: clear the working directory first.
+        fs.rmSync(workDir, { recursive: true, force: true });
+        fs.mkdirSync(workDir, { recursive: true });
         await this.finalize(jobId, `Input file staging failed: ${(err as Error).message}`);
         return;
       }
