@@ -5,8 +5,8 @@
  */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readdir, stat } from "node:fs/promises";
-import { basename, extname, join } from "node:path";
+import { lstat, mkdir, readdir, stat } from "node:fs/promises";
+import { basename, extname, join, resolve } from "node:path";
 import yauzl from "yauzl";
 import { writeArchive } from "./archive.js";
 import { UsageError } from "./errors.js";
@@ -123,6 +123,16 @@ function zipEntryNames(file: string): Promise<string[]> {
       }
       const names: string[] = [];
       zip.on("entry", (entry: yauzl.Entry) => {
+        if (((entry.externalFileAttributes >>> 16) & 0o170000) === 0o120000) {
+          zip.close();
+          reject(
+            new UsageError(
+              `--data ${file}: entry "${entry.fileName}" is a symlink; the platform accepts only files and folders in archives.`,
+              "Rezip the dataset with the images themselves (zip -r without -y).",
+            ),
+          );
+          return;
+        }
         names.push(entry.fileName);
         zip.readEntry();
       });
@@ -131,6 +141,16 @@ function zipEntryNames(file: string): Promise<string[]> {
       zip.readEntry();
     });
   });
+}
+
+/** `--data` as typed: an empty or blank value is a mistake (it would silently fall back to the synthetic set). */
+export async function inspectDatasetFlag(value: string, cwd: string): Promise<InspectedDataset> {
+  if (String(value).trim() === "")
+    throw new UsageError(
+      "--data is empty: give a dataset folder or zip.",
+      "Omit --data altogether to train on the SYNTHETIC demo dataset.",
+    );
+  return inspectDataset(resolve(cwd, value));
 }
 
 export async function inspectDataset(path: string): Promise<InspectedDataset> {
@@ -161,7 +181,9 @@ export async function packDataset(dataset: InspectedDataset, cacheRoot: string):
   for (const cls of dataset.classes) {
     for (const name of (await readdir(join(dataset.root, cls.name))).filter(isImage).sort()) {
       const source = join(dataset.root, cls.name, name);
-      const s = await stat(source);
+      const s = await lstat(source);
+      // Links are not packed: one may point outside the dataset, and the platform refuses links in archives.
+      if (!s.isFile()) continue;
       files.push({ source, name: `${dataset.jobDir}/${cls.name}/${name}`, size: s.size, mtime: s.mtimeMs });
     }
   }

@@ -7,19 +7,14 @@ import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { createInterface } from "node:readline/promises";
-import {
-  type Analysis,
-  parseWalltime,
-  type RescaleClient,
-  type RescaleFile,
-  WalltimeError,
-} from "@rescale-run/sdk";
+import type { Analysis, parseWalltime, RescaleClient, RescaleFile } from "@rescale-run/sdk";
 import type { Argv } from "yargs";
 import { BOOTSTRAP_FILE_NAME, renderBootstrapScript } from "../bootstrap.js";
 import { ensureRunnerBundle, givenRunnerBundle } from "../bundle.js";
 import type { CommandSpec } from "../cli.js";
+import { runnerCompletion } from "../completion.js";
 import type { CommandContext } from "../context.js";
-import { ensureDemoDataset, type InspectedDataset, inspectDataset, packDataset } from "../dataset.js";
+import { ensureDemoDataset, type InspectedDataset, inspectDatasetFlag, packDataset } from "../dataset.js";
 import { UsageError } from "../errors.js";
 import { ExitCode } from "../exit-codes.js";
 import { followJob } from "../follow.js";
@@ -34,8 +29,11 @@ import {
   type Plan,
   PRIORITIES,
   type PriorityFlag,
+  parseCoresFlag,
+  parseWalltimeFlag,
   toCidrRule,
 } from "../plan.js";
+import { checkBeforeUpload } from "../preflight.js";
 import { renderPlan } from "../render-plan.js";
 import { offlineRuntime } from "../runtime.js";
 import { openTarget, type Target } from "../target.js";
@@ -47,7 +45,7 @@ const RUNNER_OUT = "outputs";
 function builder(y: Argv): Argv {
   return y
     .option("cores", {
-      type: "number",
+      type: "string", // parsed by parseCoresFlag: yargs' numbers read "0x2" as 2
       demandOption: true,
       describe: "Cores on the workstation (one of the core type's counts)",
     })
@@ -187,30 +185,26 @@ function runnerArgs(a: SubmitArgs): string[] {
   return extra;
 }
 
-function walltimeOf(text: string) {
-  try {
-    return parseWalltime(text);
-  } catch (err) {
-    if (err instanceof WalltimeError) throw new UsageError(`--walltime: ${err.message}`);
-    throw err;
-  }
-}
-
 async function submit(ctx: CommandContext, a: SubmitArgs): Promise<number> {
   const { out, io } = ctx;
-  const walltime = walltimeOf(a.walltime);
+  a.cores = parseCoresFlag(a.cores);
+  const walltime = parseWalltimeFlag(a.walltime);
   const cache = cacheDir(io.env);
   for (const file of a.attach ?? []) {
     const path = resolve(io.cwd, file);
     if (!existsSync(path) || !(await stat(path)).isFile())
       throw new UsageError(`--attach ${file}: no such file.`);
   }
-  const dataset: InspectedDataset = a.data
-    ? await inspectDataset(resolve(io.cwd, a.data))
-    : await ensureDemoDataset(cache);
+  const dataset: InspectedDataset =
+    a.data !== undefined ? await inspectDatasetFlag(a.data, io.cwd) : await ensureDemoDataset(cache);
   const runtime =
     a.offlineRuntime !== undefined ? await offlineRuntime(a.offlineRuntime, io.cwd, cache) : null;
 
+  await checkBeforeUpload({
+    outDir: resolve(io.cwd, a.out ?? "."),
+    attachments: (a.attach ?? []).map((f) => resolve(io.cwd, f)),
+    jobOwned: [BOOTSTRAP_FILE_NAME, RUNNER_OUT, dataset.jobDir],
+  });
   const target = await openTarget(ctx);
   try {
     const plan = await makePlan(ctx, target, a, walltime, dataset, runtime);
@@ -451,9 +445,13 @@ async function run(
   const files = await downloadJobOutputs(client, jobId, outDir, out, { signal: ctx.signal });
   // A workstation this command stopped after training ends "Completed" with a stop reason: the runner decides.
   const stoppedByUs = result.stopRequested && result.runnerExit !== undefined;
-  const succeeded = stoppedByUs ? result.runnerExit === 0 : result.outcome === "succeeded";
+  const jobSucceeded = stoppedByUs ? result.runnerExit === 0 : result.outcome === "succeeded";
+  // ...and the runner itself must say it finished (run.json), not just the job's command exit 0.
+  const completion = jobSucceeded ? await runnerCompletion(outDir, RUNNER_OUT) : undefined;
+  const succeeded = jobSucceeded && completion?.finished === true;
   const summary = await readMetrics(outDir);
-  const reason = result.latest?.statusReason ?? "";
+  const reason =
+    (result.latest?.statusReason ?? "") + (completion?.finished === false ? `, but ${completion.why}` : "");
   out.result(
     {
       jobId,
