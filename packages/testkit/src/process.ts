@@ -74,3 +74,32 @@ function collect(child: ChildProcess, started: number, options: RunOptions): Pro
 export function looksLikeStackTrace(text: string): boolean {
   return /^\s+at .+(\(|:\d+:\d+)/m.test(text) || /node:internal\//.test(text);
 }
+
+export interface StartedProcess {
+  child: ChildProcess;
+  /** What it has printed so far. */
+  output(): { stdout: string; stderr: string };
+  result: Promise<RunResult>;
+}
+
+/** Starts a command and returns at once, for tests that signal it mid-run (SIGINT, SIGHUP, kill -9). */
+export function startProcess(
+  command: string,
+  args: readonly string[],
+  options: RunOptions = {},
+): StartedProcess {
+  const started = Date.now();
+  const child = spawn(command, args, {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env } as NodeJS.ProcessEnv,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  const seen = { stdout: "", stderr: "" };
+  child.stdout?.setEncoding("utf8").on("data", (d: string) => {
+    seen.stdout += d;
+  });
+  child.stderr?.setEncoding("utf8").on("data", (d: string) => {
+    seen.stderr += d;
+  });
+  return { child, output: () => ({ ...seen }), result: collect(child, started, options) };
+}
