@@ -59,10 +59,12 @@ export { REDACTED, redactText, redactValue } from "./redact.js";
 export { AnalysesResource, type ResolvedVersion } from "./resources/analyses.js";
 export { type CoreTypeListOptions, CoreTypesResource } from "./resources/coreTypes.js";
 export {
+  type DownloadedFileInfo,
   type DownloadOptions,
   type DownloadResult,
   type FileListOptions,
   FilesResource,
+  partRecordPath,
   type UploadOptions,
 } from "./resources/files.js";
 export {
