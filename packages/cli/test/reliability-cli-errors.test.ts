@@ -312,3 +312,34 @@ describe("rescale-run submit: odd input (issue 14)", () => {
     expectCleanFailure(result, EXIT.usage, /^error: --data .*"ds\/b\/3.png" is a symlink/m);
   });
 });
+
+// Issue 14, item 10: settings that expose something are allowed, but only with an explicit warning on stderr.
+describe("rescale-run: exposing settings are warned about", () => {
+  it("local start --host beyond loopback warns before starting (an unassigned TEST-NET address: nothing is exposed here)", async () => {
+    const result = await rescaleRun(["local", "start", "--host", "192.0.2.1"], {
+      XDG_DATA_HOME: path.join(sandbox.dataDir, "host-warning"),
+    });
+    expect(result.stderr).toMatch(
+      /^warning: --host 192\.0\.2\.1: the local platform will accept connections from other machines/m,
+    );
+    expect(looksLikeStackTrace(result.stderr)).toBe(false);
+  });
+
+  it("local start on loopback does not warn", async () => {
+    const { exposedHostWarning } = await import("../src/exposure.js");
+    for (const host of ["127.0.0.1", "localhost", "::1", "127.0.0.2"])
+      expect(exposedHostWarning(host)).toBeUndefined();
+    for (const host of ["0.0.0.0", "::", "192.168.1.5"])
+      expect(exposedHostWarning(host)).toMatch(/other machines/);
+  });
+
+  it("a Rescale URL over plain http warns that the key crosses the network unencrypted", async () => {
+    const result = await rescaleRun(["coretypes", "list"], {
+      RESCALE_API_KEY: "k-0123456789",
+      RESCALE_API_URL: "http://rescale.invalid",
+    });
+    expect(result.stderr).toMatch(/^warning: the Rescale API URL http:\/\/rescale\.invalid is plain http/m);
+    expect(result.stderr).not.toContain("k-0123456789");
+    expect(result.code).toBe(EXIT.unavailable);
+  });
+});
