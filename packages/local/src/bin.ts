@@ -55,6 +55,8 @@ async function main(): Promise<number> {
     const stop = () => resolve();
     process.once("SIGTERM", stop);
     process.once("SIGINT", stop);
+    // a closed terminal: stop jobs and clean up as on SIGTERM, instead of dying with their processes left running
+    process.once("SIGHUP", stop);
   });
   await platform.close();
   process.stdout.write("local platform stopped\n");
