@@ -5,11 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   looksLikeStackTrace,
   makeSandbox,
+  processRunning,
   REPO_ROOT,
   runProcess,
   type Sandbox,
   startProcess,
   tsSourceArgs,
+  waitUntil,
 } from "../../testkit/src/index.js";
 
 // Issue 14, items 6 and 10: `submit` with the local platform inside it (no daemon). Ctrl-C during an upload
@@ -22,22 +24,7 @@ let sandbox: Sandbox;
 let dataset: string;
 let fakeRunner: string;
 
-function running(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function within(ms: number, ok: () => boolean): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!ok() && Date.now() < deadline) await sleep(100);
-  return ok();
-}
-
 beforeAll(async () => {
   sandbox = await makeSandbox("cli-signals-");
   dataset = path.join(sandbox.root, "ds");
@@ -73,7 +60,8 @@ afterAll(() => sandbox?.cleanup());
 const env = () => ({ ...sandbox.env, NO_COLOR: "1", RESCALE_API_KEY: undefined, RESCALE_PROFILE: undefined });
 const jobsDir = () => path.join(sandbox.dataDir, "rescale-run", "local", "jobs");
 
-function submit(pidFile: string) {
+/** `submit` on the in-process platform with a runner bundle (the stand-in by default) and extra arguments. */
+function submit(extra: string[], bundle = fakeRunner) {
   return startProcess(
     process.execPath,
     [
@@ -87,8 +75,8 @@ function submit(pidFile: string) {
       "--data",
       dataset,
       "--runner-bundle",
-      fakeRunner,
-      `--runner-arg=${pidFile}`,
+      bundle,
+      ...extra,
     ],
     { cwd: sandbox.root, env: env(), timeoutMs: 150_000 },
   );
@@ -99,9 +87,9 @@ describe.skipIf(process.platform !== "linux")("submit with the in-process platfo
     "%s stops the job's whole process tree and removes its directory and temporary files",
     async (signal) => {
       const pidFile = path.join(sandbox.root, `pids-${signal}.json`);
-      const p = submit(pidFile);
+      const p = submit([`--runner-arg=${pidFile}`]);
       expect(
-        await within(120_000, () => existsSync(pidFile) || p.child.exitCode !== null),
+        await waitUntil(120_000, () => existsSync(pidFile) || p.child.exitCode !== null),
         p.output().stderr,
       ).toBe(true);
       const pids = JSON.parse(readFileSync(pidFile, "utf8")) as {
@@ -109,13 +97,15 @@ describe.skipIf(process.platform !== "linux")("submit with the in-process platfo
         session: number;
         tmp: string;
       };
-      expect(running(pids.session)).toBe(true);
+      expect(processRunning(pids.session)).toBe(true);
       expect(pids.tmp.startsWith(jobsDir())).toBe(true); // the runner's temporary files live in the job's directory
       p.child.kill(signal);
       const r = await p.result;
       expect(r.code, r.stderr).toBe(130);
       expect(looksLikeStackTrace(r.stderr)).toBe(false);
-      expect(await within(5000, () => !running(pids.runner) && !running(pids.session))).toBe(true);
+      expect(await waitUntil(5000, () => !processRunning(pids.runner) && !processRunning(pids.session))).toBe(
+        true,
+      );
       expect(existsSync(pids.tmp)).toBe(false);
       expect(readdirSync(jobsDir())).toEqual([]);
     },
@@ -124,9 +114,9 @@ describe.skipIf(process.platform !== "linux")("submit with the in-process platfo
 
   it("after a kill -9, the next command's platform ends the leftovers and removes the job's directory", async () => {
     const pidFile = path.join(sandbox.root, "pids-kill9.json");
-    const p = submit(pidFile);
+    const p = submit([`--runner-arg=${pidFile}`]);
     expect(
-      await within(120_000, () => existsSync(pidFile) || p.child.exitCode !== null),
+      await waitUntil(120_000, () => existsSync(pidFile) || p.child.exitCode !== null),
       p.output().stderr,
     ).toBe(true);
     const pids = JSON.parse(readFileSync(pidFile, "utf8")) as {
@@ -136,14 +126,16 @@ describe.skipIf(process.platform !== "linux")("submit with the in-process platfo
     };
     p.child.kill("SIGKILL");
     await p.result;
-    expect(running(pids.session)).toBe(true); // nothing could clean up yet
+    expect(processRunning(pids.session)).toBe(true); // nothing could clean up yet
     const next = await runProcess(process.execPath, [...tsSourceArgs(bin), "list"], {
       cwd: sandbox.root,
       env: env(),
       timeoutMs: 90_000,
     });
     expect(next.code, next.stderr).toBe(0);
-    expect(await within(5000, () => !running(pids.runner) && !running(pids.session))).toBe(true);
+    expect(await waitUntil(5000, () => !processRunning(pids.runner) && !processRunning(pids.session))).toBe(
+      true,
+    );
     expect(readdirSync(jobsDir())).toEqual([]);
   }, 240_000);
 });
@@ -153,25 +145,9 @@ describe("Ctrl-C during an upload", () => {
     const big = path.join(sandbox.root, "big-runner.tgz");
     writeFileSync(big, "");
     truncateSync(big, 2 * 1024 ** 3); // sparse: costs no disk, takes a while to upload
-    const p = startProcess(
-      process.execPath,
-      [
-        ...tsSourceArgs(bin),
-        "submit",
-        "--yes",
-        "--cores",
-        "1",
-        "--walltime",
-        "1h",
-        "--data",
-        dataset,
-        "--runner-bundle",
-        big,
-      ],
-      { cwd: sandbox.root, env: env(), timeoutMs: 150_000 },
-    );
+    const p = submit([], big);
     expect(
-      await within(
+      await waitUntil(
         120_000,
         () => /runner bundle big-runner\.tgz/.test(p.output().stderr) || p.child.exitCode !== null,
       ),

@@ -1,8 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jobBody } from "../../testkit/src/index.js";
-import { sleep, startTestPlatform, type TestPlatform } from "./helpers.js";
+import { jobBody, processRunning, waitUntil } from "../../testkit/src/index.js";
+import { startTestPlatform, type TestPlatform } from "./helpers.js";
 
 // Issue 14, item 6: a job's processes end with the job, including those that left its process group with
 // setsid (and a daemonised grandchild re-parented to init); its temporary files live in its own directory.
@@ -12,23 +12,6 @@ beforeAll(async () => {
   t = await startTestPlatform({ maxCores: 2, killGraceMs: 300 });
 });
 afterAll(() => t?.close());
-
-/** Alive and not a zombie (an orphan re-parented to a non-reaping init may linger as one). */
-function running(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1");
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
-}
-
-/** Waits up to timeoutMs for `ok`, then returns its last answer. */
-async function within(timeoutMs: number, ok: () => boolean): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!ok() && Date.now() < deadline) await sleep(50);
-  return ok();
-}
 
 async function outputText(jobId: string, rel: string): Promise<string> {
   const file = (await t.api.jobFiles(jobId)).find((f) => f.relativePath === rel);
@@ -52,8 +35,8 @@ describe.skipIf(process.platform !== "linux")("a job's whole process tree", () =
       Number(await outputText(id, "grandchild.pid")),
     ];
     expect(
-      await within(5000, () => pids.filter(running).length === 0),
-      `still running: ${pids.filter(running)}`,
+      await waitUntil(5000, () => pids.filter(processRunning).length === 0),
+      `still running: ${pids.filter(processRunning)}`,
     ).toBe(true);
   });
 
@@ -65,13 +48,13 @@ describe.skipIf(process.platform !== "linux")("a job's whole process tree", () =
     await t.api.waitForStatus(id, ["Executing"], 20_000);
     const pidFile = path.join(t.dataDir, "jobs", id, "work", "session.pid");
     expect(
-      await within(5000, () => fs.existsSync(pidFile) && fs.readFileSync(pidFile, "utf8").trim() !== ""),
+      await waitUntil(5000, () => fs.existsSync(pidFile) && fs.readFileSync(pidFile, "utf8").trim() !== ""),
     ).toBe(true);
     const pid = Number(fs.readFileSync(pidFile, "utf8"));
-    expect(running(pid)).toBe(true);
+    expect(processRunning(pid)).toBe(true);
     await t.api.request("POST", `/api/v2/jobs/${id}/stop/`);
     await t.api.waitForStatus(id, undefined, 20_000);
-    expect(await within(5000, () => !running(pid))).toBe(true);
+    expect(await waitUntil(5000, () => !processRunning(pid))).toBe(true);
   });
 
   it("gives the job a TMPDIR inside its own directory, removed with it", async () => {

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -102,4 +103,21 @@ export function startProcess(
     seen.stderr += d;
   });
   return { child, output: () => ({ ...seen }), result: collect(child, started, options) };
+}
+
+/** Alive and not a zombie (an orphan re-parented to a non-reaping init may linger as one). Linux /proc. */
+export function processRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/** Polls `ok` every 50 ms for up to `ms`, then returns its last answer. */
+export async function waitUntil(ms: number, ok: () => boolean): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!ok() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  return ok();
 }
