@@ -7,8 +7,7 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { lstat, mkdir, readdir, stat } from "node:fs/promises";
 import { basename, extname, join, resolve } from "node:path";
-import yauzl from "yauzl";
-import { writeArchive } from "./archive.js";
+import { listZipEntries, writeArchive } from "./archive.js";
 import { UsageError } from "./errors.js";
 import type { PlanDataset } from "./plan.js";
 import { loadRunner } from "./runner-module.js";
@@ -112,35 +111,17 @@ export async function inspectDatasetZip(file: string): Promise<InspectedDataset>
   return { source: file, kind: "zip", synthetic: false, classes, jobDir: root, root: file };
 }
 
-function zipEntryNames(file: string): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    yauzl.open(file, { lazyEntries: true, autoClose: true }, (err, zip) => {
-      if (err || !zip) {
-        reject(
-          new UsageError(`--data ${file} is not a readable zip file: ${err?.message ?? "unknown error"}`),
-        );
-        return;
-      }
-      const names: string[] = [];
-      zip.on("entry", (entry: yauzl.Entry) => {
-        if (((entry.externalFileAttributes >>> 16) & 0o170000) === 0o120000) {
-          zip.close();
-          reject(
-            new UsageError(
-              `--data ${file}: entry "${entry.fileName}" is a symlink; the platform accepts only files and folders in archives.`,
-              "Rezip the dataset with the images themselves (zip -r without -y).",
-            ),
-          );
-          return;
-        }
-        names.push(entry.fileName);
-        zip.readEntry();
-      });
-      zip.on("end", () => resolve(names));
-      zip.on("error", (e: Error) => reject(new UsageError(`--data ${file}: ${e.message}`)));
-      zip.readEntry();
-    });
+async function zipEntryNames(file: string): Promise<string[]> {
+  const entries = await listZipEntries(file).catch((err: Error) => {
+    throw new UsageError(`--data ${file} is not a readable zip file: ${err.message}`);
   });
+  const link = entries.find((e) => e.isSymlink);
+  if (link)
+    throw new UsageError(
+      `--data ${file}: entry "${link.name}" is a symlink; the platform accepts only files and folders in archives.`,
+      "Rezip the dataset with the images themselves (zip -r without -y).",
+    );
+  return entries.map((e) => e.name);
 }
 
 /** `--data` as typed: an empty or blank value is a mistake (it would silently fall back to the synthetic set). */

@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { closeSync, lstatSync, openSync, rmSync, statfsSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
-import yauzl from "yauzl";
+import { listZipEntries } from "./archive.js";
 import { UsageError } from "./errors.js";
 import { formatBytes } from "./output.js";
 
@@ -80,21 +80,11 @@ export function isJobOwned(name: string, jobOwned: readonly string[]): boolean {
   return first.startsWith("rescale-run-") || jobOwned.includes(first);
 }
 
-function zipNames(file: string): Promise<string[]> {
-  return new Promise((resolvePromise, reject) => {
-    yauzl.open(file, { lazyEntries: true, autoClose: true }, (err, zip) => {
-      if (err || !zip)
-        return reject(new UsageError(`--attach ${file} is not a readable zip: ${err?.message}`));
-      const names: string[] = [];
-      zip.on("entry", (e: yauzl.Entry) => {
-        names.push(e.fileName);
-        zip.readEntry();
-      });
-      zip.on("end", () => resolvePromise(names));
-      zip.on("error", (e: Error) => reject(new UsageError(`--attach ${file}: ${e.message}`)));
-      zip.readEntry();
-    });
+async function zipNames(file: string): Promise<string[]> {
+  const entries = await listZipEntries(file).catch((err: Error) => {
+    throw new UsageError(`--attach ${file} is not a readable zip: ${err.message}`);
   });
+  return entries.map((e) => e.name);
 }
 
 /**
