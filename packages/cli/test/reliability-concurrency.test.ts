@@ -48,11 +48,7 @@ describe("a second command while the first runs the platform in-process", () => 
     await api.submit(id);
     await api.waitForStatus(id, ["Executing"], 20_000);
 
-    for (const args of [
-      ["list"],
-      ["local", "start"],
-      ["local", "stop"],
-    ]) {
+    for (const args of [["list"], ["local", "start"], ["local", "stop"]]) {
       const r = await rescaleRun(args);
       expect(r.code, `${args.join(" ")}: ${r.stderr}`).toBe(2);
       expect(r.stderr).toMatch(

@@ -82,21 +82,23 @@ function submit(extra: string[], bundle = fakeRunner) {
   );
 }
 
+/** Starts `submit` with the stand-in runner and waits until the runner has recorded its pids. */
+async function submitUntilRunning(label: string) {
+  const pidFile = path.join(sandbox.root, `pids-${label}.json`);
+  const p = submit([`--runner-arg=${pidFile}`]);
+  expect(
+    await waitUntil(120_000, () => existsSync(pidFile) || p.child.exitCode !== null),
+    p.output().stderr,
+  ).toBe(true);
+  const pids = JSON.parse(readFileSync(pidFile, "utf8")) as { runner: number; session: number; tmp: string };
+  return { p, pids };
+}
+
 describe.skipIf(process.platform !== "linux")("submit with the in-process platform, signalled", () => {
   it.each(["SIGHUP", "SIGTERM"] as const)(
     "%s stops the job's whole process tree and removes its directory and temporary files",
     async (signal) => {
-      const pidFile = path.join(sandbox.root, `pids-${signal}.json`);
-      const p = submit([`--runner-arg=${pidFile}`]);
-      expect(
-        await waitUntil(120_000, () => existsSync(pidFile) || p.child.exitCode !== null),
-        p.output().stderr,
-      ).toBe(true);
-      const pids = JSON.parse(readFileSync(pidFile, "utf8")) as {
-        runner: number;
-        session: number;
-        tmp: string;
-      };
+      const { p, pids } = await submitUntilRunning(signal);
       expect(processRunning(pids.session)).toBe(true);
       expect(pids.tmp.startsWith(jobsDir())).toBe(true); // the runner's temporary files live in the job's directory
       p.child.kill(signal);
@@ -113,17 +115,7 @@ describe.skipIf(process.platform !== "linux")("submit with the in-process platfo
   );
 
   it("after a kill -9, the next command's platform ends the leftovers and removes the job's directory", async () => {
-    const pidFile = path.join(sandbox.root, "pids-kill9.json");
-    const p = submit([`--runner-arg=${pidFile}`]);
-    expect(
-      await waitUntil(120_000, () => existsSync(pidFile) || p.child.exitCode !== null),
-      p.output().stderr,
-    ).toBe(true);
-    const pids = JSON.parse(readFileSync(pidFile, "utf8")) as {
-      runner: number;
-      session: number;
-      tmp: string;
-    };
+    const { p, pids } = await submitUntilRunning("kill9");
     p.child.kill("SIGKILL");
     await p.result;
     expect(processRunning(pids.session)).toBe(true); // nothing could clean up yet

@@ -28,6 +28,15 @@ const noRange = function (this: { req: { headers: Record<string, unknown> } }) {
   return [200, B] as [number, Buffer];
 };
 
+/** A .part whose record names file FB with B's size and md5. */
+async function writePart(to: string, bytes: Buffer): Promise<void> {
+  await writeFile(`${to}.part`, bytes);
+  await writeFile(
+    partRecordPath(to),
+    JSON.stringify({ fileId: "FB", size: 1000, checksum: { hashFunction: "md5", fileHash: md5(B) } }),
+  );
+}
+
 describe("a .part is resumed only into the same file", () => {
   it("a .part of file A is not spliced into file B of the same name and size", async () => {
     const to = join(dir, "model.bin");
@@ -74,11 +83,7 @@ describe("a .part is resumed only into the same file", () => {
   it("resumes the same file with Range and checks the whole against the API's checksum", async () => {
     const to = join(dir, "model.bin");
     const file = rescaleFile({ id: "FB", decryptedSize: 1000, md5: md5(B) });
-    await writeFile(`${to}.part`, B.subarray(0, 400));
-    await writeFile(
-      partRecordPath(to),
-      JSON.stringify({ fileId: "FB", size: 1000, checksum: { hashFunction: "md5", fileHash: md5(B) } }),
-    );
+    await writePart(to, B.subarray(0, 400));
     api()
       .get("/api/v2/files/FB/contents/")
       .matchHeader("range", "bytes=400-")
@@ -91,11 +96,7 @@ describe("a .part is resumed only into the same file", () => {
   it("a resumed file that fails the checksum is downloaded again from the start", async () => {
     const to = join(dir, "model.bin");
     const file = rescaleFile({ id: "FB", decryptedSize: 1000, md5: md5(B) });
-    await writeFile(`${to}.part`, A.subarray(0, 400)); // the record matches, the bytes do not
-    await writeFile(
-      partRecordPath(to),
-      JSON.stringify({ fileId: "FB", size: 1000, checksum: { hashFunction: "md5", fileHash: md5(B) } }),
-    );
+    await writePart(to, A.subarray(0, 400)); // the record matches, the bytes do not
     api()
       .get("/api/v2/files/FB/contents/")
       .matchHeader("range", "bytes=400-")
