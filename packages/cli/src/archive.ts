@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { rename, rm } from "node:fs/promises";
 import archiver from "archiver";
+import yauzl from "yauzl";
 
 export interface ArchiveEntry {
   /** File on disk. */
@@ -59,4 +60,30 @@ export async function writeDirectoryTgz(target: string, dir: string): Promise<vo
     throw new Error(`tar failed (exit ${r.status}): ${r.stderr}`);
   }
   await rename(temp, target);
+}
+
+export interface ZipEntryInfo {
+  name: string;
+  /** A symlink entry (Unix mode in the external attributes): the platform refuses these. */
+  isSymlink: boolean;
+}
+
+/** The entries of a zip, read from its central directory (nothing is extracted). Rejects with yauzl's error. */
+export function listZipEntries(file: string): Promise<ZipEntryInfo[]> {
+  return new Promise((resolve, reject) => {
+    yauzl.open(file, { lazyEntries: true, autoClose: true }, (err, zip) => {
+      if (err || !zip) return reject(err ?? new Error("unreadable zip"));
+      const entries: ZipEntryInfo[] = [];
+      zip.on("entry", (e: yauzl.Entry) => {
+        entries.push({
+          name: e.fileName,
+          isSymlink: ((e.externalFileAttributes >>> 16) & 0o170000) === 0o120000,
+        });
+        zip.readEntry();
+      });
+      zip.on("end", () => resolve(entries));
+      zip.on("error", reject);
+      zip.readEntry();
+    });
+  });
 }

@@ -19,9 +19,9 @@ import { softwareCommand } from "./commands/software.js";
 import { submitCommand } from "./commands/submit.js";
 import { uiCommand } from "./commands/ui.js";
 import type { CommandContext, GlobalArgs } from "./context.js";
-import { describeError, UsageError } from "./errors.js";
+import { describeError, InterruptedError, UsageError } from "./errors.js";
 import { ExitCode } from "./exit-codes.js";
-import { type CliIo, processIo } from "./io.js";
+import { abortOnStopSignals, type CliIo, processIo } from "./io.js";
 import { Output } from "./output.js";
 
 /** Resolves to an exit code, or to nothing for success. */
@@ -215,19 +215,22 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   };
   const out = new Output(io, { json: globals.json, color: globals.color });
   const controller = new AbortController();
-  const onSigint = () => {
-    if (controller.signal.aborted) process.exit(ExitCode.Interrupted);
-    controller.abort(new Error("interrupted"));
-  };
-  process.on("SIGINT", onSigint);
+  const removeSignalHandlers = abortOnStopSignals(controller, ExitCode.Interrupted);
   try {
     const code = await action({ io, out, globals, signal: controller.signal });
     out.clearStatus();
     return typeof code === "number" ? code : ExitCode.Success;
   } catch (err) {
+    // Whatever failed after a Ctrl-C (an upload cut short, a poll aborted) is the interruption, not a bug.
+    if (controller.signal.aborted)
+      return report(
+        out,
+        new InterruptedError(`${(controller.signal.reason as Error).message}; nothing more was done.`),
+        globals.debug,
+      );
     return report(out, err, globals.debug);
   } finally {
-    process.off("SIGINT", onSigint);
+    removeSignalHandlers();
   }
 }
 

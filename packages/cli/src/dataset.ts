@@ -5,10 +5,9 @@
  */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readdir, stat } from "node:fs/promises";
-import { basename, join } from "node:path";
-import yauzl from "yauzl";
-import { writeArchive } from "./archive.js";
+import { lstat, mkdir, readdir, stat } from "node:fs/promises";
+import { basename, extname, join, resolve } from "node:path";
+import { listZipEntries, writeArchive } from "./archive.js";
 import { UsageError } from "./errors.js";
 import type { PlanDataset } from "./plan.js";
 import { loadRunner } from "./runner-module.js";
@@ -116,25 +115,27 @@ export async function inspectDatasetZip(file: string): Promise<InspectedDataset>
   return { source: file, kind: "zip", synthetic: false, classes, jobDir: root, root: file };
 }
 
-function zipEntryNames(file: string): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    yauzl.open(file, { lazyEntries: true, autoClose: true }, (err, zip) => {
-      if (err || !zip) {
-        reject(
-          new UsageError(`--data ${file} is not a readable zip file: ${err?.message ?? "unknown error"}`),
-        );
-        return;
-      }
-      const names: string[] = [];
-      zip.on("entry", (entry: yauzl.Entry) => {
-        names.push(entry.fileName);
-        zip.readEntry();
-      });
-      zip.on("end", () => resolve(names));
-      zip.on("error", (e: Error) => reject(new UsageError(`--data ${file}: ${e.message}`)));
-      zip.readEntry();
-    });
+async function zipEntryNames(file: string): Promise<string[]> {
+  const entries = await listZipEntries(file).catch((err: Error) => {
+    throw new UsageError(`--data ${file} is not a readable zip file: ${err.message}`);
   });
+  const link = entries.find((e) => e.isSymlink);
+  if (link)
+    throw new UsageError(
+      `--data ${file}: entry "${link.name}" is a symlink; the platform accepts only files and folders in archives.`,
+      "Rezip the dataset with the images themselves (zip -r without -y).",
+    );
+  return entries.map((e) => e.name);
+}
+
+/** `--data` as typed: an empty or blank value is a mistake (it would silently fall back to the synthetic set). */
+export async function inspectDatasetFlag(value: string, cwd: string): Promise<InspectedDataset> {
+  if (String(value).trim() === "")
+    throw new UsageError(
+      "--data is empty: give a dataset folder or zip.",
+      "Omit --data altogether to train on the SYNTHETIC demo dataset.",
+    );
+  return inspectDataset(resolve(cwd, value));
 }
 
 export async function inspectDataset(path: string): Promise<InspectedDataset> {
@@ -166,7 +167,9 @@ export async function packDataset(dataset: InspectedDataset, cacheRoot: string):
   for (const cls of dataset.classes) {
     for (const name of (await readdir(join(dataset.root, cls.name))).filter(image).sort()) {
       const source = join(dataset.root, cls.name, name);
-      const s = await stat(source);
+      const s = await lstat(source);
+      // Links are not packed: one may point outside the dataset, and the platform refuses links in archives.
+      if (!s.isFile()) continue;
       files.push({ source, name: `${dataset.jobDir}/${cls.name}/${name}`, size: s.size, mtime: s.mtimeMs });
     }
   }

@@ -109,6 +109,14 @@ export function describeError(err: unknown): DescribedError {
       exitCode: ExitCode.Unavailable,
     };
   const code = (err as NodeJS.ErrnoException).code;
+  if (code === "ENOSPC" || code === "EDQUOT") {
+    const where = (err as NodeJS.ErrnoException).path;
+    return {
+      message: `The disk is full${where ? ` writing ${where}` : ""} (${code}).`,
+      hint: `Free space on the disk holding ${where ?? "the output folder"} (or pass --out on another disk); a job's outputs stay on the platform: \`rescale-run download <job>\` fetches them again.`,
+      exitCode: ExitCode.Usage,
+    };
+  }
   if (code === "ENOENT" || code === "EACCES" || code === "EISDIR" || code === "ENOTDIR")
     return { message: err.message, exitCode: ExitCode.Usage };
   if (code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "ETIMEDOUT")

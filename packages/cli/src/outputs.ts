@@ -54,6 +54,7 @@ export async function downloadJobOutputs(
     const bar = out.progress(`download ${file.relativePath || file.name}`, size);
     const result = await client.files.download(String(file.id), {
       to: path,
+      file, // resume only this file's .part; check the result against its checksum
       signal: options.signal,
       onProgress: (e) => bar.update(e.loaded),
     });

@@ -13,13 +13,16 @@ import {
   isPseudoCoreType,
   matchAnalysis,
   matchCoreType,
+  MAX_WALLTIME_HOURS,
   matchVersion,
+  parseWalltime,
   type PriceSource,
   type PriceTable,
   type PriorityTier,
   toCidrRule,
   ValidationError,
   type Walltime,
+  WalltimeError,
 } from "@rescale-run/sdk";
 import { UsageError } from "./errors.js";
 import { suggest } from "./suggest.js";
@@ -38,6 +41,34 @@ export interface CoreTypeChoice {
   row: CoreTypeComparisonRow;
   /** True when rescale-run picked it (no --core-type): the cheapest type offering the cores. */
   chosen: boolean;
+}
+
+/**
+ * `--cores` as typed: decimal digits only. yargs' own number parsing reads "0x2" as 2 and "1e1" as 10, so the
+ * flag is taken as a string and parsed here; "", "2.5", "-1", "0x2", "1e1" and "two" are one-line errors.
+ */
+export function parseCoresFlag(value: unknown): number {
+  const text = String(value ?? "").trim();
+  if (!/^\d+$/.test(text) || Number(text) < 1 || !Number.isSafeInteger(Number(text)))
+    throw new UsageError(
+      `--cores ${JSON.stringify(value)}: must be a positive whole number of cores, e.g. --cores 4.`,
+    );
+  return Number(text);
+}
+
+/** `--walltime` as typed; over Rescale's maximum the CLI refuses outright (it has no flag to force more). */
+export function parseWalltimeFlag(text: string): Walltime {
+  try {
+    return parseWalltime(text);
+  } catch (err) {
+    if (!(err instanceof WalltimeError)) throw err;
+    if (/limit/.test(err.message))
+      throw new UsageError(
+        `--walltime ${text}: over the maximum of ${MAX_WALLTIME_HOURS} h (14 days).`,
+        `Ask for ${MAX_WALLTIME_HOURS}h or less; a longer run can --resume from its checkpoint in a new job.`,
+      );
+    throw new UsageError(`--walltime: ${err.message}`);
+  }
 }
 
 /** Finds a core type by code or display name (the SDK's one lookup); a misspelling gets suggestions. */

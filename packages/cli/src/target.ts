@@ -4,9 +4,10 @@
  * for the command's duration.
  */
 import { cpus } from "node:os";
-import { daemonStatus, ensureLocalApiKey, startLocalPlatform } from "@rescale-run/local";
+import { ensureLocalApiKey, shareableDaemon, startLocalPlatform } from "@rescale-run/local";
 import { RescaleClient, resolveConfig } from "@rescale-run/sdk";
 import type { CommandContext } from "./context.js";
+import { plainHttpWarning } from "./exposure.js";
 
 /** The local platform offers up to this many times the machine's cores (oversubscribed, and labelled so). */
 export const LOCAL_OVERSUBSCRIPTION = 2;
@@ -40,6 +41,8 @@ export async function openTarget(ctx: CommandContext): Promise<Target> {
     const config = await resolveConfig({ profile: ctx.globals.profile, env });
     const client = new RescaleClient({ apiKey: config.apiKey, baseUrl: config.apiBaseUrl });
     const source = config.source === "environment" ? "RESCALE_API_KEY" : config.source.replace(":", " ");
+    const insecure = plainHttpWarning(config.apiBaseUrl);
+    if (insecure) ctx.out.warn(insecure);
     return {
       kind: "rescale",
       label: `Rescale (${config.apiBaseUrl}, ${source})`,
@@ -50,8 +53,8 @@ export async function openTarget(ctx: CommandContext): Promise<Target> {
       close: async () => {},
     };
   }
-  const daemon = await daemonStatus();
-  if (daemon.running) {
+  const daemon = await shareableDaemon(); // refuses another command's in-process platform: its exit would kill our job
+  if (daemon) {
     return {
       kind: "local",
       label: `local platform (daemon pid ${daemon.pid}, ${daemon.url})`,

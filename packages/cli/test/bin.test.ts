@@ -49,6 +49,8 @@ console.log("runner args " + a.join(" ") + " classes " + fs.readdirSync(a[a.inde
 for (let e = 1; e <= ${epochs}; e++) { console.log("epoch " + e); await new Promise((r) => setTimeout(r, 300)); }
 fs.mkdirSync(out, { recursive: true });
 fs.writeFileSync(out + "/metrics.json", JSON.stringify({ accuracy: 0.75 }));
+// like the real runner's last act: the completion record submit requires
+if (${code} === 0) fs.writeFileSync(out + "/run.json", JSON.stringify({ finishedAt: new Date().toISOString() }));
 process.exit(${code});
 `,
   );
@@ -157,7 +159,7 @@ describe("rescale-run (real process)", () => {
         JSON.parse(dl.stdout)
           .files.map((f: { name: string }) => f.name)
           .sort(),
-      ).toEqual(["metrics.json", "process_output.log"]);
+      ).toEqual(["metrics.json", "process_output.log", "run.json"]);
     } finally {
       await runBin(["local", "stop"], env);
     }

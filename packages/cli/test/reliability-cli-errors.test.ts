@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLocalPlatform } from "../../local/src/index.js";
 import {
   type BadInputs,
+  buildZip,
   looksLikeStackTrace,
   makeSandbox,
   REPO_ROOT,
@@ -14,6 +15,7 @@ import {
   scanForSecrets,
   tsSourceArgs,
   writeBadInputs,
+  ZIP_SYMLINK,
 } from "../../testkit/src/index.js";
 import { main } from "../src/cli.js";
 
@@ -221,5 +223,123 @@ describe("rescale-run config: the key file", () => {
       { texts: { setOut: set.stdout, setErr: set.stderr, listOut: list.stdout, listErr: list.stderr } },
     );
     expect(report.findings).toEqual([]);
+  });
+});
+
+// Issue 14, items 2, 8 and 10: odd input refused with one line and exit 2, before anything is packed or uploaded.
+describe("rescale-run submit: odd input (issue 14)", () => {
+  const dryRun = (...args: string[]) =>
+    rescaleRunInProcess(["submit", "--walltime", "1h", "--dry-run", ...args]);
+  const file = (name: string, data: Buffer | string) => {
+    const p = path.join(sandbox.root, "odd", name);
+    mkdirSync(path.dirname(p), { recursive: true });
+    writeFileSync(p, data);
+    return p;
+  };
+
+  it.each([[""], ["   "]])(
+    "--data %j is refused, not silently replaced by the synthetic set",
+    async (value) => {
+      const result = await dryRun("--cores", "1", `--data=${value}`);
+      expectCleanFailure(result, EXIT.usage, /^error: --data is empty/m);
+      expect(result.stdout).not.toMatch(/SYNTHETIC/);
+    },
+  );
+
+  it.each(["0x2", "1e1", "2.5", "0", "-1", "two", ""])(
+    "--cores=%j is refused (not read as a number)",
+    async (value) => {
+      const result = await dryRun(`--cores=${value}`, "--data", bad.dataset);
+      expectCleanFailure(result, EXIT.usage, /^error: --cores .*positive whole number/m);
+    },
+  );
+
+  it.each(["1000h", "337h", "15d"])(
+    "--walltime %s over the maximum names the maximum and no flag that does not exist",
+    async (value) => {
+      const result = await rescaleRunInProcess([
+        "submit",
+        "--dry-run",
+        "--cores",
+        "1",
+        "--walltime",
+        value,
+        "--data",
+        bad.dataset,
+      ]);
+      expectCleanFailure(result, EXIT.usage, /^error: --walltime .*over the maximum of 336 h/m);
+      expect(result.stderr).not.toMatch(/force/);
+    },
+  );
+
+  it("--out under a regular file is refused before upload", async () => {
+    const plain = file("plain.txt", "x");
+    const result = await dryRun("--cores", "1", "--data", bad.dataset, "--out", path.join(plain, "out"));
+    expectCleanFailure(result, EXIT.usage, /^error: --out .*is a file, not a folder/m);
+  });
+
+  it("--out on a read-only mount is refused before upload", async () => {
+    const result = await dryRun("--cores", "1", "--data", bad.dataset, "--out", "/sys/rescale-run-out");
+    expectCleanFailure(result, EXIT.usage, /^error: --out \/sys\/rescale-run-out: cannot write in \/sys/m);
+  });
+
+  it("--attach a file named like the job's bootstrap script is refused before upload", async () => {
+    const script = file("rescale-run-bootstrap.sh", "echo pwned");
+    const result = await dryRun("--cores", "1", "--data", bad.dataset, "--attach", script);
+    expectCleanFailure(result, EXIT.usage, /^error: --attach .*its name is one of the job's own files/m);
+  });
+
+  it.each([
+    ["the bootstrap script", "rescale-run-bootstrap.sh"],
+    ["the runner's completion record", "outputs/run.json"],
+    ["a file in the dataset folder", "dataset/benign/x.png"],
+  ])("--attach a zip that would unpack %s is refused before upload", async (_label, entry) => {
+    const zip = file(`extras-${entry.replace(/\W/g, "-")}.zip`, buildZip([{ name: entry, data: "x" }]));
+    const result = await dryRun("--cores", "1", "--data", bad.dataset, "--attach", zip);
+    expectCleanFailure(result, EXIT.usage, new RegExp(`^error: --attach .*its entry "${entry}"`, "m"));
+  });
+
+  it("--data a zip holding a symlink is refused before upload", async () => {
+    const zip = file(
+      "linked.zip",
+      buildZip([
+        { name: "ds/a/1.png", data: "x" },
+        { name: "ds/b/2.png", data: "y" },
+        { name: "ds/b/3.png", data: "../../../../etc/passwd", mode: ZIP_SYMLINK },
+      ]),
+    );
+    const result = await dryRun("--cores", "1", "--data", zip);
+    expectCleanFailure(result, EXIT.usage, /^error: --data .*"ds\/b\/3.png" is a symlink/m);
+  });
+});
+
+// Issue 14, item 10: settings that expose something are allowed, but only with an explicit warning on stderr.
+describe("rescale-run: exposing settings are warned about", () => {
+  it("local start --host beyond loopback warns before starting (an unassigned TEST-NET address: nothing is exposed here)", async () => {
+    const result = await rescaleRun(["local", "start", "--host", "192.0.2.1"], {
+      XDG_DATA_HOME: path.join(sandbox.dataDir, "host-warning"),
+    });
+    expect(result.stderr).toMatch(
+      /^warning: --host 192\.0\.2\.1: the local platform will accept connections from other machines/m,
+    );
+    expect(looksLikeStackTrace(result.stderr)).toBe(false);
+  });
+
+  it("local start on loopback does not warn", async () => {
+    const { exposedHostWarning } = await import("../src/exposure.js");
+    for (const host of ["127.0.0.1", "localhost", "::1", "127.0.0.2"])
+      expect(exposedHostWarning(host)).toBeUndefined();
+    for (const host of ["0.0.0.0", "::", "192.168.1.5"])
+      expect(exposedHostWarning(host)).toMatch(/other machines/);
+  });
+
+  it("a Rescale URL over plain http warns that the key crosses the network unencrypted", async () => {
+    const result = await rescaleRun(["coretypes", "list"], {
+      RESCALE_API_KEY: "k-0123456789",
+      RESCALE_API_URL: "http://rescale.invalid",
+    });
+    expect(result.stderr).toMatch(/^warning: the Rescale API URL http:\/\/rescale\.invalid is plain http/m);
+    expect(result.stderr).not.toContain("k-0123456789");
+    expect(result.code).toBe(EXIT.unavailable);
   });
 });

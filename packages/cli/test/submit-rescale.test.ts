@@ -201,12 +201,16 @@ describe("submit against Rescale (nock)", () => {
         page([
           { id: "o1", name: "process_output.log", relativePath: "process_output.log", decryptedSize: 20 },
           { id: "o2", name: "metrics.json", relativePath: "outputs/metrics.json", decryptedSize: 30 },
+          { id: "o3", name: "run.json", relativePath: "outputs/run.json", decryptedSize: 40 },
         ]),
       )
       .get("/api/v2/files/o1/contents/")
       .reply(200, "log\n")
       .get("/api/v2/files/o2/contents/")
-      .reply(200, JSON.stringify({ accuracy: 0.9, macroF1: 0.88 }));
+      .reply(200, JSON.stringify({ accuracy: 0.9, macroF1: 0.88 }))
+      // the runner's own completion record: submit succeeds only with it
+      .get("/api/v2/files/o3/contents/")
+      .reply(200, JSON.stringify({ finishedAt: "2026-01-01T00:00:00.000Z" }));
 
     const r = await runInProcess(
       [

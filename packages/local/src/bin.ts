@@ -9,6 +9,8 @@ const USAGE = `rescale-local: run the local Rescale-compatible platform in the f
   --port N         port (default 0: any free port)
   --max-cores N    cores handed out at once (default: this machine's)
   --catalog FILE   JSON file of extra core types, listed as emulated
+  --archive-max-bytes N    bytes one input archive may expand to (default 16 GiB)
+  --archive-max-entries N  entries one input archive may hold (default 200000)
   --help`;
 
 async function main(): Promise<number> {
@@ -21,6 +23,8 @@ async function main(): Promise<number> {
         port: { type: "string" },
         "max-cores": { type: "string" },
         catalog: { type: "string" },
+        "archive-max-bytes": { type: "string" },
+        "archive-max-entries": { type: "string" },
         help: { type: "boolean" },
       },
     }));
@@ -45,6 +49,10 @@ async function main(): Promise<number> {
     port: int("port"),
     maxCores: int("max-cores"),
     catalogFile: values.catalog as string | undefined,
+    archiveLimits: {
+      ...(values["archive-max-bytes"] ? { maxBytes: int("archive-max-bytes") } : {}),
+      ...(values["archive-max-entries"] ? { maxEntries: int("archive-max-entries") } : {}),
+    },
     standalone: true,
     logger: true,
   });
@@ -55,6 +63,8 @@ async function main(): Promise<number> {
     const stop = () => resolve();
     process.once("SIGTERM", stop);
     process.once("SIGINT", stop);
+    // a closed terminal: stop jobs and clean up as on SIGTERM, instead of dying with their processes left running
+    process.once("SIGHUP", stop);
   });
   await platform.close();
   process.stdout.write("local platform stopped\n");

@@ -8,6 +8,8 @@ import { defaultDataDir } from "./paths.js";
 
 export interface DaemonOptions {
   dataDir?: string;
+  /** Interface to bind; default 127.0.0.1 (anything else is the caller's explicit choice, warned about there). */
+  host?: string;
   port?: number;
   maxCores?: number;
   catalogFile?: string;
@@ -54,15 +56,38 @@ export async function daemonStatus(options: { dataDir?: string } = {}): Promise<
   return { running: true, dataDir, ...record };
 }
 
+/**
+ * A platform that lives inside another command (`standalone: false`) must not be shared: its jobs end when
+ * that command exits, so a second command's job would be killed by the first one's exit. Refused up front.
+ */
+function refuseInProcess(status: DaemonStatus, what: string): void {
+  if (status.running && !status.standalone)
+    throw new LocalPlatformError(
+      `${what}: another rescale-run command (pid ${status.pid}) is running the local platform inside itself, and its jobs end when it exits. ` +
+        "Wait for it to finish, then run `rescale-run local start` so that commands share one platform that outlives them.",
+    );
+}
+
+/** The running daemon commands may share, or undefined when none runs; refuses another command's in-process platform. */
+export async function shareableDaemon(
+  options: { dataDir?: string; what?: string } = {},
+): Promise<(ServerRecord & { dataDir: string }) | undefined> {
+  const status = await daemonStatus(options);
+  refuseInProcess(status, options.what ?? "cannot use the local platform");
+  return status.running ? status : undefined;
+}
+
 /** Starts the platform as a detached background process (or reuses the one already serving dataDir). */
 export async function startDaemon(options: DaemonOptions = {}): Promise<DaemonInfo> {
   const dataDir = path.resolve(options.dataDir ?? defaultDataDir());
   const logFile = path.join(dataDir, "daemon.log");
   const current = await daemonStatus({ dataDir });
+  refuseInProcess(current, "cannot start the local platform daemon");
   if (current.running) return { ...current, started: false, logFile };
 
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const args = [...serverEntry().args, "--data-dir", dataDir, "--port", String(options.port ?? 0)];
+  if (options.host) args.push("--host", options.host);
   if (options.maxCores) args.push("--max-cores", String(options.maxCores));
   if (options.catalogFile) args.push("--catalog", path.resolve(options.catalogFile));
   const log = fs.openSync(logFile, "a", 0o600);
@@ -94,6 +119,10 @@ export async function stopDaemon(
   const dataDir = path.resolve(options.dataDir ?? defaultDataDir());
   const record = readServerRecord(dataDir);
   if (!record || !isAlive(record.pid)) return { stopped: false };
+  if (!record.standalone)
+    throw new LocalPlatformError(
+      `the local platform at ${record.url} runs inside another rescale-run command (pid ${record.pid}), not as a daemon; it stops when that command ends (Ctrl-C there, or \`rescale-run stop <job>\` for one job).`,
+    );
   process.kill(record.pid, "SIGTERM");
   const deadline = Date.now() + (options.timeoutMs ?? 30_000);
   while (isAlive(record.pid) && Date.now() < deadline) await sleep(100);

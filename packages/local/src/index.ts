@@ -8,7 +8,14 @@ export {
   readLocalPlatformConfig,
   writeLocalPlatformConfig,
 } from "./credentials.js";
-export { type DaemonInfo, type DaemonStatus, daemonStatus, startDaemon, stopDaemon } from "./daemon.js";
+export {
+  type DaemonInfo,
+  type DaemonStatus,
+  daemonStatus,
+  shareableDaemon,
+  startDaemon,
+  stopDaemon,
+} from "./daemon.js";
 export { LocalConfigError, LocalPlatformError } from "./errors.js";
 export { PROCESS_OUTPUT_LOG, REASONS } from "./executor/executor.js";
 export { configDir, defaultDataDir } from "./paths.js";

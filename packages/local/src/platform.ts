@@ -8,6 +8,7 @@ import { analyses, machineCoreType, readEmulatedCatalog } from "./catalog.js";
 import { ensureLocalApiKey } from "./credentials.js";
 import { LocalPlatformError } from "./errors.js";
 import { Executor, REASONS } from "./executor/executor.js";
+import type { ArchiveLimits } from "./executor/unzip.js";
 import type { CatalogView } from "./jobspec.js";
 import { claimDataDir, releaseDataDir } from "./lockfile.js";
 import { defaultDataDir } from "./paths.js";
@@ -36,6 +37,8 @@ export interface LocalPlatformOptions {
   msPerWalltimeHour?: number;
   /** Delay between SIGTERM and SIGKILL on stop or walltime. Default 10 s. */
   killGraceMs?: number;
+  /** Caps on how far one input archive may expand while staging (bytes, entries, ratio). */
+  archiveLimits?: Partial<ArchiveLimits>;
   /** Set by the `rescale-local` entry: recorded in `server.json` so status can tell it from an in-process platform. */
   standalone?: boolean;
   /** The user's projects, listed at `GET /api/v2/users/me/projects/`. Default: one, "Default project". */
@@ -94,6 +97,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
     apiUrl: () => url,
     msPerWalltimeHour: options.msPerWalltimeHour,
     killGraceMs: options.killGraceMs,
+    archiveLimits: options.archiveLimits,
     log: (message) => app?.log.error(message),
   });
   const owner = os.userInfo().username;

@@ -87,12 +87,14 @@ export {
 export { type CoreTypeListOptions, CoreTypesResource, matchCoreType } from "./resources/coreTypes.js";
 export {
   contentHashes,
+  type DownloadedFileInfo,
   type DownloadOptions,
   type DownloadResult,
   type FileListOptions,
   FilesResource,
   sameContent,
   type UploadOnceResult,
+  partRecordPath,
   type UploadOptions,
 } from "./resources/files.js";
 export {

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { contentDisposition, NotFoundError, RescaleError } from "../src/index.js";
+import { contentDisposition, NotFoundError, partRecordPath, RescaleError } from "../src/index.js";
 import { page, rescaleFile } from "./fixtures/index.js";
 import { api, testClient, useNock } from "./helpers.js";
 
@@ -199,6 +199,7 @@ describe("download", () => {
   it("resumes an existing .part with an HTTP Range request", async () => {
     const to = join(dir, "out.bin");
     await writeFile(`${to}.part`, CONTENT.subarray(0, 400));
+    await writeFile(partRecordPath(to), JSON.stringify({ fileId: "F1" })); // the .part's record: resumed only into F1
     api()
       .get("/api/v2/files/F1/contents/")
       .matchHeader("range", "bytes=400-")
@@ -211,6 +212,7 @@ describe("download", () => {
   it("starts over when the server ignores the Range (200)", async () => {
     const to = join(dir, "out.bin");
     await writeFile(`${to}.part`, "garbage");
+    await writeFile(partRecordPath(to), JSON.stringify({ fileId: "F1" }));
     api().get("/api/v2/files/F1/contents/").matchHeader("range", "bytes=7-").reply(200, CONTENT);
     await testClient().files.download("F1", { to });
     expect(await readFile(to)).toEqual(CONTENT);
@@ -219,6 +221,7 @@ describe("download", () => {
   it("treats 416 on a complete .part as done", async () => {
     const to = join(dir, "out.bin");
     await writeFile(`${to}.part`, CONTENT);
+    await writeFile(partRecordPath(to), JSON.stringify({ fileId: "F1" }));
     api().get("/api/v2/files/F1/contents/").reply(416, "");
     api()
       .get("/api/v2/files/F1/")

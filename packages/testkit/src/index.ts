@@ -11,4 +11,5 @@ export * from "./rng.js";
 export * from "./sandbox.js";
 export * from "./secret-scan.js";
 export * from "./stats.js";
+export * from "./tree-snapshot.js";
 export * from "./zip-writer.js";

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -73,4 +74,50 @@ function collect(child: ChildProcess, started: number, options: RunOptions): Pro
 /** Signs a stack trace leaves in output: a user mistake must never show one. */
 export function looksLikeStackTrace(text: string): boolean {
   return /^\s+at .+(\(|:\d+:\d+)/m.test(text) || /node:internal\//.test(text);
+}
+
+export interface StartedProcess {
+  child: ChildProcess;
+  /** What it has printed so far. */
+  output(): { stdout: string; stderr: string };
+  result: Promise<RunResult>;
+}
+
+/** Starts a command and returns at once, for tests that signal it mid-run (SIGINT, SIGHUP, kill -9). */
+export function startProcess(
+  command: string,
+  args: readonly string[],
+  options: RunOptions = {},
+): StartedProcess {
+  const started = Date.now();
+  const child = spawn(command, args, {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env } as NodeJS.ProcessEnv,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  const seen = { stdout: "", stderr: "" };
+  child.stdout?.setEncoding("utf8").on("data", (d: string) => {
+    seen.stdout += d;
+  });
+  child.stderr?.setEncoding("utf8").on("data", (d: string) => {
+    seen.stderr += d;
+  });
+  return { child, output: () => ({ ...seen }), result: collect(child, started, options) };
+}
+
+/** Alive and not a zombie (an orphan re-parented to a non-reaping init may linger as one). Linux /proc. */
+export function processRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/** Polls `ok` every 50 ms for up to `ms`, then returns its last answer. */
+export async function waitUntil(ms: number, ok: () => boolean): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!ok() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  return ok();
 }

@@ -1,6 +1,7 @@
 /** `local start|stop|status`: the local Rescale-compatible platform as a background daemon. */
 import { daemonStatus, startDaemon, stopDaemon } from "@rescale-run/local";
 import type { CommandSpec } from "../cli.js";
+import { exposedHostWarning } from "../exposure.js";
 import { defaultLocalCapacity, LOCAL_OVERSUBSCRIPTION } from "../target.js";
 
 const startSpec: CommandSpec = {
@@ -8,7 +9,12 @@ const startSpec: CommandSpec = {
   describe: "Start the local platform in the background (jobs keep running after commands exit)",
   builder: (y) =>
     y
-      .option("port", { type: "number", default: 0, describe: "Port on 127.0.0.1 (0: a free one)" })
+      .option("host", {
+        type: "string",
+        default: "127.0.0.1",
+        describe: "Interface to listen on (anything but loopback lets other machines in: warned)",
+      })
+      .option("port", { type: "number", default: 0, describe: "Port (0: a free one)" })
       .option("max-cores", {
         type: "number",
         describe: `Cores handed out at once (default ${LOCAL_OVERSUBSCRIPTION} x this machine's cores: oversubscribed, labelled so)`,
@@ -17,7 +23,11 @@ const startSpec: CommandSpec = {
       .example("$0 local start", "Start it; later commands without a Rescale key use it")
       .example("$0 local start --max-cores 2", "Never oversubscribe"),
   action: (args) => async (ctx) => {
+    const host = String(args.host ?? "127.0.0.1");
+    const exposed = exposedHostWarning(host);
+    if (exposed) ctx.out.warn(exposed);
     const info = await startDaemon({
+      host,
       port: Number(args.port ?? 0),
       maxCores: (args.maxCores as number | undefined) ?? defaultLocalCapacity(),
       catalogFile: args.catalog as string | undefined,

@@ -11,17 +11,17 @@ import {
   type Analysis,
   PROCESS_OUTPUT_LOG,
   ProjectRequiredError,
-  parseWalltime,
   type RescaleClient,
-  WalltimeError,
+  type Walltime,
   waitForFinalOutputs,
 } from "@rescale-run/sdk";
 import type { Argv } from "yargs";
 import { BOOTSTRAP_FILE_NAME, renderBootstrapScript } from "../bootstrap.js";
 import { ensureRunnerBundle, givenRunnerBundle } from "../bundle.js";
 import type { CommandSpec } from "../cli.js";
+import { runnerCompletion } from "../completion.js";
 import type { CommandContext } from "../context.js";
-import { ensureDemoDataset, type InspectedDataset, inspectDataset, packDataset } from "../dataset.js";
+import { ensureDemoDataset, type InspectedDataset, inspectDatasetFlag, packDataset } from "../dataset.js";
 import { UsageError } from "../errors.js";
 import { ExitCode } from "../exit-codes.js";
 import { followJob } from "../follow.js";
@@ -40,7 +40,10 @@ import {
   type Plan,
   PRIORITIES,
   type PriorityFlag,
+  parseCoresFlag,
+  parseWalltimeFlag,
 } from "../plan.js";
+import { checkBeforeUpload } from "../preflight.js";
 import { renderPlan } from "../render-plan.js";
 import { checkRunnerArgs } from "../runner-args.js";
 import { offlineRuntime } from "../runtime.js";
@@ -50,12 +53,12 @@ import { pollMs, profileFlag, reattachHint } from "./jobs.js";
 /** Where the runner writes its artifacts inside the job's working directory. */
 const RUNNER_OUT = "outputs";
 /** What a successful run leaves there (what the outputs wait is for). */
-const RUNNER_OUTPUTS = ["metrics.json", "artifacts.zip"].map((f) => `${RUNNER_OUT}/${f}`);
+const RUNNER_OUTPUTS = ["run.json", "metrics.json", "artifacts.zip"].map((f) => `${RUNNER_OUT}/${f}`);
 
 function builder(y: Argv): Argv {
   return y
     .option("cores", {
-      type: "number",
+      type: "string", // parsed by parseCoresFlag: yargs' numbers read "0x2" as 2
       demandOption: true,
       describe: "Cores on the workstation (one of the core type's counts)",
     })
@@ -208,18 +211,9 @@ function runnerArgs(a: SubmitArgs): string[] {
   return extra;
 }
 
-function walltimeOf(text: string) {
-  try {
-    return parseWalltime(text);
-  } catch (err) {
-    if (err instanceof WalltimeError) throw new UsageError(`--walltime: ${err.message}`);
-    throw err;
-  }
-}
-
 /** What a submission needs before the platform is asked: the walltime parsed, attachments, dataset, runtime. */
 export interface SubmitInputs {
-  walltime: ReturnType<typeof parseWalltime>;
+  walltime: Walltime;
   dataset: InspectedDataset;
   runtime: string | null;
 }
@@ -227,7 +221,8 @@ export interface SubmitInputs {
 /** Validates the local inputs of a submission (also the dashboard's form: `rescale-run ui`). */
 export async function submitInputs(ctx: CommandContext, a: SubmitArgs): Promise<SubmitInputs> {
   const { io } = ctx;
-  const walltime = walltimeOf(a.walltime);
+  a.cores = parseCoresFlag(a.cores);
+  const walltime = parseWalltimeFlag(a.walltime);
   await checkRunnerArgs(runnerArgs(a));
   const cache = cacheDir(io.env);
   for (const file of a.attach ?? []) {
@@ -235,9 +230,8 @@ export async function submitInputs(ctx: CommandContext, a: SubmitArgs): Promise<
     if (!existsSync(path) || !(await stat(path)).isFile())
       throw new UsageError(`--attach ${file}: no such file.`);
   }
-  const dataset: InspectedDataset = a.data
-    ? await inspectDataset(resolve(io.cwd, a.data))
-    : await ensureDemoDataset(cache);
+  const dataset: InspectedDataset =
+    a.data !== undefined ? await inspectDatasetFlag(a.data, io.cwd) : await ensureDemoDataset(cache);
   const runtime =
     a.offlineRuntime !== undefined ? await offlineRuntime(a.offlineRuntime, io.cwd, cache) : null;
   return { walltime, dataset, runtime };
@@ -247,6 +241,11 @@ async function submit(ctx: CommandContext, a: SubmitArgs): Promise<number> {
   const { out, io } = ctx;
   const { walltime, dataset, runtime } = await submitInputs(ctx, a);
 
+  await checkBeforeUpload({
+    outDir: resolve(io.cwd, a.out ?? "."),
+    attachments: (a.attach ?? []).map((f) => resolve(io.cwd, f)),
+    jobOwned: [BOOTSTRAP_FILE_NAME, RUNNER_OUT, dataset.jobDir],
+  });
   const target = await openTarget(ctx);
   try {
     const plan = await makePlan(ctx, target, a, walltime, dataset, runtime);
@@ -282,7 +281,7 @@ export async function makePlan(
   ctx: CommandContext,
   target: Target,
   a: SubmitArgs,
-  walltime: ReturnType<typeof parseWalltime>,
+  walltime: Walltime,
   dataset: InspectedDataset,
   runtime: string | null,
 ): Promise<Plan> {
@@ -600,12 +599,16 @@ async function followAfterLaunch(
   const outDir = resolve(ctx.io.cwd, a.out ?? `rescale-run-${jobId}`);
   // A workstation this command stopped after training ends "Completed" with a stop reason: the runner decides.
   const stoppedByUs = result.stopRequested && result.runnerExit !== undefined;
-  const succeeded = stoppedByUs ? result.runnerExit === 0 : result.outcome.succeeded;
-  const expected = succeeded ? [PROCESS_OUTPUT_LOG, ...RUNNER_OUTPUTS] : [PROCESS_OUTPUT_LOG];
+  const jobSucceeded = stoppedByUs ? result.runnerExit === 0 : result.outcome.succeeded;
+  const expected = jobSucceeded ? [PROCESS_OUTPUT_LOG, ...RUNNER_OUTPUTS] : [PROCESS_OUTPUT_LOG];
   const files = await downloadFinalOutputs(client, jobId, outDir, ctx, { expected, pollMs: poll });
+  // ...and the runner itself must say it finished (run.json), not just the job's command exit 0.
+  const completion = jobSucceeded ? await runnerCompletion(outDir, RUNNER_OUT) : undefined;
+  const succeeded = jobSucceeded && completion?.finished === true;
   const summary = await readRunMetrics(metricsCandidates(outDir, RUNNER_OUT));
   const line = summary ? metricsLine(summary) : null;
-  const reason = result.latest?.statusReason ?? "";
+  const reason =
+    (result.latest?.statusReason ?? "") + (completion?.finished === false ? `, but ${completion.why}` : "");
   out.result(
     {
       schema: SUBMIT_SCHEMA,

@@ -42,7 +42,7 @@ const THREAD_VARIABLES = [
 /** The host environment minus any Rescale credentials, plus the job's variables and job-scoped key. */
 export function jobEnvironment(
   spec: JobSpec,
-  job: { jobId: string; jobKey: string; apiUrl: string; cores: number },
+  job: { jobId: string; jobKey: string; apiUrl: string; cores: number; tmpDir?: string },
 ): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("RESCALE_")) env[k] = v;
@@ -52,6 +52,7 @@ export function jobEnvironment(
   if (spec.jobanalyses.some((ja) => ja.analysis.code === NODE_ANALYSIS)) {
     env.PATH = `${path.dirname(process.execPath)}${path.delimiter}${env.PATH ?? ""}`;
   }
+  if (job.tmpDir) env.TMPDIR = job.tmpDir;
   env.RESCALE_API_KEY = job.jobKey;
   // Rescale's name inside a job (Embedded Job API Keys); RESCALE_API_URL kept for older runners.
   env.RESCALE_API_BASE_URL = job.apiUrl;

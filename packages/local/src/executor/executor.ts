@@ -6,8 +6,9 @@ import { coresOf, type JobSpec, walltimeHoursOf } from "../jobspec.js";
 import type { BlobStore } from "../store/blobs.js";
 import { RUNNING_STATUSES, type Store } from "../store/db.js";
 import { commandLine, cpuList, jobEnvironment, jobScript } from "./command.js";
-import { killGroup, killLeftovers } from "./processes.js";
+import { killLeftovers, signalJob } from "./processes.js";
 import { outputFiles, type StagedManifest, stageInputs } from "./sandbox.js";
+import type { ArchiveLimits } from "./unzip.js";
 
 export const PROCESS_OUTPUT_LOG = "process_output.log";
 
@@ -35,6 +36,8 @@ export interface ExecutorOptions {
   msPerWalltimeHour?: number;
   /** Time between SIGTERM and SIGKILL when a job is stopped or exceeds its walltime. */
   killGraceMs?: number;
+  /** Caps on how far one input archive may expand (defaults: DEFAULT_ARCHIVE_LIMITS). */
+  archiveLimits?: Partial<ArchiveLimits>;
   log?: (message: string) => void;
 }
 
@@ -169,8 +172,12 @@ export class Executor {
           workDir,
           store,
           this.o.blobs,
+          this.o.archiveLimits,
         );
       } catch (err) {
+        // A refused archive's leftovers are not the job's outputs: clear the working directory first.
+        fs.rmSync(workDir, { recursive: true, force: true });
+        fs.mkdirSync(workDir, { recursive: true });
         await this.finalize(jobId, `Input file staging failed: ${(err as Error).message}`);
         return;
       }
@@ -200,7 +207,11 @@ export class Executor {
     const jobKey = randomBytes(24).toString("hex");
     store.addJobKey(jobId, jobKey);
     const cores = coresOf(spec);
-    const env = jobEnvironment(spec, { jobId, jobKey, apiUrl: this.o.apiUrl(), cores });
+    // The job's temporary files (the bootstrap unpacks the ~340 MB runner there) live in its own directory, so
+    // they go with it when the job ends, however it ends, and at the next start after a kill -9.
+    const tmpDir = path.join(this.jobDir(jobId), "tmp");
+    fs.mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
+    const env = jobEnvironment(spec, { jobId, jobKey, apiUrl: this.o.apiUrl(), cores, tmpDir });
     const log = fs.openSync(path.join(workDir, PROCESS_OUTPUT_LOG), "a", 0o644);
     const [file, args] = commandLine(
       jobScript(spec, walltimeHoursOf(spec) * this.msPerHour),
@@ -229,7 +240,8 @@ export class Executor {
       });
       child.once("exit", (code, signal) => {
         run.exited = true;
-        killGroup(child.pid, "SIGKILL"); // anything the command left running in the background
+        // anything the command left running: in its group, or in a session of its own (setsid)
+        signalJob(jobId, child.pid, "SIGKILL");
         resolve({ code, signal });
       });
     });
@@ -239,8 +251,9 @@ export class Executor {
     if (run.endReason) return;
     run.endReason = reason;
     if (!run.child?.pid) return; // still staging: run() checks endReason before spawning
-    killGroup(run.child.pid, "SIGTERM");
-    run.killTimer = setTimeout(() => killGroup(run.child?.pid, "SIGKILL"), this.graceMs);
+    const pid = run.child.pid;
+    signalJob(run.jobId, pid, "SIGTERM");
+    run.killTimer = setTimeout(() => signalJob(run.jobId, pid, "SIGKILL"), this.graceMs);
   }
 
   /** A bug or an I/O failure of the platform itself: the job must still end, and say so. */

@@ -3,7 +3,7 @@ import path from "node:path";
 import type { InputFileRef } from "../jobspec.js";
 import type { BlobStore } from "../store/blobs.js";
 import type { Store } from "../store/db.js";
-import { extractZipSafely } from "./unzip.js";
+import { type ArchiveLimits, extractZipSafely } from "./unzip.js";
 
 /** What a staged input looked like, so unchanged inputs are not reported back as outputs. */
 export type StagedManifest = Map<string, { size: number; mtimeMs: number }>;
@@ -19,12 +19,17 @@ function safeBaseName(name: string): string {
   return base;
 }
 
-/** Copies the job's input files into its working directory and extracts zips (unless decompress is false). */
+/**
+ * Copies the job's input files into its working directory and extracts zips (unless decompress is false).
+ * Nothing replaces what an earlier input put there: a later archive holding the job's bootstrap script, or a
+ * file named like an earlier archive's entry, is refused (the job's own files win; the user renames theirs).
+ */
 export async function stageInputs(
   refs: InputFileRef[],
   workDir: string,
   store: Store,
   blobs: BlobStore,
+  limits: Partial<ArchiveLimits> = {},
 ): Promise<StagedManifest> {
   const written: string[] = [];
   const names = new Set<string>();
@@ -36,10 +41,18 @@ export async function stageInputs(
       throw new StagingError(`two input files are named "${name}"; rename one (PATCH its name)`);
     names.add(name);
     const target = path.join(workDir, name);
-    fs.copyFileSync(blobs.pathOf(file.sha256), target, fs.constants.COPYFILE_FICLONE);
+    if (fs.lstatSync(target, { throwIfNoEntry: false }))
+      throw new StagingError(
+        `input file "${name}" would replace ${name}, already unpacked from an earlier input`,
+      );
+    fs.copyFileSync(
+      blobs.pathOf(file.sha256),
+      target,
+      fs.constants.COPYFILE_FICLONE | fs.constants.COPYFILE_EXCL,
+    );
     if (ref.decompress && name.toLowerCase().endsWith(".zip")) {
       try {
-        written.push(...(await extractZipSafely(target, workDir)));
+        written.push(...(await extractZipSafely(target, workDir, limits)));
       } catch (err) {
         throw new StagingError(`${name}: ${(err as Error).message}`);
       }

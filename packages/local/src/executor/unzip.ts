@@ -1,42 +1,88 @@
 import fs from "node:fs";
 import path from "node:path";
+import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import yauzl from "yauzl";
 
-/** A zip that would write outside its target directory (or is otherwise unusable). */
+/** A zip that would write outside its target directory, replace a file, exceed a limit, or is unusable. */
 export class UnsafeArchiveError extends Error {
   override name = "UnsafeArchiveError";
 }
 
-const S_IFMT = 0o170000;
-const S_IFLNK = 0o120000;
-const WRITE_NO_FOLLOW =
-  fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW;
-
-function inside(root: string, target: string): boolean {
-  const rel = path.relative(root, target);
-  return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
+/** How far one archive may expand. Checked while streaming, so a bomb stops at the cap, not after. */
+export interface ArchiveLimits {
+  /** Total bytes all entries may expand to. */
+  maxBytes: number;
+  /** Entries (files and folders) in the archive. */
+  maxEntries: number;
+  /** Expanded / compressed size of one entry, checked once the entry has expanded past `ratioFloorBytes`. */
+  maxRatio: number;
+  /** Entries smaller than this are not ratio-checked (small text files legitimately compress 100:1). */
+  ratioFloorBytes: number;
 }
 
-/** Resolves an entry name under root, refusing absolute names, `..` segments and backslash tricks. */
-function entryPath(root: string, name: string): string {
+/**
+ * Sized for BUSI-like datasets with room to spare: BUSI is ~780 images, ~200 MB. Images barely compress
+ * (PNG/JPEG are already compressed), so a ratio over 200 on a megabyte-sized entry is a bomb, not a dataset.
+ */
+export const DEFAULT_ARCHIVE_LIMITS: ArchiveLimits = {
+  maxBytes: 16 * 1024 ** 3,
+  maxEntries: 200_000,
+  maxRatio: 200,
+  ratioFloorBytes: 1024 * 1024,
+};
+
+const S_IFMT = 0o170000;
+const S_IFREG = 0o100000;
+const S_IFDIR = 0o040000;
+// O_EXCL: an entry never replaces a file already there (an earlier input such as the job's bootstrap script,
+// or the same name twice in one archive). O_NOFOLLOW: never through a link planted at the leaf.
+const CREATE_NEW =
+  fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
+
+/** Splits an entry name into path segments, refusing absolute names, `..`, NUL and backslash tricks. */
+function entrySegments(name: string): string[] {
   if (name.includes("\0") || name.includes("\\") || path.posix.isAbsolute(name) || /^[A-Za-z]:/.test(name)) {
     throw new UnsafeArchiveError(`zip entry "${name}" has an absolute or invalid path`);
   }
-  if (name.split("/").includes(".."))
+  const segments = name.split("/").filter((s) => s !== "" && s !== ".");
+  if (segments.includes(".."))
     throw new UnsafeArchiveError(`zip entry "${name}" escapes the working directory`);
-  const target = path.resolve(root, name);
-  if (!inside(root, target))
-    throw new UnsafeArchiveError(`zip entry "${name}" escapes the working directory`);
-  return target;
+  if (segments.length === 0) throw new UnsafeArchiveError(`zip entry "${name}" has an empty path`);
+  return segments;
 }
 
-/** The real directory must still be inside root (a symlink extracted earlier may not redirect writes). */
-function assertRealParentInside(root: string, target: string, name: string): void {
-  const realRoot = fs.realpathSync(root);
-  const realParent = fs.realpathSync(path.dirname(target));
-  if (!inside(realRoot, realParent))
-    throw new UnsafeArchiveError(`zip entry "${name}" escapes the working directory`);
+/**
+ * Checks every existing parent of the entry as it is on disk (lstat: a link is never followed) and only then
+ * creates the missing ones, one level at a time. Returns the folders created, outermost first.
+ */
+function makeParents(root: string, segments: string[], name: string): string[] {
+  let dir = root;
+  let missingFrom = segments.length;
+  for (let i = 0; i < segments.length; i++) {
+    dir = path.join(dir, segments[i]!);
+    const st = fs.lstatSync(dir, { throwIfNoEntry: false });
+    if (!st) {
+      missingFrom = i;
+      break;
+    }
+    if (st.isSymbolicLink())
+      throw new UnsafeArchiveError(
+        `zip entry "${name}" would write through a symlink (${segments.slice(0, i + 1).join("/")})`,
+      );
+    if (!st.isDirectory())
+      throw new UnsafeArchiveError(
+        `zip entry "${name}" needs ${segments.slice(0, i + 1).join("/")} to be a folder; a file is already there`,
+      );
+  }
+  const created: string[] = [];
+  dir = path.join(root, ...segments.slice(0, missingFrom));
+  for (let i = missingFrom; i < segments.length; i++) {
+    dir = path.join(dir, segments[i]!);
+    fs.mkdirSync(dir, { mode: 0o755 });
+    created.push(dir);
+  }
+  return created;
 }
 
 function openZip(file: string): Promise<yauzl.ZipFile> {
@@ -49,81 +95,130 @@ function openZip(file: string): Promise<yauzl.ZipFile> {
 
 function entryStream(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<NodeJS.ReadableStream> {
   return new Promise((resolve, reject) =>
-    zip.openReadStream(entry, (err, s) => (err ? reject(err) : resolve(s))),
+    zip.openReadStream(entry, (err, s) =>
+      err ? reject(new UnsafeArchiveError(`zip entry "${entry.fileName}": ${err.message}`)) : resolve(s),
+    ),
   );
 }
 
-async function readSmall(stream: NodeJS.ReadableStream): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString("utf8");
+function nextEntry(zip: yauzl.ZipFile): Promise<yauzl.Entry | null> {
+  return new Promise<yauzl.Entry | null>((resolve, reject) => {
+    const onEntry = (e: yauzl.Entry) => {
+      zip.off("end", onEnd);
+      zip.off("error", onError);
+      resolve(e);
+    };
+    const onEnd = () => {
+      zip.off("entry", onEntry);
+      zip.off("error", onError);
+      resolve(null);
+    };
+    const onError = (err: Error) => {
+      zip.off("entry", onEntry);
+      zip.off("end", onEnd);
+      reject(new UnsafeArchiveError(`zip refused: ${err.message}`));
+    };
+    zip.once("entry", onEntry);
+    zip.once("end", onEnd);
+    zip.once("error", onError);
+    zip.readEntry();
+  });
 }
 
+const fmt = (n: number) => n.toLocaleString("en-US").replace(/,/g, " ");
+
 /**
- * Extracts `file` into `root`, streaming each entry to disk. Refuses (and stops at) any entry whose
- * path is absolute or climbs out with `..`, and symlinks whose target resolves outside `root`.
- * Returns the relative paths of the files written.
+ * Extracts `file` into `root`, streaming each entry to disk, and returns the relative paths of the files written.
+ *
+ * Refused (the extraction stops, and everything it created is removed): absolute names and `..`; any symlink
+ * entry (datasets are folders of images, the CLI packs none, and the runner skips links anyway, so refusing
+ * them outright closes every chain-of-links escape instead of resolving each one); devices and other special
+ * files; an entry whose parent on disk is a link; an entry that would replace a file already in `root`; and
+ * an archive past `limits` (entry count up front, bytes and ratio while streaming).
  */
-export async function extractZipSafely(file: string, root: string): Promise<string[]> {
+export async function extractZipSafely(
+  file: string,
+  root: string,
+  limits: Partial<ArchiveLimits> = {},
+): Promise<string[]> {
+  const l = { ...DEFAULT_ARCHIVE_LIMITS, ...limits };
   const zip = await openZip(file);
   const written: string[] = [];
+  const created: string[] = [];
+  let total = 0;
   try {
+    if (zip.entryCount > l.maxEntries)
+      throw new UnsafeArchiveError(
+        `the archive has ${fmt(zip.entryCount)} entries, over the entry limit of ${fmt(l.maxEntries)}`,
+      );
     for (;;) {
-      const entry = await new Promise<yauzl.Entry | null>((resolve, reject) => {
-        const onEntry = (e: yauzl.Entry) => {
-          zip.off("end", onEnd);
-          zip.off("error", onError);
-          resolve(e);
-        };
-        const onEnd = () => {
-          zip.off("entry", onEntry);
-          zip.off("error", onError);
-          resolve(null);
-        };
-        const onError = (err: Error) => {
-          zip.off("entry", onEntry);
-          zip.off("end", onEnd);
-          reject(new UnsafeArchiveError(`zip refused: ${err.message}`));
-        };
-        zip.once("entry", onEntry);
-        zip.once("end", onEnd);
-        zip.once("error", onError);
-        zip.readEntry();
-      });
+      const entry = await nextEntry(zip);
       if (!entry) break;
       const name = entry.fileName;
-      const target = entryPath(root, name);
-      const mode = (entry.externalFileAttributes >>> 16) & S_IFMT;
-      if (name.endsWith("/")) {
-        fs.mkdirSync(target, { recursive: true });
-        assertRealParentInside(root, path.join(target, "x"), name);
+      const segments = entrySegments(name);
+      const type = (entry.externalFileAttributes >>> 16) & S_IFMT;
+      const isDir = name.endsWith("/") || type === S_IFDIR;
+      if (!isDir && type !== 0 && type !== S_IFREG) {
+        const what = type === 0o120000 ? "a symlink" : "a special file";
+        throw new UnsafeArchiveError(
+          `zip entry "${name}" is ${what}; archives may hold only files and folders`,
+        );
+      }
+      if (isDir) {
+        created.push(...makeParents(root, segments, name));
         continue;
       }
-      fs.mkdirSync(path.dirname(target), { recursive: true });
-      assertRealParentInside(root, target, name);
-      const stream = await entryStream(zip, entry);
-      if (mode === S_IFLNK) {
-        const linkTarget = await readSmall(stream);
-        const resolved = path.resolve(path.dirname(target), linkTarget);
-        if (path.isAbsolute(linkTarget) || !inside(root, resolved)) {
-          throw new UnsafeArchiveError(`zip entry "${name}" is a symlink escaping the working directory`);
-        }
-        fs.rmSync(target, { force: true });
-        fs.symlinkSync(linkTarget, target);
-        continue;
-      }
+      if (total + entry.uncompressedSize > l.maxBytes) throw overBytes(l.maxBytes);
+      created.push(...makeParents(root, segments.slice(0, -1), name));
+      const target = path.join(root, ...segments);
       let fd: number;
       try {
-        fd = fs.openSync(target, WRITE_NO_FOLLOW, 0o644);
+        fd = fs.openSync(target, CREATE_NEW, 0o644);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "ELOOP") throw err;
-        throw new UnsafeArchiveError(`zip entry "${name}" would write through a symlink`);
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === "EEXIST" || code === "EISDIR")
+          throw new UnsafeArchiveError(
+            `zip entry "${name}" would replace ${segments.join("/")}, already in the working directory (written by an earlier input or entry)`,
+          );
+        if (code === "ELOOP")
+          throw new UnsafeArchiveError(`zip entry "${name}" would write through a symlink`);
+        throw err;
       }
-      await pipeline(stream, fs.createWriteStream(target, { fd }));
-      written.push(path.relative(root, target));
+      created.push(target);
+      let entryBytes = 0;
+      const compressed = Math.max(1, entry.compressedSize);
+      const meter = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          entryBytes += chunk.length;
+          total += chunk.length;
+          if (total > l.maxBytes) return done(overBytes(l.maxBytes));
+          if (entryBytes > l.ratioFloorBytes && entryBytes / compressed > l.maxRatio)
+            return done(
+              new UnsafeArchiveError(
+                `zip entry "${name}" expands more than ${l.maxRatio} times (compression ratio limit): a zip bomb, not a dataset`,
+              ),
+            );
+          done(null, chunk);
+        },
+      });
+      const stream = await entryStream(zip, entry);
+      try {
+        await pipeline(stream, meter, fs.createWriteStream(target, { fd }));
+      } catch (err) {
+        if (err instanceof UnsafeArchiveError) throw err;
+        throw new UnsafeArchiveError(`zip entry "${name}" is unreadable: ${(err as Error).message}`);
+      }
+      written.push(segments.join("/"));
     }
+  } catch (err) {
+    for (const p of created.reverse()) fs.rmSync(p, { recursive: true, force: true });
+    throw err;
   } finally {
     zip.close();
   }
   return written;
+}
+
+function overBytes(max: number): UnsafeArchiveError {
+  return new UnsafeArchiveError(`the archive expands past the expanded size limit of ${fmt(max)} bytes`);
 }

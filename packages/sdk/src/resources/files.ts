@@ -1,9 +1,9 @@
 /** Files: streamed upload (multipart field `file`), download with Range resume, list, get, delete, lines. */
 
-import { createHash } from "node:crypto";
+import { createHash, getHashes } from "node:crypto";
 import { once } from "node:events";
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, mkdtemp, rename, rm, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import type { Readable, Writable } from "node:stream";
@@ -40,6 +40,20 @@ export interface DownloadOptions {
   resume?: boolean;
   /** Times a broken transfer to a path is resumed within this call. Default 3. */
   maxResumes?: number;
+  /**
+   * What the API says about the file (e.g. an entry of `jobs.files()`): its size, upload date and checksums are
+   * recorded next to the `.part`, so a later call resumes only the same file, and the finished file is checked
+   * against the checksum. Without it the record holds the file id and the size the server sends.
+   */
+  file?: DownloadedFileInfo;
+}
+
+/** The parts of a file object a download checks against (raw or parsed: dates as Date or string). */
+export interface DownloadedFileInfo {
+  decryptedSize?: number | string | null;
+  dateUploaded?: Date | string | null;
+  md5?: string | null;
+  fileChecksums?: { hashFunction: string; fileHash: string }[];
 }
 
 export interface DownloadResult {
@@ -207,12 +221,40 @@ export class FilesResource extends ListResource<typeof rescaleFileSchema, FileLi
       return { bytes: progress.written, resumedFrom: 0, path: undefined };
     }
     const part = `${to}.part`;
+    const recordPath = partRecordPath(to);
     await mkdir(dirname(to), { recursive: true });
-    if (options.resume === false) await rm(part, { force: true });
+    let record = partRecordOf(id, options.file);
+    // A .part is resumed only when its record names this very file; anything else starts over.
+    const was = options.resume === false ? undefined : await readPartRecord(recordPath);
+    if (was && sameFile(was, record)) record = { ...was, ...definedOnly(record) };
+    else await rm(part, { force: true });
+    await writeFile(recordPath, JSON.stringify(record)); // before any byte: a crash leaves a .part that says whose it is
     const initial = await sizeOf(part);
+    let verifiedFresh = false;
     for (let resumes = 0; ; resumes++) {
-      const opened = await this.openContents(id, await sizeOf(part), options);
+      const offset = await sizeOf(part);
+      const opened = await this.openContents(id, offset, options);
       if (!opened.complete) {
+        if (record.size === undefined && opened.start === 0 && opened.total !== undefined) {
+          record.size = opened.total;
+          await writeFile(recordPath, JSON.stringify(record));
+        }
+        if (
+          opened.start > 0 &&
+          opened.total !== undefined &&
+          record.size !== undefined &&
+          opened.total !== record.size
+        ) {
+          // the server's file is not the one the .part was started from: never append to it
+          opened.stream.destroy();
+          await rm(part, { force: true });
+          if (resumes >= maxResumes)
+            throw new RescaleError(`${opened.path} changed size while downloading`, {
+              method: "GET",
+              path: opened.path,
+            });
+          continue;
+        }
         // 206 appends to the .part; a 200 (Range ignored) rewrites it from the start.
         const file = createWriteStream(part, { flags: opened.start > 0 ? "a" : "w" });
         const progress = { written: opened.start };
@@ -228,8 +270,24 @@ export class FilesResource extends ListResource<typeof rescaleFileSchema, FileLi
           if (!resumable(error, resumes, maxResumes, options.signal)) throw error;
           continue;
         }
+        if (opened.start === 0) verifiedFresh = true;
+      }
+      const mismatch = await checksumMismatch(part, record.checksum);
+      if (mismatch) {
+        await rm(part, { force: true });
+        // bytes kept from an earlier attempt may be wrong: one fresh download settles it
+        if (!verifiedFresh && resumes < maxResumes) {
+          verifiedFresh = true;
+          continue;
+        }
+        await rm(recordPath, { force: true });
+        throw new RescaleError(`Downloaded file ${id} does not match the API's checksum (${mismatch})`, {
+          method: "GET",
+          path: `${FILES}${encodeURIComponent(id)}/contents/`,
+        });
       }
       await rename(part, to);
+      await rm(recordPath, { force: true });
       return { bytes: (await stat(to)).size, resumedFrom: initial, path: to };
     }
   }
@@ -381,4 +439,75 @@ function resumable(
   signal: AbortSignal | undefined,
 ): boolean {
   return error instanceof ConnectionError && resumes < maxResumes && !signal?.aborted;
+}
+
+/** The record next to `<path>.part` naming the file it belongs to. */
+export function partRecordPath(to: string): string {
+  return `${to}.part.json`;
+}
+
+interface PartRecord {
+  fileId: string;
+  size?: number;
+  dateUploaded?: string;
+  checksum?: { hashFunction: string; fileHash: string };
+}
+
+/** The strongest checksum the API gives that this node can compute (Rescale lists SHA-512; md5 last). */
+function bestChecksum(file: DownloadedFileInfo | undefined): PartRecord["checksum"] {
+  const supported = new Set(getHashes().map((h) => h.toLowerCase()));
+  const norm = (name: string) => name.toLowerCase().replace(/-/g, "");
+  const sums = (file?.fileChecksums ?? []).filter((c) => c.fileHash && supported.has(norm(c.hashFunction)));
+  for (const wanted of ["sha512", "sha384", "sha256", "sha1", "md5"]) {
+    const c = sums.find((x) => norm(x.hashFunction) === wanted);
+    if (c) return { hashFunction: wanted, fileHash: c.fileHash.toLowerCase() };
+  }
+  if (file?.md5) return { hashFunction: "md5", fileHash: file.md5.toLowerCase() };
+  return undefined;
+}
+
+function partRecordOf(fileId: string, file: DownloadedFileInfo | undefined): PartRecord {
+  const size =
+    file?.decryptedSize === undefined || file.decryptedSize === null ? undefined : Number(file.decryptedSize);
+  const date = file?.dateUploaded ? new Date(file.dateUploaded) : undefined;
+  return {
+    fileId,
+    size: Number.isFinite(size) ? size : undefined,
+    dateUploaded: date && !Number.isNaN(date.getTime()) ? date.toISOString() : undefined,
+    checksum: bestChecksum(file),
+  };
+}
+
+async function readPartRecord(path: string): Promise<PartRecord | undefined> {
+  try {
+    const r = JSON.parse(await readFile(path, "utf8")) as PartRecord;
+    return typeof r.fileId === "string" ? r : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Same file id, and nothing the API said then contradicts what it says now. */
+function sameFile(was: PartRecord | undefined, now: PartRecord): boolean {
+  if (!was || was.fileId !== now.fileId) return false;
+  const differs = <T>(a: T | undefined, b: T | undefined) => a !== undefined && b !== undefined && a !== b;
+  if (differs(was.size, now.size) || differs(was.dateUploaded, now.dateUploaded)) return false;
+  if (was.checksum && now.checksum && was.checksum.hashFunction === now.checksum.hashFunction)
+    return was.checksum.fileHash === now.checksum.fileHash;
+  return true;
+}
+
+/** A description of the mismatch, or undefined when the file matches (or no checksum was given). */
+async function checksumMismatch(path: string, checksum: PartRecord["checksum"]): Promise<string | undefined> {
+  if (!checksum) return undefined;
+  const hash = createHash(checksum.hashFunction);
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  const got = hash.digest("hex");
+  return got === checksum.fileHash
+    ? undefined
+    : `${checksum.hashFunction} ${got}, expected ${checksum.fileHash}`;
 }
