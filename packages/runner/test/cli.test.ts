@@ -29,6 +29,15 @@ describe("rescale-runner CLI", () => {
     expect(start.stderr).toMatch(
       /^error: --start-from-epoch must be an integer from 0 to 9 \(below --epochs 10\), got 10/,
     );
+    expect((await run(["train", "--data", ".", "--final-fit", "everything"])).code).toBe(
+      EXIT_CODES.userInput,
+    );
+    const repeats = await run(["train", "--data", ".", "--cv-repeats", "0"]);
+    expect(repeats.code).toBe(EXIT_CODES.userInput);
+    expect(repeats.stderr).toMatch(/^error: --cv-repeats must be a positive integer, got 0/);
+    const exactFlatten = await run(["train", "--data", ".", "--head", "flatten", "--solver", "exact"]);
+    expect(exactFlatten.code).toBe(EXIT_CODES.userInput);
+    expect(exactFlatten.stderr).toMatch(/dense head only/);
     expect((await run(["frobnicate"])).code).toBe(EXIT_CODES.userInput);
   });
 

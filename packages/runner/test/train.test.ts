@@ -23,7 +23,8 @@ describe("train pipeline (fake feature engine)", () => {
     cacheDir = await tempDir("runner-cache-");
   });
 
-  it("writes every artifact, and a second run reuses the feature cache", async () => {
+  // Five runs of the pipeline (plots included): over a minute on a loaded machine.
+  it("writes every artifact, and a second run reuses the feature cache", { timeout: 180_000 }, async () => {
     const out = await tempDir();
     const engine = fakeEngine();
     const result = await train({ ...quick, data, out, cacheDir, featureEngine: engine });
