@@ -116,7 +116,7 @@ function historySpec(
         encoding: {
           x: { field: "epoch", type: "quantitative" },
           y: { field: "value", type: "quantitative" },
-          color: { ...color, legend: null },
+          color,
         },
       },
     );
@@ -222,10 +222,9 @@ function precisionRecallSpec(metrics: Metrics): TopLevelSpec {
   const values = drawn.flatMap((r) => {
     const support = metrics.perClass.find((c) => c.className === r.className)!.support;
     const curve = `${r.className} (AP ${r.averagePrecision!.toFixed(3)}, prevalence ${(support / metrics.n).toFixed(2)})`;
-    // From the (recall 0, precision 1) end to full recall.
-    return [...r.curve!]
-      .reverse()
-      .map((p, order) => ({ curve, order, recall: p.recall, precision: p.precision }));
+    // From the closing (recall 0, precision 1) point, stored last, on through rising recall to full recall.
+    const points = [r.curve!.at(-1)!, ...r.curve!.slice(0, -1)];
+    return points.map((p, order) => ({ curve, order, recall: p.recall, precision: p.precision }));
   });
   return {
     ...baseConfig,

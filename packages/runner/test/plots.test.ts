@@ -180,6 +180,23 @@ describe("plot SVGs", () => {
     expect(svg).toContain("Share of each true class (rows sum to 1)");
   });
 
+  it("draw each precision-recall curve from recall 0 to full recall, recall never going back", () => {
+    const values = (
+      specs.precisionRecall as unknown as { data: { values: Record<string, number | string>[] } }
+    ).data.values;
+    for (const r of metrics.precisionRecall) {
+      const points = values
+        .filter((v) => String(v.curve).startsWith(`${r.className} `))
+        .sort((a, b) => Number(a.order) - Number(b.order));
+      expect(points[0]).toMatchObject({ recall: 0, precision: 1 });
+      expect(points.at(-1)!.recall).toBe(1);
+      for (let i = 1; i < points.length; i++) {
+        expect(Number(points[i]!.recall)).toBeGreaterThanOrEqual(Number(points[i - 1]!.recall));
+      }
+      expect(points).toHaveLength(r.curve!.length);
+    }
+  });
+
   it("put each class's average precision in the precision-recall legend", async () => {
     const svg = await renderSvg(specs.precisionRecall!);
     for (const text of ["Recall (sensitivity)", "Precision"]) expect(svg).toContain(text);
