@@ -24,6 +24,7 @@ import {
   installConv1x1Gradients,
   uninstallConv1x1Gradients,
 } from "../../packages/runner/src/conv1x1-grad.js";
+import { relativeL2 } from "../../packages/runner/src/features/agreement.js";
 import { buildResNetOnnxModel, ONNX_INPUT_NAME } from "../../packages/runner/src/features/onnx/model-file.js";
 import {
   type ExecutionProvider,
@@ -90,16 +91,6 @@ async function resized(dir: string, size: number): Promise<string> {
 function input(n: number, size: number, seed: number): Float32Array {
   const rng = new Rng(seed);
   return new Float32Array(n * size * size * 3).map(() => rng.next() * 255 - 120);
-}
-
-function relativeL2(reference: Float32Array, other: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < reference.length; i++) {
-    num += (reference[i]! - other[i]!) ** 2;
-    den += reference[i]! ** 2;
-  }
-  return Math.sqrt(num / den);
 }
 
 /** Runs `fn` (after 2 warm-up calls) until `seconds` have passed and at least `minReps` times; mean ms per call. */

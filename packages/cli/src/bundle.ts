@@ -202,7 +202,10 @@ async function workspaceDependencies(packageDir: string): Promise<string[]> {
     .map(([name]) => realpathSync(join(packageDir, "node_modules", name)));
 }
 
-/** Drops what a Linux x64 workstation never loads: source maps and other platforms' onnxruntime binaries. */
+/**
+ * Drops what a Linux x64 workstation never loads: source maps and other platforms' onnxruntime binaries and Dawn
+ * builds (the `webgpu` package ships dist/<platform>/dawn.node for five platforms, about 130 MB besides Linux x64).
+ */
 async function pruneForLinuxX64(root: string): Promise<void> {
   for (const file of await listFiles(root)) {
     if (file.endsWith(".map")) await rm(file);
@@ -210,6 +213,14 @@ async function pruneForLinuxX64(root: string): Promise<void> {
   const store = join(root, "node_modules", ".pnpm");
   if (!existsSync(store)) return;
   for (const entry of await readdir(store)) {
+    if (entry.startsWith("webgpu@")) {
+      const dist = join(store, entry, "node_modules", "webgpu", "dist");
+      if (!existsSync(dist)) continue;
+      for (const platform of await readdir(dist))
+        if (platform !== BUNDLE_PLATFORM && !platform.includes("."))
+          await rm(join(dist, platform), { recursive: true, force: true });
+      continue;
+    }
     if (!entry.startsWith("onnxruntime-node@")) continue;
     const napi = join(store, entry, "node_modules", "onnxruntime-node", "bin");
     if (!existsSync(napi)) continue;

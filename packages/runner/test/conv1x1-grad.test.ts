@@ -6,6 +6,7 @@ import {
   isPointwise,
   uninstallConv1x1Gradients,
 } from "../src/conv1x1-grad.js";
+import { relativeL2 } from "../src/features/agreement.js";
 
 /**
  * conv1x1-grad.ts routes 1x1 stride-1 convolution gradients through matrix products. On the cpu backend, the
@@ -32,20 +33,8 @@ function gradients(kernel: [number, number, number, number], strides: number, fu
       return y.mul(target).sum() as tf.Scalar;
     };
     const [dx, dw] = tf.grads(loss)([x, w]);
-    return [dx!.arraySync(), dw!.arraySync()];
+    return [dx!.dataSync() as Float32Array, dw!.dataSync() as Float32Array];
   });
-}
-
-function relativeL2(a: unknown, b: unknown): number {
-  const fa = (a as number[]).flat(4) as number[];
-  const fb = (b as number[]).flat(4) as number[];
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < fa.length; i++) {
-    num += (fa[i]! - fb[i]!) ** 2;
-    den += fa[i]! ** 2;
-  }
-  return Math.sqrt(num / den);
 }
 
 describe("1x1 convolution gradients as matrix products (cpu backend)", () => {
@@ -61,8 +50,8 @@ describe("1x1 convolution gradients as matrix products (cpu backend)", () => {
       uninstallConv1x1Gradients();
       // Both gradients (input and filter) took the matrix-product path.
       expect(conv1x1GradientStats.routed - before).toBe(2);
-      expect(relativeL2(reference[0], routed[0])).toBeLessThan(1e-6);
-      expect(relativeL2(reference[1], routed[1])).toBeLessThan(1e-6);
+      expect(relativeL2(reference[0]!, routed[0]!)).toBeLessThan(1e-6);
+      expect(relativeL2(reference[1]!, routed[1]!)).toBeLessThan(1e-6);
     }
   });
 

@@ -2,11 +2,9 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ORIGINAL_VIEW, viewById } from "../src/augment.js";
 import { initBackend } from "../src/backend.js";
-import { scanDataset } from "../src/dataset.js";
 import { createTfjsEngine } from "../src/features/tfjs.js";
 import { fineTuneBackbone } from "../src/finetune.js";
-import { makeDataset, tempDir, twoClassHead } from "./helpers.js";
-import { tinyResNetDir } from "./tiny-resnet.js";
+import { tinyFineTuneFixture } from "./tiny-resnet.js";
 
 /**
  * The fine-tuning loop on the cpu backend with a tiny stand-in for ResNet50 that has the layer names the runner
@@ -19,17 +17,7 @@ describe("fineTuneBackbone (cpu backend, tiny stand-in model)", () => {
     timeout: 300_000,
   }, async () => {
     await initBackend("cpu");
-    const root = await tempDir();
-    const modelDir = path.join(root, "tiny-resnet");
-    await tinyResNetDir(modelDir);
-    const ds = await scanDataset(await makeDataset(path.join(root, "data"), { benign: 6, malignant: 6 }));
-    const pick = (label: number, from: number, n: number) =>
-      ds.images.filter((img) => img.label === label).slice(from, from + n);
-    const d = 16; // the stand-in's conv5 width (ResNet50's is 2048)
-    const head = twoClassHead(
-      "conv5",
-      new Float32Array(d * 2).map((_, i) => Math.sin(i) * 0.01),
-    );
+    const { root, modelDir, head, pick } = await tinyFineTuneFixture(Math.sin);
     const result = await fineTuneBackbone({
       head,
       train: [...pick(0, 0, 2), ...pick(1, 0, 2)],
@@ -67,16 +55,7 @@ describe("fineTuneBackbone (cpu backend, tiny stand-in model)", () => {
     timeout: 300_000,
   }, async () => {
     await initBackend("cpu");
-    const root = await tempDir();
-    const modelDir = path.join(root, "tiny-resnet");
-    await tinyResNetDir(modelDir);
-    const ds = await scanDataset(await makeDataset(path.join(root, "data"), { benign: 6, malignant: 6 }));
-    const pick = (label: number, from: number, n: number) =>
-      ds.images.filter((img) => img.label === label).slice(from, from + n);
-    const head = twoClassHead(
-      "conv5",
-      new Float32Array(16 * 2).map((_, i) => Math.cos(i) * 0.01),
-    );
+    const { root, modelDir, head, pick } = await tinyFineTuneFixture(Math.cos);
     const common = {
       head,
       depth: "res4-5" as const,

@@ -5,17 +5,17 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { ORIGINAL_VIEW, viewById } from "../src/augment.js";
 import { initBackend, tf } from "../src/backend.js";
-import { scanDataset } from "../src/dataset.js";
 import { chooseDevice } from "../src/device.js";
 import { EXIT_CODES } from "../src/errors.js";
+import { relativeL2 } from "../src/features/agreement.js";
 import { createOnnxEngine } from "../src/features/onnx/index.js";
 import { buildResNetOnnxModel, ONNX_INPUT_NAME } from "../src/features/onnx/model-file.js";
 import { loadOnnxRuntime, openSession } from "../src/features/onnx/runtime.js";
 import { fineTuneBackbone } from "../src/finetune.js";
 import { readResNetModelFiles, readResNetWeights, resnetModelDir } from "../src/model/resnet-weights.js";
-import { makeDataset, tempDir, twoClassHead } from "./helpers.js";
+import { tempDir } from "./helpers.js";
 import { LAVAPIPE_ENV, lavapipeMissing } from "./lavapipe.js";
-import { tinyResNetDir } from "./tiny-resnet.js";
+import { tinyFineTuneFixture } from "./tiny-resnet.js";
 
 /**
  * The GPU path on lavapipe (WebGPU through Dawn over Mesa's CPU Vulkan driver): the same code as on a GPU, slowly.
@@ -43,16 +43,6 @@ async function resnetAt(size: number): Promise<string> {
     for (const shard of group.paths) await symlink(path.join(source, shard), path.join(dir, shard));
   }
   return dir;
-}
-
-function relativeL2(reference: Float32Array, other: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < reference.length; i++) {
-    num += (reference[i]! - other[i]!) ** 2;
-    den += reference[i]! ** 2;
-  }
-  return Math.sqrt(num / den);
 }
 
 const runnerBin = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
@@ -105,16 +95,7 @@ describe.skipIf(missing !== undefined)("GPU path on lavapipe", () => {
     const backend = await initBackend("webgpu");
     expect(backend.name).toBe("webgpu");
     expect(tf.getBackend()).toBe("webgpu");
-    const root = await tempDir();
-    const modelDir = path.join(root, "tiny-resnet");
-    await tinyResNetDir(modelDir);
-    const ds = await scanDataset(await makeDataset(path.join(root, "data"), { benign: 6, malignant: 6 }));
-    const pick = (label: number, from: number, n: number) =>
-      ds.images.filter((img) => img.label === label).slice(from, from + n);
-    const head = twoClassHead(
-      "conv5",
-      new Float32Array(16 * 2).map((_, i) => Math.sin(i) * 0.01),
-    );
+    const { root, modelDir, head, pick } = await tinyFineTuneFixture(Math.sin);
     const result = await fineTuneBackbone({
       head,
       depth: "all",

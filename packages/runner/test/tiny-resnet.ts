@@ -1,6 +1,9 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { tf } from "../src/backend.js";
+import { type DatasetImage, scanDataset } from "../src/dataset.js";
+import type { HeadModel } from "../src/head.js";
+import { makeDataset, tempDir, twoClassHead } from "./helpers.js";
 
 /**
  * A tiny stand-in for ResNet50 with the layer names the runner reads (activation_21 / _39 / _48, narrower than
@@ -42,4 +45,30 @@ export async function tinyResNetDir(dir: string): Promise<void> {
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } };
     }),
   );
+}
+
+/** The stand-in's conv5 width (ResNet50's is 2048). */
+export const TINY_CONV5 = 16;
+
+/**
+ * A fine-tuning fixture: the stand-in model, a two-class dataset (6 images per class), a small conv5 head (its
+ * kernel from `wave`), and `pick(label, from, n)` to take images of one class.
+ */
+export async function tinyFineTuneFixture(wave: (i: number) => number = Math.sin): Promise<{
+  root: string;
+  modelDir: string;
+  head: HeadModel;
+  pick: (label: number, from: number, n: number) => DatasetImage[];
+}> {
+  const root = await tempDir();
+  const modelDir = path.join(root, "tiny-resnet");
+  await tinyResNetDir(modelDir);
+  const ds = await scanDataset(await makeDataset(path.join(root, "data"), { benign: 6, malignant: 6 }));
+  const pick = (label: number, from: number, n: number) =>
+    ds.images.filter((img) => img.label === label).slice(from, from + n);
+  const head = twoClassHead(
+    "conv5",
+    new Float32Array(TINY_CONV5 * 2).map((_, i) => wave(i) * 0.01),
+  );
+  return { root, modelDir, head, pick };
 }
