@@ -10,7 +10,9 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureRunnerBundle } from "../src/bundle.js";
 import { money } from "../src/format.js";
+import { cacheDir } from "../src/paths.js";
 import { loadRunner } from "../src/runner-module.js";
 import { BIN, REPO, runBin, sandboxEnv } from "./helpers.js";
 
@@ -94,6 +96,9 @@ beforeAll(async () => {
   dataDir = join(mkdtempSync(join(tmpdir(), "rr-ui-data-")), "tiny-busi");
   const { generateSyntheticDataset } = await loadRunner();
   await generateSyntheticDataset(dataDir, { perClass: 8, size: 96, seed: 7 });
+  // Pack the runner bundle now (minutes on 2 cores the first time after the runner changed; cached by content
+  // hash afterwards), so the form's submit below waits for uploads only.
+  await ensureRunnerBundle(cacheDir(env));
   const start = await runBin(["local", "start", "--max-cores", "4", "--catalog", CATALOG], env);
   if (start.code !== 0) throw new Error(`local start: ${start.stderr}`);
   ui = spawn(process.execPath, [BIN, "ui", "--json"], { env, cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
@@ -105,7 +110,7 @@ beforeAll(async () => {
   });
   page = await browser.newPage();
   await page.setViewport({ width: 1280, height: 800 });
-}, 180_000);
+}, 900_000);
 
 afterAll(async () => {
   if (skipReason) return;
