@@ -82,8 +82,10 @@ describe("rescale-run against the local platform (real process)", () => {
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(r.stdout).toContain("Plan");
     expect(r.stdout).toContain("[rescale-run] runner exited with status 0");
-    // Training lines streamed from the job's log while it ran.
-    expect(r.stdout).toMatch(/epoch 1: loss [\d.]+ acc [\d.]+ val_loss/);
+    // Training lines streamed from the job's log while it ran (the dense head's exact fit reports its solve).
+    expect(r.stdout).toMatch(
+      /head: \S+ l2=[\d.]+ dropout=0 fitted exactly on \d+ images \(\d+ rows\): \d+ L-BFGS iterations/,
+    );
     expect(r.stdout).toMatch(/✓ job (\S+) Completed: Completed successfully/);
     const jobId = /✓ job (\S+) Completed/.exec(r.stdout)![1]!;
 

@@ -238,7 +238,7 @@ describe("submit into a workspace that requires projects (nock)", () => {
     const data = join(root, "data");
     for (const cls of ["a", "b"]) {
       mkdirSync(join(data, cls), { recursive: true });
-      for (let i = 1; i <= 3; i++) writeFileSync(join(data, cls, `${i}.png`), `png ${cls} ${i}`);
+      for (let i = 1; i <= 6; i++) writeFileSync(join(data, cls, `${i}.png`), `png ${cls} ${i}`);
     }
     const bundle = join(root, "rescale-run-runner-x.tgz");
     writeFileSync(bundle, "bundle");

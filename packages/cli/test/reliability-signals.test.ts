@@ -30,7 +30,7 @@ beforeAll(async () => {
   dataset = path.join(sandbox.root, "ds");
   for (const cls of ["a", "b"]) {
     mkdirSync(path.join(dataset, cls), { recursive: true });
-    for (let i = 0; i < 3; i++)
+    for (let i = 0; i < 6; i++)
       writeFileSync(path.join(dataset, cls, `${i}.png`), `not really a png ${cls}${i}`);
   }
   // a runner bundle whose "runner" records its pids, starts a child in a new session, and waits
@@ -45,7 +45,7 @@ beforeAll(async () => {
     `const { spawn } = require("node:child_process");
 const fs = require("node:fs");
 const child = spawn("setsid", ["sleep", "300"], { stdio: "ignore" });
-const file = process.argv[process.argv.length - 1];
+const file = process.env.FAKE_RUNNER_PID_FILE;
 fs.writeFileSync(file + ".tmp", JSON.stringify({ runner: process.pid, session: child.pid, tmp: process.env.TMPDIR }));
 fs.renameSync(file + ".tmp", file);
 console.log("fake runner started");
@@ -61,7 +61,7 @@ const env = () => ({ ...sandbox.env, NO_COLOR: "1", RESCALE_API_KEY: undefined, 
 const jobsDir = () => path.join(sandbox.dataDir, "rescale-run", "local", "jobs");
 
 /** `submit` on the in-process platform with a runner bundle (the stand-in by default) and extra arguments. */
-function submit(extra: string[], bundle = fakeRunner) {
+function submit(extra: string[], bundle = fakeRunner, extraEnv: Record<string, string> = {}) {
   return startProcess(
     process.execPath,
     [
@@ -78,14 +78,16 @@ function submit(extra: string[], bundle = fakeRunner) {
       bundle,
       ...extra,
     ],
-    { cwd: sandbox.root, env: env(), timeoutMs: 150_000 },
+    { cwd: sandbox.root, env: { ...env(), ...extraEnv }, timeoutMs: 150_000 },
   );
 }
 
 /** Starts `submit` with the stand-in runner and waits until the runner has recorded its pids. */
 async function submitUntilRunning(label: string) {
   const pidFile = path.join(sandbox.root, `pids-${label}.json`);
-  const p = submit([`--runner-arg=${pidFile}`]);
+  // The stand-in runner finds its pid file through the environment (the job inherits the command's, less
+  // RESCALE_*): an extra runner argument would be refused by submit's check of the runner's flags.
+  const p = submit([], fakeRunner, { FAKE_RUNNER_PID_FILE: pidFile });
   expect(
     await waitUntil(120_000, () => existsSync(pidFile) || p.child.exitCode !== null),
     p.output().stderr,

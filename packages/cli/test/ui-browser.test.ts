@@ -251,7 +251,7 @@ describe.skipIf(skipReason !== null)("rescale-run ui in headless Chromium", () =
     await shot("workstation-done");
 
     // The list: rows as `rescale-run list` has them.
-    const list = await cli<ListRow[]>(["list"]);
+    const list = (await cli<{ jobs: ListRow[] }>(["list"])).jobs;
     await page.goto(`${base}/workstations`);
     const rows = await page.$$eval("#jobs tbody tr", (trs) =>
       trs.map((tr) => ({
@@ -299,15 +299,17 @@ describe.skipIf(skipReason !== null)("rescale-run ui in headless Chromium", () =
       "status",
       id,
     ]);
-    while (status.outcome === "running" && Date.now() < deadline) {
+    const ended = new Set(["succeeded", "failed", "stopped"]);
+    while (!ended.has(status.outcome) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 1000));
       status = await cli(["status", id]);
     }
-    expect(status.outcome).toBe("failed");
+    // A user stop is its own outcome (the SDK's classification: "User Terminated" / "Stopped by user").
+    expect(status.outcome).toBe("stopped");
     expect(status.statuses.at(-1)?.statusReason ?? "").toMatch(/stop/i);
     // Both jobs in the list, as the API has them now.
     await page.goto(`${base}/workstations`);
-    const list = await cli<ListRow[]>(["list"]);
+    const list = (await cli<{ jobs: ListRow[] }>(["list"])).jobs;
     const shown = await page.$$eval("#jobs tbody tr", (trs) =>
       trs.map((tr) => ({ id: tr.getAttribute("data-job"), status: tr.children[3]?.textContent })),
     );

@@ -1,3 +1,4 @@
+import path from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { CORETYPES_2017_JP_FILE } from "../../testkit/src/fixtures.js";
 import { type LocalPlatform, startLocalPlatform } from "../src/index.js";

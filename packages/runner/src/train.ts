@@ -442,6 +442,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           history: exactFit.solution.trace.map((t, i) => ({
             epoch: i + 1,
             loss: t.objective,
+            dataLoss: t.dataLoss,
             accuracy: t.accuracy,
             valLoss: Number.NaN,
             valAccuracy: Number.NaN,

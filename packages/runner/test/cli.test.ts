@@ -43,7 +43,7 @@ describe("rescale-runner CLI", () => {
 
   it("checkTrainArgs (what submit calls before uploading) refuses what train would refuse", () => {
     expect(() =>
-      checkTrainArgs(["--epochs", "5", "--seed", "7", "--backend=wasm", "--cv-folds", "0"]),
+      checkTrainArgs(["--epochs", "5", "--seed", "7", "--device=cpu", "--cv-folds", "0"]),
     ).not.toThrow();
     expect(() => checkTrainArgs(["--epochs", "0"])).toThrow(/--epochs must be a positive integer, got 0/);
     expect(() => checkTrainArgs(["--epochs=-1"])).toThrow(/--epochs must be a positive integer, got -1/);
@@ -80,6 +80,9 @@ describe("train summary", () => {
       engine: { description: "fake engine" },
       crossValidation: { skipped: "--cv-folds 0" },
       dataset: { skipped: [] },
+      device: { kind: "cpu", api: "cpu", reason: "--device cpu" },
+      finalFit: { images: "train+val", count: 24, rows: 48, testHeldOut: true },
+      test: { heldOut: true },
     };
     const text = trainSummary({
       outDir: "/out",

@@ -92,9 +92,9 @@ export {
   type DownloadResult,
   type FileListOptions,
   FilesResource,
+  partRecordPath,
   sameContent,
   type UploadOnceResult,
-  partRecordPath,
   type UploadOptions,
 } from "./resources/files.js";
 export {

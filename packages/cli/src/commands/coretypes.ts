@@ -1,5 +1,11 @@
 /** `coretypes list` and `coretypes compare`: the seed's Coretype Explorer as a table, with a recommendation. */
-import { type CompareSortKey, type CoreType, compareCoreTypes, parseWalltime } from "@rescale-run/sdk";
+import {
+  type CompareSortKey,
+  type CoreType,
+  compareCoreTypes,
+  parseWalltime,
+  type RescaleClient,
+} from "@rescale-run/sdk";
 import type { CommandSpec } from "../cli.js";
 import { gb, money } from "../format.js";
 import { chooseSoftware, DEFAULT_SOFTWARE, findCoreType, PRIORITIES, type PriorityFlag } from "../plan.js";
@@ -103,17 +109,9 @@ const compareSpec: CommandSpec = {
   action: (args) => async (ctx) =>
     withTarget(ctx, async ({ client }) => {
       const walltime = parseWalltime(String(args.walltime));
-      const [all, analyses, prices] = await Promise.all([
-        client.coreTypes.list({ isActive: true, pageSize: 100 }),
-        client.analyses.list({ pageSize: 100 }),
-        client.coreTypes.priceTable(),
-      ]);
+      const { all, software, prices } = await comparisonContext(client, args.software as string | undefined);
       const wanted = (args.types as string[] | undefined) ?? [];
       const types = wanted.length ? wanted.map((w) => findCoreType(all, w)) : all;
-      const softwareFlag =
-        (args.software as string | undefined) ??
-        (analyses.some((a) => a.code === DEFAULT_SOFTWARE) ? DEFAULT_SOFTWARE : "any");
-      const software = softwareFlag === "any" ? null : chooseSoftware(analyses, softwareFlag);
       const comparison = compareCoreTypes(types, {
         cores: Number(args.cores),
         walltimeHours: walltime.hours,
@@ -182,3 +180,19 @@ export const coretypesCommand: CommandSpec = {
   describe: "Core types (hardware): list and compare",
   subcommands: [listSpec, compareSpec],
 };
+
+/**
+ * What a comparison is made over, as `coretypes compare` and the dashboard's Coretype Explorer both make it: the
+ * active core types, the software (by default the runner's, when the platform offers it) whose allowed types
+ * bound the choice, and the price table (compute prices, else the core types' own).
+ */
+export async function comparisonContext(client: RescaleClient, softwareFlag?: string) {
+  const [all, analyses, prices] = await Promise.all([
+    client.coreTypes.list({ isActive: true, pageSize: 100 }),
+    client.analyses.list({ pageSize: 100 }),
+    client.coreTypes.priceTable(),
+  ]);
+  const flag = softwareFlag ?? (analyses.some((a) => a.code === DEFAULT_SOFTWARE) ? DEFAULT_SOFTWARE : "any");
+  const software = flag === "any" ? null : chooseSoftware(analyses, flag);
+  return { all, software, prices };
+}

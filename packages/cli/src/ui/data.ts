@@ -17,6 +17,7 @@ import {
   type RescaleFile,
   stripClientToken,
 } from "@rescale-run/sdk";
+import type { comparisonContext } from "../commands/coretypes.js";
 import { hardwareOf, latestStatusOf } from "../commands/jobs.js";
 
 /** A job's row state for the pages: "running" until the SDK's classification says it ended, then how. */
@@ -178,8 +179,15 @@ export interface ExplorerQuery {
   minGpus?: number;
 }
 
-/** The Coretype Explorer: the SDK's comparison (and its recommendation) over the types whose name/code match. */
-export function explore(types: readonly CoreType[], q: ExplorerQuery): CoreTypeComparison {
+/**
+ * The Coretype Explorer: the SDK's comparison (and its recommendation) over the types whose name/code match, made
+ * as `coretypes compare` makes it for a workstation (the same context: software's allowed types, price table).
+ */
+export function explore(
+  context: Awaited<ReturnType<typeof comparisonContext>>,
+  q: ExplorerQuery,
+): CoreTypeComparison {
+  const types = context.all;
   const needle = q.filter.trim().toLowerCase();
   const matching = types.filter(
     (t) =>
@@ -191,6 +199,9 @@ export function explore(types: readonly CoreType[], q: ExplorerQuery): CoreTypeC
   return compareCoreTypes(matching, {
     cores: q.cores,
     walltimeHours: q.walltimeHours,
+    allowedCoreTypes: context.software?.allowedCoreTypes,
+    requireRemoteViz: true,
+    prices: context.prices,
     sortBy: q.sortBy,
     descending: q.descending,
     minMemoryGB: q.minMemoryGB,

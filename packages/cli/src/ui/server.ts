@@ -16,6 +16,7 @@ import {
   readLiveLog,
 } from "@rescale-run/sdk";
 import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
+import { comparisonContext } from "../commands/coretypes.js";
 import { connectionDetails } from "../commands/jobs.js";
 import { launchJob, makePlan, type SubmitArgs, submitInputs } from "../commands/submit.js";
 import type { CommandContext } from "../context.js";
@@ -398,7 +399,7 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
       minMemoryGB: optionalPositive(q.minMemory, "Min memory"),
       minGpus: optionalPositive(q.minGpus, "Min GPUs"),
     };
-    const cmp = explore(await coreTypes(), query);
+    const cmp = explore(await comparisonContext(client), query);
     return sendPage(reply, (pc) => explorerPage(pc, query, cmp));
   });
 
