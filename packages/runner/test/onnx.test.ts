@@ -7,6 +7,7 @@ import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ORIGINAL_VIEW } from "../src/augment.js";
 import { initBackend } from "../src/backend.js";
+import { relativeL2 } from "../src/features/agreement.js";
 import { FEATURE_LAYER_NAMES, FEATURE_LAYERS, INPUT_SIZE } from "../src/features/engine.js";
 import { buildGraph, OnnxGraphBuildError } from "../src/features/onnx/graph.js";
 import {
@@ -33,15 +34,10 @@ import { randomFloats } from "./helpers.js";
 const BUSI_IMAGE = path.join(import.meta.dirname, "fixtures", "busi-malignant-1.png");
 const IMAGE_FLOATS = INPUT_SIZE * INPUT_SIZE * 3;
 
+/** The relative L2 error the feature cache's agreement rule uses (features/agreement.ts), lengths checked first. */
 function relativeL2Error(actual: Float32Array, expected: Float32Array): number {
   expect(actual.length).toBe(expected.length);
-  let diff = 0;
-  let norm = 0;
-  for (let i = 0; i < expected.length; i++) {
-    diff += (actual[i]! - expected[i]!) ** 2;
-    norm += expected[i]! ** 2;
-  }
-  return Math.sqrt(diff / norm);
+  return relativeL2(expected, actual);
 }
 
 /** A tf.LayersModel returning the globally average-pooled outputs of `layers`, in inference mode via predict. */

@@ -1,8 +1,8 @@
-import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { tf } from "../src/backend.js";
 import { type DatasetImage, scanDataset } from "../src/dataset.js";
 import type { HeadModel } from "../src/head.js";
+import { saveLayersModel } from "../src/model/layers-model-file.js";
 import { makeDataset, tempDir, twoClassHead } from "./helpers.js";
 
 /**
@@ -27,24 +27,7 @@ export async function tinyResNetDir(dir: string): Promise<void> {
   x = conv(16, "res5a_branch2a", 1, 1).apply(x) as tf.SymbolicTensor;
   x = tf.layers.activation({ activation: "relu", name: "activation_48" }).apply(x) as tf.SymbolicTensor;
   const model = tf.model({ inputs: input, outputs: x });
-  await mkdir(dir, { recursive: true });
-  await model.save(
-    tf.io.withSaveHandler(async (artifacts) => {
-      await writeFile(
-        path.join(dir, "weights.bin"),
-        new Uint8Array(tf.io.CompositeArrayBuffer.join(artifacts.weightData ?? new ArrayBuffer(0))),
-      );
-      await writeFile(
-        path.join(dir, "model.json"),
-        JSON.stringify({
-          format: "layers-model",
-          modelTopology: artifacts.modelTopology,
-          weightsManifest: [{ paths: ["weights.bin"], weights: artifacts.weightSpecs }],
-        }),
-      );
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } };
-    }),
-  );
+  await saveLayersModel(model, dir);
 }
 
 /** The stand-in's conv5 width (ResNet50's is 2048). */

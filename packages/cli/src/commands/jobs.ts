@@ -89,8 +89,8 @@ export async function localMetrics(
   return null;
 }
 
-/** Runs `fn` over `items` with at most `limit` at once, keeping the order. */
-async function mapBounded<T, R>(
+/** Runs `fn` over `items` with at most `limit` at once, keeping the order (list rows; the dashboard's rows). */
+export async function mapBounded<T, R>(
   items: readonly T[],
   limit: number,
   fn: (item: T) => Promise<R>,

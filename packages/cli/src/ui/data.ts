@@ -18,7 +18,7 @@ import {
   stripClientToken,
 } from "@rescale-run/sdk";
 import type { comparisonContext } from "../commands/coretypes.js";
-import { hardwareOf, latestStatusOf } from "../commands/jobs.js";
+import { hardwareOf, latestStatusOf, mapBounded } from "../commands/jobs.js";
 
 /** A job's row state for the pages: "running" until the SDK's classification says it ended, then how. */
 export type Outcome = "running" | "succeeded" | "failed" | "stopped";
@@ -59,20 +59,6 @@ export interface JobRow {
 const TIER_OF_BILLING: Record<string, PriorityTier> = Object.fromEntries(
   (Object.entries(BILLING_PRIORITY_VALUE) as [PriorityTier, string][]).map(([tier, value]) => [value, tier]),
 );
-
-/** Runs `fn` over `items`, at most `limit` at a time, keeping the order. */
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
 
 /** When the job started executing and, if it has ended, when (statuses newest first, as the SDK returns them). */
 export function runWindow(statuses: readonly JobStatusEntry[]): { start: Date | null; end: Date | null } {
@@ -153,7 +139,7 @@ export async function listJobRows(
 ): Promise<JobsPage> {
   const answer = await client.jobs.page({ pageSize: JOBS_PER_PAGE, page });
   // A job that has not started executing has no run time yet: its latest status (in the list) says all there is.
-  const rows = await mapLimit(answer.results, STATUS_FETCH_CONCURRENCY, async (job) =>
+  const rows = await mapBounded(answer.results, STATUS_FETCH_CONCURRENCY, async (job) =>
     jobRow(
       job,
       NOT_STARTED.has(latestStatusOf(job).status) ? [] : await timelines.get(client, String(job.id)),
