@@ -1,5 +1,5 @@
 /**
- * The jobs commands against a nock-mocked Rescale answering as Rescale does (shared/docs/rescale-api.md): the
+ * The jobs commands against a nock-mocked Rescale answering as Rescale does (the team's Rescale API notes; docs/sdk.md): the
  * list is a summary, a failed run is told on the Stopping entry, projects may be required, the tail has no
  * trailing slash. In-process CLI, JSON checked for numbers as numbers and the schema field.
  */

@@ -281,7 +281,7 @@ const fixtures: FixtureHooks = {
     for (const id of ids) {
       scope.post(JOBS).reply(201, (_uri, body) => job({ id, name: (body as { name: string }).name }));
     }
-    // List rows are summaries (shared/docs/rescale-api.md): no jobanalyses, no reason; saved = empty status.
+    // List rows are summaries (the team's Rescale API notes; docs/sdk.md): no jobanalyses, no reason; saved = empty status.
     const summary = (id: string) => ({
       id,
       name: `contract-list ${id}`,

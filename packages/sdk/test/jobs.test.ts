@@ -178,7 +178,7 @@ describe("jobs", () => {
   });
 
   it("takes Pending after a lost submit answer as submitted: never submits twice", async () => {
-    // A saved job has no status; Pending is the first status after submit (shared/docs/rescale-api.md).
+    // A saved job has no status; Pending is the first status after submit (the team's Rescale API notes; docs/sdk.md).
     api().post("/api/v2/jobs/JoB1/submit/").once().replyWithError(resetError());
     api()
       .get("/api/v2/jobs/JoB1/statuses/")
