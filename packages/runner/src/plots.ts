@@ -71,8 +71,10 @@ function historySpec(
     title: null,
     scale: { domain: [trainLabel, valLabel], range: ["#1f77b4", "#ff7f0e"] },
     legend: {
-      // Accuracy rises and loss falls, so the opposite corner stays clear of the curves.
-      orient: metric === "accuracy" ? "bottom-right" : "top-right",
+      // Accuracy rises, so its bottom-right corner stays clear of the curves. The loss labels are long (they say
+      // which loss is drawn): inside a corner they ran off the plot's left edge, so they go below it.
+      orient: metric === "accuracy" ? "bottom-right" : "bottom",
+      direction: "vertical",
       fillColor: "white",
       padding: 6,
       labelLimit: 0,

@@ -5,10 +5,12 @@
  * thumbnails, and the stage timings. No script, no network: a Content-Security-Policy forbids both, and every piece
  * of text that came from the data (class names, file names, settings) goes through {@link escapeHtml}.
  */
+
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import sharp from "sharp";
 import { writeFileAtomic } from "./atomic-write.js";
+import { type DeviceChoice, describeDevice } from "./device.js";
 
 export const REPORT_FILE = "report.html";
 
@@ -251,7 +253,8 @@ function provenance(run: Record<string, Json>): string {
       isObject(run.split) ? `${run.split.train} / ${run.split.val} / ${run.split.test}` : undefined,
     ],
     ["seed", run.seed],
-    ["device", run.backend],
+    ["device", isObject(run.device) ? describeDevice(run.device as unknown as DeviceChoice) : undefined],
+    ["TF.js backend", run.backend],
     ["engine", pick(run.engine, "description") ?? pick(run.engine, "name")],
     ["CPU", isObject(hw) ? `${hw.cpu} (${hw.cores} cores, ${hw.memoryGiB} GiB)` : undefined],
     ["platform", pick(hw, "platform")],

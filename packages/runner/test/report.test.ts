@@ -49,6 +49,7 @@ async function fixture(): Promise<{ out: string; data: string }> {
       seed: 42,
       engine: { name: "onnx", description: `ResNet50 ${EVIL}`, cacheKey: "k", notes: [] },
       backend: "cpu",
+      device: { kind: "cpu", api: "cpu", reason: "--device cpu" },
       hardware: { cpu: "Test CPU", cores: 2, memoryGiB: 4, platform: "linux", node: "v20" },
       dataset: {
         root: data,
@@ -124,7 +125,15 @@ describe("report.html", () => {
     expect(html).toContain(`default-src 'none'; img-src data:`);
     expect(html).not.toMatch(/(src|href)="https?:/);
 
-    for (const text of ["Provenance", "fp-0123456789abcdef", "1 / 1 / 4", "Timings", "5.00 s", "Settings"])
+    for (const text of [
+      "Provenance",
+      "fp-0123456789abcdef",
+      "1 / 1 / 4",
+      "<th>device</th><td>cpu (--device cpu)</td>",
+      "Timings",
+      "5.00 s",
+      "Settings",
+    ])
       expect(html).toContain(text);
     // Metrics generically: the per-class table, the confusion matrix, and the unknown field.
     expect(html).toContain("<th>precision</th>");
