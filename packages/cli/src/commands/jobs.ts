@@ -1,7 +1,4 @@
-/** Commands on existing jobs: list, status, logs, connect, stop, download. */
-import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import {
   classifyJobOutcome,
   type Job,
@@ -20,6 +17,7 @@ import { CliError, NotFoundError, UsageError } from "../errors.js";
 import { ExitCode } from "../exit-codes.js";
 import { followJob } from "../follow.js";
 import { formatDuration } from "../output.js";
+import { metricsCandidates, readRunMetrics } from "../outputs.js";
 import { type Target, withTarget } from "../target.js";
 import { downloadFinalOutputs } from "./submit.js";
 
@@ -68,25 +66,6 @@ export function runSeconds(statuses: readonly JobStatusEntry[], now = Date.now()
   if (!start) return null;
   const end = statuses.find((s) => s.status === "Completed")?.statusDate?.getTime() ?? now;
   return Math.max(0, Math.round((end - start.getTime()) / 1000));
-}
-
-/** Test accuracy and macro AUC from a job's downloaded outputs folder (`./rescale-run-<id>`), when present. */
-export async function localMetrics(
-  cwd: string,
-  jobId: string,
-): Promise<{ accuracy: number | null; macroAuc: number | null; from: string } | null> {
-  const dir = resolve(cwd, `rescale-run-${jobId}`);
-  for (const path of [join(dir, "outputs", "metrics.json"), join(dir, "metrics.json")]) {
-    if (!existsSync(path)) continue;
-    try {
-      const m = JSON.parse(await readFile(path, "utf8")) as Record<string, unknown>;
-      const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : null);
-      return { accuracy: num(m.accuracy), macroAuc: num(m.macroAuc), from: path };
-    } catch {
-      return null;
-    }
-  }
-  return null;
 }
 
 /** Runs `fn` over `items` with at most `limit` at once, keeping the order (list rows; the dashboard's rows). */
@@ -220,7 +199,10 @@ async function listRow(client: RescaleClient, summary: Job, ctx: CommandContext)
     client.jobs.statuses(id, { signal: ctx.signal }).catch(() => null),
   ]);
   const outcome = classifyJobOutcome(statuses ?? []);
-  const metrics = outcome.terminal ? await localMetrics(ctx.io.cwd, id) : null;
+  // Test figures from the job's downloaded outputs folder (`./rescale-run-<id>`, as `submit` and `download` write it).
+  const metrics = outcome.terminal
+    ? await readRunMetrics(metricsCandidates(resolve(ctx.io.cwd, `rescale-run-${id}`), "outputs"))
+    : null;
   return {
     id,
     name: stripClientToken(summary.name),
@@ -232,7 +214,7 @@ async function listRow(client: RescaleClient, summary: Job, ctx: CommandContext)
     durationSeconds: statuses ? runSeconds(statuses) : null,
     testAccuracy: metrics?.accuracy ?? null,
     testMacroAuc: metrics?.macroAuc ?? null,
-    metricsFile: metrics?.from ?? null,
+    metricsFile: metrics?.file ?? null,
   };
 }
 
