@@ -48,20 +48,26 @@ function historySpec(
         ? "Train (class-weighted cross-entropy, no L2 penalty)"
         : "Train (class-weighted cross-entropy + L2 penalty)";
   const valLabel = metric === "accuracy" ? "Validation" : "Validation (cross-entropy)";
-  const values = history.flatMap((h) => [
-    {
-      epoch: h.epoch,
-      split: trainLabel,
-      value: metric === "accuracy" ? h.accuracy : penaltyFree ? h.dataLoss! : h.loss,
-    },
-    { epoch: h.epoch, split: valLabel, value: metric === "accuracy" ? h.valAccuracy : h.valLoss },
-  ]);
+  // The exact solver's history is its iterations on all the training rows: no validation split is scored (NaN).
+  // Those points are left out, and the legend names only the curves drawn.
+  const values = history
+    .flatMap((h) => [
+      {
+        epoch: h.epoch,
+        split: trainLabel,
+        value: metric === "accuracy" ? h.accuracy : penaltyFree ? h.dataLoss! : h.loss,
+      },
+      { epoch: h.epoch, split: valLabel, value: metric === "accuracy" ? h.valAccuracy : h.valLoss },
+    ])
+    .filter((v) => Number.isFinite(v.value));
+  const splits = [trainLabel, valLabel].filter((label) => values.some((v) => v.split === label));
   const label = metric === "accuracy" ? "Accuracy" : "Loss (cross-entropy)";
   const best = bestEpoch !== undefined && bestEpoch > 0 ? values.filter((v) => v.epoch === bestEpoch) : [];
   const x = {
     field: "epoch",
     type: "quantitative",
-    title: "Epoch",
+    // Only the exact solver writes a history with no validation: its rows are L-BFGS iterations, not epochs.
+    title: splits.includes(valLabel) ? "Epoch" : "Solver iteration",
     scale: { zero: false, nice: false },
     axis: { format: "d", tickMinStep: 1 },
   };
@@ -69,7 +75,7 @@ function historySpec(
     field: "split",
     type: "nominal",
     title: null,
-    scale: { domain: [trainLabel, valLabel], range: ["#1f77b4", "#ff7f0e"] },
+    scale: { domain: splits, range: ["#1f77b4", "#ff7f0e"].slice(0, splits.length) },
     legend: {
       // Accuracy rises, so its bottom-right corner stays clear of the curves. The loss labels are long (they say
       // which loss is drawn): inside a corner they ran off the plot's left edge, so they go below it.

@@ -167,6 +167,18 @@ describe("plot SVGs", () => {
     expect(svg).not.toContain("best epoch");
   });
 
+  it("draw only the training curve, over solver iterations, for the exact solver's history (no validation)", async () => {
+    const iterations = history.map((h) => ({ ...h, valLoss: Number.NaN, valAccuracy: Number.NaN }));
+    const noVal = plotSpecs(iterations, metrics);
+    const curve = (noVal.accuracy as unknown as { layer: { data: { values: Record<string, unknown>[] } }[] })
+      .layer[0]!.data.values;
+    expect(curve.map((v) => v.split)).toEqual(history.map(() => "Train"));
+    const svg = await renderSvg(noVal.accuracy!);
+    expect(svg).toContain("Solver iteration");
+    expect(svg).not.toContain("Validation");
+    expect(await renderSvg(noVal.loss!)).not.toContain("Validation");
+  });
+
   it("annotate the confusion matrix with its counts and class names", async () => {
     const svg = await renderSvg(specs.confusionMatrix!);
     for (const text of ["Predicted class", "True class", "n = 9", ...classNames]) expect(svg).toContain(text);
