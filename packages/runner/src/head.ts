@@ -1,3 +1,4 @@
+import { callbackList, EarlyStopping, type StopReason, type TrainingCallback, type TrainingLoop } from "./callbacks.js";
 import { FEATURE_LAYERS, type FeatureLayer } from "./features/engine.js";
 import { argmax, meanLogLoss } from "./metrics.js";
 import { Rng } from "./rng.js";
@@ -106,10 +107,13 @@ export interface TrainHeadOptions {
   /** Per-class loss weights (index = class); default balanced from the training labels. */
   classWeights?: number[];
   resume?: HeadTrainingState;
-  /** Called after every epoch with the state to checkpoint. */
-  onEpoch?: (record: EpochRecord, state: () => Promise<HeadTrainingState>) => Promise<void> | void;
-  /** Checked after every epoch; when it returns true training stops and `stopped` is set. */
-  shouldStop?: () => boolean;
+  /**
+   * Called around the epochs after the head's own early stopping (built from the config when there is validation):
+   * checkpointing, history files, progress lines (callbacks.ts).
+   */
+  callbacks?: readonly TrainingCallback<NamedArray[], HeadTrainingState>[];
+  /** Checked after every epoch: once aborted, training ends with stopReason "interrupted". */
+  signal?: AbortSignal;
   /**
    * Without validation rows (a refit on every labelled image): train this many epochs of the `maxEpochs` cosine
    * schedule and keep the last weights (default maxEpochs). Ignored when there is validation.
@@ -121,7 +125,7 @@ export interface TrainHeadResult {
   model: HeadModel;
   history: EpochRecord[];
   bestEpoch: number;
-  stopReason: "early-stopping" | "max-epochs" | "interrupted";
+  stopReason: StopReason;
 }
 
 export function featureDim(layers: readonly FeatureLayer[]): number {
@@ -541,9 +545,9 @@ function evaluate(
 }
 
 /**
- * Trains the head with Adam on mini-batches (cosine-decayed learning rate), class-weighted cross-entropy + L2,
- * early stopping on validation loss after `startFromEpoch` with the best weights restored. Deterministic for a
- * seed (shuffles, initialisation, dropout masks).
+ * Trains the head with Adam on mini-batches (cosine-decayed learning rate), class-weighted cross-entropy + L2.
+ * With validation rows, Keras-style early stopping (callbacks.ts `EarlyStopping`) watches the validation loss after
+ * `startFromEpoch` and restores the best weights. Deterministic for a seed (shuffles, initialisation, dropout masks).
  */
 export async function trainHead(
   config: HeadConfig,
@@ -565,10 +569,21 @@ export async function trainHead(
   const sampleWeights = Float32Array.from(train.y, (label) => classWeights[label]!);
 
   const history: EpochRecord[] = resume ? [...resume.history] : [];
-  let bestEpoch = resume?.bestEpoch ?? 0;
-  let bestValLoss = resume?.bestValLoss ?? Number.POSITIVE_INFINITY;
-  let wait = resume?.wait ?? 0;
-  let bestWeights: NamedArray[] = resume?.bestWeights ?? [];
+  // Only validation rows give early stopping something to watch; a refit trains its fixed epochs.
+  const earlyStopping =
+    val &&
+    new EarlyStopping<NamedArray[]>({
+      monitor: "valLoss",
+      patience: config.patience,
+      minDelta: 1e-6,
+      startFromEpoch: config.startFromEpoch,
+      initial: resume && {
+        best: resume.bestValLoss,
+        bestEpoch: resume.bestEpoch,
+        wait: resume.wait,
+        bestWeights: resume.bestWeights.length > 0 ? resume.bestWeights : undefined,
+      },
+    });
   let step = 0;
   if (resume) {
     restore(params, resume.weights, "value");
@@ -584,8 +599,47 @@ export async function trainHead(
     );
     step = resume.optimizer.find((a) => a.name === "step")?.data[0] ?? 0;
   }
-  let stopReason: TrainHeadResult["stopReason"] = "max-epochs";
-  for (let epoch = (resume?.epoch ?? 0) + 1; epoch <= lastEpoch; epoch++) {
+  let epoch = resume?.epoch ?? 0;
+  let stopRequest: StopReason | undefined;
+  const loop: TrainingLoop<NamedArray[], HeadTrainingState> = {
+    history,
+    lastEpoch: { seconds: 0, samples: 0 },
+    getWeights: () => weightsOf(params),
+    setWeights: (weights) => restore(params, weights, "value"),
+    bestEpoch: () => earlyStopping?.state.bestEpoch ?? resume?.bestEpoch ?? 0,
+    stop: (reason) => {
+      stopRequest = reason;
+    },
+    state: async () => {
+      const stopping = earlyStopping?.state;
+      return {
+        epoch,
+        history: [...history],
+        bestEpoch: loop.bestEpoch(),
+        bestValLoss: stopping?.best ?? resume?.bestValLoss ?? Number.POSITIVE_INFINITY,
+        wait: stopping?.wait ?? resume?.wait ?? 0,
+        rngState: rng.getState(),
+        weights: weightsOf(params),
+        bestWeights: stopping?.bestWeights ?? (stopping ? [] : (resume?.bestWeights ?? [])),
+        optimizer: [
+          { name: "step", shape: [1], data: Float32Array.of(step) },
+          ...params.map((p) => ({ name: `${p.name}/m`, shape: p.shape, data: Float32Array.from(p.m) })),
+          ...params.map((p) => ({ name: `${p.name}/v`, shape: p.shape, data: Float32Array.from(p.v) })),
+        ],
+        mean,
+        std,
+      };
+    },
+  };
+  const callbacks = callbackList<NamedArray[], HeadTrainingState>([
+    ...(earlyStopping ? [earlyStopping] : []),
+    ...(options.callbacks ?? []),
+  ]);
+  await callbacks.trainBegin(loop);
+  let stopReason: StopReason = stopRequest ?? "max-epochs";
+  while (stopRequest === undefined && epoch < lastEpoch) {
+    epoch++;
+    const epochStart = performance.now();
     const learningRate = learningRateAt(config, epoch);
     const order = rng.shuffle(Array.from({ length: train.n }, (_, i) => i));
     let lossSum = 0;
@@ -618,51 +672,17 @@ export async function trainHead(
       valAccuracy: valResult.accuracy,
     };
     history.push(record);
-    const watched = val !== undefined && epoch > config.startFromEpoch;
-    if (watched && record.valLoss < bestValLoss - 1e-6) {
-      bestValLoss = record.valLoss;
-      bestEpoch = epoch;
-      bestWeights = weightsOf(params);
-      wait = 0;
-    } else if (watched) {
-      wait++;
-    }
-    const stateStep = step;
-    const state = async (): Promise<HeadTrainingState> => ({
-      epoch,
-      history: [...history],
-      bestEpoch,
-      bestValLoss,
-      wait,
-      rngState: rng.getState(),
-      weights: weightsOf(params),
-      bestWeights,
-      optimizer: [
-        { name: "step", shape: [1], data: Float32Array.of(stateStep) },
-        ...params.map((p) => ({ name: `${p.name}/m`, shape: p.shape, data: Float32Array.from(p.m) })),
-        ...params.map((p) => ({ name: `${p.name}/v`, shape: p.shape, data: Float32Array.from(p.v) })),
-      ],
-      mean,
-      std,
-    });
-    await options.onEpoch?.(record, state);
-    if (wait >= config.patience) {
-      stopReason = "early-stopping";
-      break;
-    }
-    if (options.shouldStop?.() && epoch < lastEpoch) {
-      stopReason = "interrupted";
-      break;
-    }
+    loop.lastEpoch.seconds = (performance.now() - epochStart) / 1000;
+    loop.lastEpoch.samples = train.n;
+    await callbacks.epochEnd(record, loop);
+    // An epoch takes milliseconds: the signal is honoured between epochs, after the callbacks saved this one.
+    if (stopRequest === undefined && options.signal?.aborted && epoch < lastEpoch) stopRequest = "interrupted";
+    stopReason = stopRequest ?? "max-epochs";
   }
+  const bestEpoch = loop.bestEpoch();
+  await callbacks.trainEnd(loop, stopReason);
   return {
-    model: {
-      config,
-      numClasses,
-      mean,
-      std,
-      weights: bestWeights.length > 0 ? bestWeights : weightsOf(params),
-    },
+    model: { config, numClasses, mean, std, weights: weightsOf(params) },
     history,
     bestEpoch,
     stopReason,
