@@ -4,13 +4,9 @@ import { writeFileAtomic } from "./atomic-write.js";
 import type { ViewSpec } from "./augment.js";
 import { ORIGINAL_VIEW } from "./augment.js";
 import { tf } from "./backend.js";
-import { installConv1x1Gradients } from "./conv1x1-grad.js";
-import type { DatasetImage } from "./dataset.js";
-import { loadLocalLayersModel, pooledFeatureModel } from "./features/tfjs.js";
-import { type FineTuneDepth, layerTrains } from "./finetune-depth.js";
 import {
-  callbackList,
   Checkpointing,
+  callbackList,
   EarlyStopping,
   type EarlyStoppingState,
   EpochProgress,
@@ -18,6 +14,10 @@ import {
   type TrainingCallback,
   type TrainingLoop,
 } from "./callbacks.js";
+import { installConv1x1Gradients } from "./conv1x1-grad.js";
+import type { DatasetImage } from "./dataset.js";
+import { loadLocalLayersModel, pooledFeatureModel } from "./features/tfjs.js";
+import { type FineTuneDepth, layerTrains } from "./finetune-depth.js";
 import { balancedClassWeights, type EpochRecord, type HeadModel } from "./head.js";
 import { saveLayersModel } from "./model/layers-model-file.js";
 import { INPUT_FLOATS, preprocessViews } from "./preprocess.js";

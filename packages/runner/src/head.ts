@@ -1,4 +1,10 @@
-import { callbackList, EarlyStopping, type StopReason, type TrainingCallback, type TrainingLoop } from "./callbacks.js";
+import {
+  callbackList,
+  EarlyStopping,
+  type StopReason,
+  type TrainingCallback,
+  type TrainingLoop,
+} from "./callbacks.js";
 import { FEATURE_LAYERS, type FeatureLayer } from "./features/engine.js";
 import { argmax, meanLogLoss } from "./metrics.js";
 import { Rng } from "./rng.js";
@@ -676,7 +682,8 @@ export async function trainHead(
     loop.lastEpoch.samples = train.n;
     await callbacks.epochEnd(record, loop);
     // An epoch takes milliseconds: the signal is honoured between epochs, after the callbacks saved this one.
-    if (stopRequest === undefined && options.signal?.aborted && epoch < lastEpoch) stopRequest = "interrupted";
+    if (stopRequest === undefined && options.signal?.aborted && epoch < lastEpoch)
+      stopRequest = "interrupted";
     stopReason = stopRequest ?? "max-epochs";
   }
   const bestEpoch = loop.bestEpoch();

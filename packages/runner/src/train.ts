@@ -173,7 +173,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const evaluation = await evaluationStage({ ...run, data, model });
     const artifacts = await artifactsStage({ ...run, data, features, choice, model, evaluation });
     const upload = await uploadStage({ ...run, artifacts });
-    return { outDir: run.out, metrics: evaluation.metrics, report: artifacts.report, zip: artifacts.zip, upload };
+    return {
+      outDir: run.out,
+      metrics: evaluation.metrics,
+      report: artifacts.report,
+      zip: artifacts.zip,
+      upload,
+    };
   } finally {
     await run.close();
   }

@@ -106,7 +106,9 @@ function runReport(
       // No early stopping in the refit: the last epoch (iteration) is the one kept.
       bestEpoch: headResult.history.length,
       stopReason: exactFit ? "converged" : headResult.stopReason,
-      ...(exactFit ? { objective: exactFit.solution.objective, gradientMax: exactFit.solution.gradientMax } : {}),
+      ...(exactFit
+        ? { objective: exactFit.solution.objective, gradientMax: exactFit.solution.gradientMax }
+        : {}),
     },
     finalFit: {
       images: plan.finalFit,

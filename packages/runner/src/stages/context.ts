@@ -6,7 +6,13 @@ import { type CvCandidate, DEFAULT_CANDIDATES, EXACT_CANDIDATES } from "../cv.js
 import { chooseDevice, type DeviceChoice, describeDevice } from "../device.js";
 import { RunInterruptedError, UnsupportedError } from "../errors.js";
 import type { FeatureLayer } from "../features/engine.js";
-import { DEFAULT_HEAD_EPOCHS, DEFAULT_LEARNING_RATES, type HeadConfig, type HeadKind, type HeadSolver } from "../head.js";
+import {
+  DEFAULT_HEAD_EPOCHS,
+  DEFAULT_LEARNING_RATES,
+  type HeadConfig,
+  type HeadKind,
+  type HeadSolver,
+} from "../head.js";
 import { createProgress, type Progress } from "../progress.js";
 import { checkTrainOptions, type FinalFit } from "../rules.js";
 import type { TrainOptions } from "../train.js";

@@ -1,5 +1,5 @@
 /** The runner's training run as a list of stages sharing one RunContext (train.ts runs them in order). */
-export { type RunArtifacts, artifactsStage } from "./artifacts.js";
+export { artifactsStage, type RunArtifacts } from "./artifacts.js";
 export { openRun, planRun, type RunContext, type RunPlan } from "./context.js";
 export { datasetStage, type RunData } from "./dataset.js";
 export { type Evaluation, evaluationStage } from "./evaluation.js";

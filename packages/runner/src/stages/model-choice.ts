@@ -1,5 +1,12 @@
 import os from "node:os";
-import { type CvImage, type CvResult, candidateName, crossValidate, EXACT_DEFAULT, refitEpochs } from "../cv.js";
+import {
+  type CvImage,
+  type CvResult,
+  candidateName,
+  crossValidate,
+  EXACT_DEFAULT,
+  refitEpochs,
+} from "../cv.js";
 import type { HeadConfig } from "../head.js";
 import type { RunContext } from "./context.js";
 import type { RunData } from "./dataset.js";

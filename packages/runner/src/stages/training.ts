@@ -101,7 +101,9 @@ export async function trainingStage(
       );
     }
     if (JSON.stringify(saved.meta.config) !== JSON.stringify(config)) {
-      throw new UserInputError("--resume: the checkpoint was made with other head options; use the same flags.");
+      throw new UserInputError(
+        "--resume: the checkpoint was made with other head options; use the same flags.",
+      );
     }
     progress.log(`resuming head training after epoch ${saved.state.epoch}`);
   }

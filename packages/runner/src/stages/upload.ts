@@ -1,7 +1,7 @@
 import path from "node:path";
 import { type UploadResult, uploadAfterTraining } from "../upload.js";
-import type { RunContext } from "./context.js";
 import type { RunArtifacts } from "./artifacts.js";
+import type { RunContext } from "./context.js";
 
 /**
  * Stage 7: uploads artifacts.zip, metrics.json and run.json to Rescale, only inside a job or when asked. A failed
