@@ -29,10 +29,10 @@ export const HEAD_KINDS: readonly HeadKind[] = ["dense", "flatten"];
 const FLATTEN_HIDDEN = 256;
 export const DEFAULT_HEAD_EPOCHS = 40;
 /**
- * Default peak learning rates. The dense head's was measured on BUSI (bench/head.ts): 40 cosine-decayed epochs from
- * 1e-2 did as well as 60 from 5e-3 (whole-set CV log loss 0.453 and 0.445, accuracy 0.837 and 0.840, within noise) in
- * two thirds of the time, and came near the exact optimum of its convex objective (docs/runner.md). The flatten
- * head keeps Adam's usual 1e-3.
+ * Default peak learning rates. The dense head's was measured on BUSI (bench/head.ts; figures in docs/benchmarks.md,
+ * "Head training settings"): 40 cosine-decayed epochs from 1e-2 did as well as 60 from 5e-3, within noise, in two
+ * thirds of the time, and came near the exact optimum of its convex objective (docs/runner.md). The flatten head
+ * keeps Adam's usual 1e-3.
  */
 export const DEFAULT_LEARNING_RATES: Record<HeadKind, number> = { dense: 1e-2, flatten: 1e-3 };
 
@@ -52,8 +52,7 @@ export interface HeadConfig {
   /**
    * Early stopping watches the validation loss only after this epoch (Keras' start_from_epoch): while the learning
    * rate is high the validation loss jumps about, and stopping there left the head well short of its optimum (BUSI,
-   * bench/head.ts, 40 epochs: whole-set CV accuracy 0.814, log loss 0.557 watched from the start; 0.837, 0.453 from
-   * epoch 20).
+   * bench/head.ts: docs/benchmarks.md, "Head training settings", watched from epoch 1 against epoch 20).
    */
   startFromEpoch: number;
 }
@@ -244,7 +243,7 @@ function run(
     }
     if (dropping) {
       // Inline xorshift32 seeded from the run's PRNG: dropout draws one number per unit, far too many for
-      // method calls (this halves the epoch time of the dense head).
+      // method calls (docs/benchmarks.md, "Head hot loops").
       let state = training!.rng.nextSeed() | 1;
       const threshold = keep * 4294967296;
       for (let k = 0; k < H; k++) {
@@ -324,12 +323,13 @@ function addL2(config: HeadConfig, params: Param[]): number {
 
 /*
  * The head's hot loops: a row of H inputs against an H x C kernel (row-major, Keras order), C small. Three classes
- * per pass over the row, in registers: 2-3x faster in V8 than one pass per class or an inner loop over classes.
+ * per pass over the row, in registers: V8 runs that faster than one pass per class or an inner loop over classes
+ * (docs/benchmarks.md, "Head hot loops").
  */
 
 /**
  * out[r * C + c] += sum_k hs[r][k] * w[k * C + c] for every row r. With three classes, four rows share each pass
- * over the kernel (12 sums in registers; about 1.2x faster). Each row's sums run over k in the same order as
+ * over the kernel (12 sums in registers: fewer loads of the kernel). Each row's sums run over k in the same order as
  * `addProduct`, so the results are identical to it.
  */
 export function addProducts(
@@ -395,7 +395,7 @@ export function addProducts(
 
 /**
  * grad[k * C + c] += sum_r hs[r][k] * gs[r * C + c]. With three classes, four rows share each pass over the
- * gradient (about 1.5x faster); every element still adds the rows one by one in order, rounded to float32 after
+ * gradient (fewer loads and stores of it); every element still adds the rows one by one in order, rounded to float32 after
  * each add as a store would, so the results are identical to one `addOuterProduct` per row.
  */
 export function addOuterProducts(
@@ -500,7 +500,7 @@ const ADAM = { beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
 /**
  * The learning rate of an epoch (1-based): cosine decay from `learningRate` towards 0 over `maxEpochs`, as Keras'
  * CosineDecay stepped per epoch. A constant rate kept the weights of this convex head jittering around its
- * optimum (the validation loss of one BUSI fold swung 0.24-0.35 between epochs 100 and 300).
+ * optimum (one BUSI fold's validation loss: docs/runner.md).
  */
 export function learningRateAt(
   config: Pick<HeadConfig, "learningRate" | "maxEpochs">,
