@@ -6,10 +6,7 @@ import {
   type TrainingCallback,
   type TrainingLoop,
 } from "../src/callbacks.js";
-import type { EpochRecord, HeadConfig, LabelledMatrix } from "../src/head.js";
-import { trainHead } from "../src/head.js";
-import { Rng } from "../src/rng.js";
-import type { NamedArray } from "../src/tensors.js";
+import type { EpochRecord } from "../src/head.js";
 
 /** A stand-in training loop whose "weights" are the number of the epoch that produced them. */
 async function runLoop(valLosses: number[], callbacks: TrainingCallback<number>[]) {
@@ -85,72 +82,5 @@ describe("EarlyStopping (Keras semantics)", () => {
       weights: 0,
       stopped: "early-stopping",
     });
-  });
-});
-
-/** Two classes split by feature 0; the validation labels are flipped, so training makes its loss worse. */
-function rows(n: number, seed: number, flip: boolean): LabelledMatrix {
-  const rng = new Rng(seed);
-  const x = new Float32Array(n * 2);
-  const y = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const label = i % 2;
-    x[i * 2] = (label === 0 ? -1 : 1) + (rng.next() - 0.5);
-    x[i * 2 + 1] = rng.next() - 0.5;
-    y[i] = flip ? 1 - label : label;
-  }
-  return { x, y, n, d: 2 };
-}
-
-const config: HeadConfig = {
-  kind: "dense",
-  layers: ["conv5"],
-  l2: 0,
-  dropout: 0,
-  learningRate: 0.05,
-  batchSize: 8,
-  maxEpochs: 30,
-  patience: 4,
-  startFromEpoch: 2,
-};
-
-describe("trainHead with callbacks and an AbortSignal", () => {
-  it("returns the weights of the best epoch early stopping saw, not the last epoch's", async () => {
-    const seen: NamedArray[][] = [];
-    const result = await trainHead(config, rows(40, 1, false), rows(20, 2, true), {
-      numClasses: 2,
-      seed: 3,
-      callbacks: [{ onEpochEnd: (_r, loop) => void seen.push(loop.getWeights()) }],
-    });
-    expect(result.stopReason).toBe("early-stopping");
-    expect(result.bestEpoch).toBe(3); // the first watched epoch: every later one is worse
-    expect(result.history).toHaveLength(3 + 4);
-    expect(seen).toHaveLength(7);
-    expect(result.model.weights).toEqual(seen[2]);
-    expect(result.model.weights).not.toEqual(seen[6]);
-  });
-
-  it("stops between epochs once aborted, after the callbacks saw the epoch in progress", async () => {
-    const controller = new AbortController();
-    const ended: StopReason[] = [];
-    const epochs: number[] = [];
-    const result = await trainHead(config, rows(40, 1, false), undefined, {
-      numClasses: 2,
-      seed: 3,
-      signal: controller.signal,
-      callbacks: [
-        {
-          onEpochEnd: (r) => {
-            epochs.push(r.epoch);
-            if (r.epoch === 3) controller.abort();
-          },
-          onTrainEnd: (_loop, reason) => void ended.push(reason),
-        },
-      ],
-    });
-    expect(result.stopReason).toBe("interrupted");
-    expect(epochs).toEqual([1, 2, 3]);
-    expect(result.history).toHaveLength(3);
-    expect(ended).toEqual(["interrupted"]);
   });
 });

@@ -22,6 +22,15 @@ export interface RunArtifacts {
   zip: string;
 }
 
+/** What the artifacts stage reads: every earlier stage's result. */
+type ArtifactsInput = RunContext & {
+  data: RunData;
+  features: RunFeatures;
+  choice: ModelChoice;
+  model: TrainedModel;
+  evaluation: Evaluation;
+};
+
 const require = createRequire(import.meta.url);
 const packageVersion = (name: string): string => {
   try {
@@ -32,15 +41,7 @@ const packageVersion = (name: string): string => {
 };
 
 /** run.json: everything needed to tell how the model was made and how it did. */
-function runReport(
-  ctx: RunContext & {
-    data: RunData;
-    features: RunFeatures;
-    choice: ModelChoice;
-    model: TrainedModel;
-    evaluation: Evaluation;
-  },
-): RunReport {
+function runReport(ctx: ArtifactsInput): RunReport {
   const { data, features, choice, model, evaluation, plan } = ctx;
   const { dataset, split, classNames } = data;
   const { cv, config } = choice;
@@ -134,15 +135,7 @@ function runReport(
  * Stage 6: the history, plots and misclassified thumbnails, run.json, report.html (settings, metrics, plots,
  * timings), and artifacts.zip of them all.
  */
-export async function artifactsStage(
-  ctx: RunContext & {
-    data: RunData;
-    features: RunFeatures;
-    choice: ModelChoice;
-    model: TrainedModel;
-    evaluation: Evaluation;
-  },
-): Promise<RunArtifacts> {
+export async function artifactsStage(ctx: ArtifactsInput): Promise<RunArtifacts> {
   const { out, data, model, evaluation } = ctx;
   const { history, bestEpoch } = model.headResult;
   await writeHistory(out, history, bestEpoch);
