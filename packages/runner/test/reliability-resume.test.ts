@@ -159,6 +159,21 @@ describe("runner process faults", () => {
     expectSameHistory(readHistory(out), reference);
   });
 
+  it("Ctrl-C (SIGINT) mid-training: the same clean stop, exit 75, the history so far kept", {
+    timeout: 300_000,
+  }, async () => {
+    const out = path.join(sandbox.root, "ctrl-c");
+    const run = startRunner(out);
+    await waitForCheckpoint(out, 5, run.exit);
+    run.child.kill("SIGINT");
+    expect(await run.exit, run.log()).toBe(INTERRUPTED);
+    expect(run.log()).toMatch(/Run stopped \(SIGINT\); checkpoint saved/);
+    const checkpointed = readCheckpoint(out);
+    expect(checkpointed.epoch).toBeLessThan(EPOCHS);
+    expect(readHistory(out)).toEqual(checkpointed.history);
+    expect(existsSync(path.join(out, "metrics.json"))).toBe(false);
+  });
+
   it("SIGKILL mid-training, then --resume: continues after the last checkpoint, history intact", {
     timeout: 300_000,
   }, async () => {
