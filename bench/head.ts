@@ -16,31 +16,32 @@
 import { appendFile, mkdir } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { firstViews, ORIGINAL_VIEW } from "../packages/runner/dist/augment.js";
 import {
   buildMatrix,
   type CvImage,
   candidateName,
+  computeMetrics,
+  createProgress,
   crossValidate,
-  EXACT_CANDIDATES,
-  predictOverViews,
-  STAGE_SETS,
-  stratifiedFolds,
-} from "../packages/runner/dist/cv.js";
-import { scanDataset } from "../packages/runner/dist/dataset.js";
-import { FeatureCache } from "../packages/runner/dist/features/cache.js";
-import { FEATURE_LAYER_NAMES } from "../packages/runner/dist/features/engine.js";
-import { extractFeatures } from "../packages/runner/dist/features/extract.js";
-import { selectEngine } from "../packages/runner/dist/features/select.js";
-import {
   DEFAULT_HEAD_EPOCHS,
   DEFAULT_LEARNING_RATES,
+  EXACT_CANDIDATES,
+  extractFeatures,
+  FEATURE_LAYER_NAMES,
+  FeatureCache,
+  firstViews,
+  fitExactHead,
   type HeadConfig,
+  meanLogLoss,
+  ORIGINAL_VIEW,
+  predictOverViews,
+  runExactFold,
+  STAGE_SETS,
+  scanDataset,
+  selectEngine,
+  stratifiedFolds,
   trainHead,
-} from "../packages/runner/dist/head.js";
-import { fitExactHead, runExactFold } from "../packages/runner/dist/logreg.js";
-import { computeMetrics, meanLogLoss } from "../packages/runner/dist/metrics.js";
-import { createProgress } from "../packages/runner/dist/progress.js";
+} from "@rescale-run/runner";
 
 const data = path.resolve(process.env.BENCH_DATA ?? "../shared/data/busi-dev/Dataset_BUSI_with_GT");
 const repeats = Number(process.env.BENCH_REPEATS ?? 3);

@@ -8,7 +8,7 @@ import { appendFile, mkdir, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 // The compiled runner, as `rescale-runner` runs it (its cross-validation worker threads need the compiled script).
-import { type EnginePreference, train } from "../packages/runner/dist/index.js";
+import { type EnginePreference, train } from "@rescale-run/runner";
 
 const data = path.resolve(process.env.BENCH_DATA ?? "../shared/data/busi-dev/Dataset_BUSI_with_GT");
 const benchRoot = path.resolve(".bench-out");

@@ -333,11 +333,17 @@ export async function runRunnerCli(argv: string[], io: CliIo = defaultIo): Promi
     .strict()
     .demandCommand(1, "name a command: train, predict, export or device")
     .command("train", "train a classifier on an image-folder dataset", trainOptions, async (args) => {
+      // SIGTERM (a job's walltime or Stop) and Ctrl-C stop the run cleanly: checkpoint, exit 75, --resume.
+      const stop = new AbortController();
+      const onSignal = (signal: NodeJS.Signals) => stop.abort(signal);
+      process.on("SIGTERM", onSignal);
+      process.on("SIGINT", onSignal);
       try {
         const result = await train({
           // yargs types a command handler without the parent's options; they are there at run time.
           ...trainValues(args as unknown as ParsedTrainArgs),
           progress: createProgress({ quiet: args.quiet }),
+          signal: stop.signal,
         });
         io.stdout(
           args.json
@@ -346,6 +352,9 @@ export async function runRunnerCli(argv: string[], io: CliIo = defaultIo): Promi
         );
       } catch (error) {
         fail(error);
+      } finally {
+        process.off("SIGTERM", onSignal);
+        process.off("SIGINT", onSignal);
       }
     })
     .command(

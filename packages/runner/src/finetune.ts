@@ -4,6 +4,16 @@ import { writeFileAtomic } from "./atomic-write.js";
 import type { ViewSpec } from "./augment.js";
 import { ORIGINAL_VIEW } from "./augment.js";
 import { tf } from "./backend.js";
+import {
+  Checkpointing,
+  callbackList,
+  EarlyStopping,
+  type EarlyStoppingState,
+  EpochProgress,
+  type StopReason,
+  type TrainingCallback,
+  type TrainingLoop,
+} from "./callbacks.js";
 import { installConv1x1Gradients } from "./conv1x1-grad.js";
 import type { DatasetImage } from "./dataset.js";
 import { loadLocalLayersModel, pooledFeatureModel } from "./features/tfjs.js";
@@ -52,7 +62,10 @@ export interface FineTuneOptions {
   modelDir?: string;
   limitInputPixels?: number;
   progress?: Progress;
-  shouldStop?: () => boolean;
+  /** Checked between batches: once aborted, the epoch in progress is dropped and training ends (`stopped`). */
+  signal?: AbortSignal;
+  /** Called around the epochs after fine-tuning's own early stopping, checkpointing and progress lines. */
+  callbacks?: readonly TrainingCallback<tf.Tensor[], FineTuneState>[];
 }
 
 export interface FineTuneResult {
@@ -63,11 +76,12 @@ export interface FineTuneResult {
   bestEpoch: number;
   /** Training images per second over the epochs run (decode included), undefined when none ran. */
   imagesPerSecond: number | undefined;
-  /** True when `shouldStop` ended training early (the best weights so far are saved and checkpointed). */
+  /** True when `signal` ended training early (the best weights so far are saved and checkpointed). */
   stopped: boolean;
 }
 
-interface FineTuneState {
+/** What fine-tuning's checkpoint saves (state.json) besides the current and best weights (current.bin, best.bin). */
+export interface FineTuneState {
   depth: FineTuneDepth;
   epoch: number;
   bestLoss: number;
@@ -190,31 +204,78 @@ export async function fineTuneBackbone(options: FineTuneOptions): Promise<FineTu
     }
     if (state && (state.depth !== depth || state.variables.length !== allVars.length)) state = undefined;
   }
-  let best: tf.Tensor[];
-  let bestLoss: number;
-  let bestEpoch = 0;
-  let wait = 0;
   let firstEpoch = 1;
   const history: EpochRecord[] = [];
+  let initial: EarlyStoppingState<tf.Tensor[]>;
   if (state && checkpointDir) {
     const current = await readVariables(path.join(checkpointDir, "current.bin"), state.variables);
     for (const [i, v] of allVars.entries()) v.assign(current[i]!);
     tf.dispose(current);
-    best = await readVariables(path.join(checkpointDir, "best.bin"), state.variables);
-    ({ bestLoss, bestEpoch, wait } = state);
+    const bestWeights = await readVariables(path.join(checkpointDir, "best.bin"), state.variables);
+    initial = { best: state.bestLoss, bestEpoch: state.bestEpoch, wait: state.wait, bestWeights };
     history.push(...state.history);
     firstEpoch = state.epoch + 1;
     progress.log(`fine-tune: resuming after epoch ${state.epoch}`);
   } else {
-    best = snapshot();
-    bestLoss = (await evaluate()).loss;
+    // The head-trained weights are epoch 0's best: fine-tuning keeps them unless an epoch does better.
+    initial = { best: (await evaluate()).loss, bestEpoch: 0, wait: 0, bestWeights: snapshot() };
   }
+  const earlyStopping = new EarlyStopping<tf.Tensor[]>({
+    monitor: "valLoss",
+    patience,
+    initial,
+    release: (weights) => tf.dispose(weights),
+  });
+  let epoch = firstEpoch - 1;
+  let stopRequest: StopReason | undefined;
+  const loop: TrainingLoop<tf.Tensor[], FineTuneState> = {
+    history,
+    lastEpoch: { seconds: 0, samples: 0 },
+    getWeights: snapshot,
+    setWeights: (weights) => {
+      for (const [i, v] of allVars.entries()) v.assign(weights[i]!);
+      tf.dispose(weights);
+    },
+    bestEpoch: () => earlyStopping.state.bestEpoch,
+    stop: (reason) => {
+      stopRequest = reason;
+    },
+    state: async () => ({
+      depth,
+      epoch,
+      bestLoss: earlyStopping.state.best,
+      bestEpoch: earlyStopping.state.bestEpoch,
+      wait: earlyStopping.state.wait,
+      history: [...history],
+      variables: allVars.map((v) => ({ name: v.name, shape: v.shape })),
+    }),
+  };
+  const callbacks = callbackList<tf.Tensor[], FineTuneState>([
+    earlyStopping,
+    ...(checkpointDir && statePath
+      ? [
+          new Checkpointing<FineTuneState>(async (saved) => {
+            await mkdir(checkpointDir, { recursive: true });
+            await writeVariables(path.join(checkpointDir, "current.bin"), allVars);
+            await writeVariables(path.join(checkpointDir, "best.bin"), earlyStopping.state.bestWeights!);
+            await writeFileAtomic(statePath, JSON.stringify(saved));
+          }),
+        ]
+      : []),
+    new EpochProgress(
+      progress,
+      (r, l) =>
+        `fine-tune epoch ${r.epoch}: loss ${r.loss.toFixed(4)} val_loss ${r.valLoss.toFixed(4)} ` +
+        `(${(l.lastEpoch.samples / l.lastEpoch.seconds).toFixed(1)} images/s)`,
+    ),
+    ...(options.callbacks ?? []),
+  ]);
   const trainItems = options.train.flatMap((image) => options.views.map((view) => ({ image, view })));
   let trainedImages = 0;
   let trainSeconds = 0;
-  let stopped = false;
-  for (let epoch = firstEpoch; epoch <= epochs && !stopped; epoch++) {
-    if (wait >= patience) break;
+  await callbacks.trainBegin(loop);
+  while (stopRequest === undefined && epoch < epochs) {
+    epoch++;
     // One stream per epoch, from the seed: a resumed run shuffles and drops out as an uninterrupted one would.
     const rng = new Rng(options.seed * 1000 + epoch);
     const epochItems = rng.shuffle([...trainItems]);
@@ -223,8 +284,8 @@ export async function fineTuneBackbone(options: FineTuneOptions): Promise<FineTu
     const epochStart = performance.now();
     let seen = 0;
     for (let start = 0; start < trainItems.length; start += batchSize) {
-      if (options.shouldStop?.()) {
-        stopped = true;
+      if (options.signal?.aborted) {
+        stopRequest = "interrupted";
         break;
       }
       const items = epochItems.slice(start, start + batchSize);
@@ -263,7 +324,8 @@ export async function fineTuneBackbone(options: FineTuneOptions): Promise<FineTu
     }
     trainedImages += seen;
     trainSeconds += (performance.now() - epochStart) / 1000;
-    if (stopped) break;
+    // Stopped inside the epoch: it is dropped (the last checkpoint is the epoch before it).
+    if (stopRequest === "interrupted") break;
     const val = await evaluate();
     const record = {
       epoch,
@@ -273,36 +335,13 @@ export async function fineTuneBackbone(options: FineTuneOptions): Promise<FineTu
       valAccuracy: val.accuracy,
     };
     history.push(record);
-    progress.log(
-      `fine-tune epoch ${epoch}: loss ${record.loss.toFixed(4)} val_loss ${record.valLoss.toFixed(4)} ` +
-        `(${(seen / ((performance.now() - epochStart) / 1000)).toFixed(1)} images/s)`,
-    );
-    if (val.loss < bestLoss) {
-      tf.dispose(best);
-      best = snapshot();
-      bestLoss = val.loss;
-      bestEpoch = epoch;
-      wait = 0;
-    } else {
-      wait++;
-    }
-    if (checkpointDir && statePath) {
-      await mkdir(checkpointDir, { recursive: true });
-      await writeVariables(path.join(checkpointDir, "current.bin"), allVars);
-      await writeVariables(path.join(checkpointDir, "best.bin"), best);
-      const saved: FineTuneState = {
-        depth,
-        epoch,
-        bestLoss,
-        bestEpoch,
-        wait,
-        history,
-        variables: allVars.map((v) => ({ name: v.name, shape: v.shape })),
-      };
-      await writeFileAtomic(statePath, JSON.stringify(saved));
-    }
+    loop.lastEpoch.seconds = (performance.now() - epochStart) / 1000;
+    loop.lastEpoch.samples = seen;
+    await callbacks.epochEnd(record, loop);
   }
-  for (const [i, v] of allVars.entries()) v.assign(best[i]! as tf.Tensor);
+  const stopped = stopRequest === "interrupted";
+  const bestEpoch = earlyStopping.state.bestEpoch;
+  await callbacks.trainEnd(loop, stopRequest ?? "max-epochs");
 
   const backboneDir = path.join(options.outDir, "backbone");
   await saveLayersModel(base, backboneDir, `rescale-run fine-tune (TF.js ${tf.version.tfjs})`);
@@ -313,7 +352,7 @@ export async function fineTuneBackbone(options: FineTuneOptions): Promise<FineTu
       data: Float32Array.from(await v.data()),
     })),
   );
-  for (const t of [...best, ...headVars, mean, std, classWeights]) t.dispose();
+  for (const t of [...headVars, mean, std, classWeights]) t.dispose();
   optimizer.dispose();
   return {
     head: { ...head, weights },

@@ -1,3 +1,10 @@
+import {
+  callbackList,
+  EarlyStopping,
+  type StopReason,
+  type TrainingCallback,
+  type TrainingLoop,
+} from "./callbacks.js";
 import { FEATURE_LAYERS, type FeatureLayer } from "./features/engine.js";
 import { argmax, meanLogLoss } from "./metrics.js";
 import { Rng } from "./rng.js";
@@ -22,10 +29,10 @@ export const HEAD_KINDS: readonly HeadKind[] = ["dense", "flatten"];
 const FLATTEN_HIDDEN = 256;
 export const DEFAULT_HEAD_EPOCHS = 40;
 /**
- * Default peak learning rates. The dense head's was measured on BUSI (bench/head.ts): 40 cosine-decayed epochs from
- * 1e-2 did as well as 60 from 5e-3 (whole-set CV log loss 0.453 and 0.445, accuracy 0.837 and 0.840, within noise) in
- * two thirds of the time, and came near the exact optimum of its convex objective (docs/runner.md). The flatten
- * head keeps Adam's usual 1e-3.
+ * Default peak learning rates. The dense head's was measured on BUSI (bench/head.ts; figures in docs/benchmarks.md,
+ * "Head training settings"): 40 cosine-decayed epochs from 1e-2 did as well as 60 from 5e-3, within noise, in two
+ * thirds of the time, and came near the exact optimum of its convex objective (docs/runner.md). The flatten head
+ * keeps Adam's usual 1e-3.
  */
 export const DEFAULT_LEARNING_RATES: Record<HeadKind, number> = { dense: 1e-2, flatten: 1e-3 };
 
@@ -45,8 +52,7 @@ export interface HeadConfig {
   /**
    * Early stopping watches the validation loss only after this epoch (Keras' start_from_epoch): while the learning
    * rate is high the validation loss jumps about, and stopping there left the head well short of its optimum (BUSI,
-   * bench/head.ts, 40 epochs: whole-set CV accuracy 0.814, log loss 0.557 watched from the start; 0.837, 0.453 from
-   * epoch 20).
+   * bench/head.ts: docs/benchmarks.md, "Head training settings", watched from epoch 1 against epoch 20).
    */
   startFromEpoch: number;
 }
@@ -106,10 +112,13 @@ export interface TrainHeadOptions {
   /** Per-class loss weights (index = class); default balanced from the training labels. */
   classWeights?: number[];
   resume?: HeadTrainingState;
-  /** Called after every epoch with the state to checkpoint. */
-  onEpoch?: (record: EpochRecord, state: () => Promise<HeadTrainingState>) => Promise<void> | void;
-  /** Checked after every epoch; when it returns true training stops and `stopped` is set. */
-  shouldStop?: () => boolean;
+  /**
+   * Called around the epochs after the head's own early stopping (built from the config when there is validation):
+   * checkpointing, history files, progress lines (callbacks.ts).
+   */
+  callbacks?: readonly TrainingCallback<NamedArray[], HeadTrainingState>[];
+  /** Checked after every epoch: once aborted, training ends with stopReason "interrupted". */
+  signal?: AbortSignal;
   /**
    * Without validation rows (a refit on every labelled image): train this many epochs of the `maxEpochs` cosine
    * schedule and keep the last weights (default maxEpochs). Ignored when there is validation.
@@ -121,7 +130,7 @@ export interface TrainHeadResult {
   model: HeadModel;
   history: EpochRecord[];
   bestEpoch: number;
-  stopReason: "early-stopping" | "max-epochs" | "interrupted";
+  stopReason: StopReason;
 }
 
 export function featureDim(layers: readonly FeatureLayer[]): number {
@@ -234,7 +243,7 @@ function run(
     }
     if (dropping) {
       // Inline xorshift32 seeded from the run's PRNG: dropout draws one number per unit, far too many for
-      // method calls (this halves the epoch time of the dense head).
+      // method calls (docs/benchmarks.md, "Head hot loops").
       let state = training!.rng.nextSeed() | 1;
       const threshold = keep * 4294967296;
       for (let k = 0; k < H; k++) {
@@ -314,12 +323,13 @@ function addL2(config: HeadConfig, params: Param[]): number {
 
 /*
  * The head's hot loops: a row of H inputs against an H x C kernel (row-major, Keras order), C small. Three classes
- * per pass over the row, in registers: 2-3x faster in V8 than one pass per class or an inner loop over classes.
+ * per pass over the row, in registers: V8 runs that faster than one pass per class or an inner loop over classes
+ * (docs/benchmarks.md, "Head hot loops").
  */
 
 /**
  * out[r * C + c] += sum_k hs[r][k] * w[k * C + c] for every row r. With three classes, four rows share each pass
- * over the kernel (12 sums in registers; about 1.2x faster). Each row's sums run over k in the same order as
+ * over the kernel (12 sums in registers: fewer loads of the kernel). Each row's sums run over k in the same order as
  * `addProduct`, so the results are identical to it.
  */
 export function addProducts(
@@ -385,7 +395,7 @@ export function addProducts(
 
 /**
  * grad[k * C + c] += sum_r hs[r][k] * gs[r * C + c]. With three classes, four rows share each pass over the
- * gradient (about 1.5x faster); every element still adds the rows one by one in order, rounded to float32 after
+ * gradient (fewer loads and stores of it); every element still adds the rows one by one in order, rounded to float32 after
  * each add as a store would, so the results are identical to one `addOuterProduct` per row.
  */
 export function addOuterProducts(
@@ -490,7 +500,7 @@ const ADAM = { beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
 /**
  * The learning rate of an epoch (1-based): cosine decay from `learningRate` towards 0 over `maxEpochs`, as Keras'
  * CosineDecay stepped per epoch. A constant rate kept the weights of this convex head jittering around its
- * optimum (the validation loss of one BUSI fold swung 0.24-0.35 between epochs 100 and 300).
+ * optimum (one BUSI fold's validation loss: docs/runner.md).
  */
 export function learningRateAt(
   config: Pick<HeadConfig, "learningRate" | "maxEpochs">,
@@ -541,9 +551,9 @@ function evaluate(
 }
 
 /**
- * Trains the head with Adam on mini-batches (cosine-decayed learning rate), class-weighted cross-entropy + L2,
- * early stopping on validation loss after `startFromEpoch` with the best weights restored. Deterministic for a
- * seed (shuffles, initialisation, dropout masks).
+ * Trains the head with Adam on mini-batches (cosine-decayed learning rate), class-weighted cross-entropy + L2.
+ * With validation rows, Keras-style early stopping (callbacks.ts `EarlyStopping`) watches the validation loss after
+ * `startFromEpoch` and restores the best weights. Deterministic for a seed (shuffles, initialisation, dropout masks).
  */
 export async function trainHead(
   config: HeadConfig,
@@ -565,10 +575,21 @@ export async function trainHead(
   const sampleWeights = Float32Array.from(train.y, (label) => classWeights[label]!);
 
   const history: EpochRecord[] = resume ? [...resume.history] : [];
-  let bestEpoch = resume?.bestEpoch ?? 0;
-  let bestValLoss = resume?.bestValLoss ?? Number.POSITIVE_INFINITY;
-  let wait = resume?.wait ?? 0;
-  let bestWeights: NamedArray[] = resume?.bestWeights ?? [];
+  // Only validation rows give early stopping something to watch; a refit trains its fixed epochs.
+  const earlyStopping =
+    val &&
+    new EarlyStopping<NamedArray[]>({
+      monitor: "valLoss",
+      patience: config.patience,
+      minDelta: 1e-6,
+      startFromEpoch: config.startFromEpoch,
+      initial: resume && {
+        best: resume.bestValLoss,
+        bestEpoch: resume.bestEpoch,
+        wait: resume.wait,
+        bestWeights: resume.bestWeights.length > 0 ? resume.bestWeights : undefined,
+      },
+    });
   let step = 0;
   if (resume) {
     restore(params, resume.weights, "value");
@@ -584,8 +605,47 @@ export async function trainHead(
     );
     step = resume.optimizer.find((a) => a.name === "step")?.data[0] ?? 0;
   }
-  let stopReason: TrainHeadResult["stopReason"] = "max-epochs";
-  for (let epoch = (resume?.epoch ?? 0) + 1; epoch <= lastEpoch; epoch++) {
+  let epoch = resume?.epoch ?? 0;
+  let stopRequest: StopReason | undefined;
+  const loop: TrainingLoop<NamedArray[], HeadTrainingState> = {
+    history,
+    lastEpoch: { seconds: 0, samples: 0 },
+    getWeights: () => weightsOf(params),
+    setWeights: (weights) => restore(params, weights, "value"),
+    bestEpoch: () => earlyStopping?.state.bestEpoch ?? resume?.bestEpoch ?? 0,
+    stop: (reason) => {
+      stopRequest = reason;
+    },
+    state: async () => {
+      const stopping = earlyStopping?.state;
+      return {
+        epoch,
+        history: [...history],
+        bestEpoch: loop.bestEpoch(),
+        bestValLoss: stopping?.best ?? resume?.bestValLoss ?? Number.POSITIVE_INFINITY,
+        wait: stopping?.wait ?? resume?.wait ?? 0,
+        rngState: rng.getState(),
+        weights: weightsOf(params),
+        bestWeights: stopping?.bestWeights ?? (stopping ? [] : (resume?.bestWeights ?? [])),
+        optimizer: [
+          { name: "step", shape: [1], data: Float32Array.of(step) },
+          ...params.map((p) => ({ name: `${p.name}/m`, shape: p.shape, data: Float32Array.from(p.m) })),
+          ...params.map((p) => ({ name: `${p.name}/v`, shape: p.shape, data: Float32Array.from(p.v) })),
+        ],
+        mean,
+        std,
+      };
+    },
+  };
+  const callbacks = callbackList<NamedArray[], HeadTrainingState>([
+    ...(earlyStopping ? [earlyStopping] : []),
+    ...(options.callbacks ?? []),
+  ]);
+  await callbacks.trainBegin(loop);
+  let stopReason: StopReason = stopRequest ?? "max-epochs";
+  while (stopRequest === undefined && epoch < lastEpoch) {
+    epoch++;
+    const epochStart = performance.now();
     const learningRate = learningRateAt(config, epoch);
     const order = rng.shuffle(Array.from({ length: train.n }, (_, i) => i));
     let lossSum = 0;
@@ -618,51 +678,18 @@ export async function trainHead(
       valAccuracy: valResult.accuracy,
     };
     history.push(record);
-    const watched = val !== undefined && epoch > config.startFromEpoch;
-    if (watched && record.valLoss < bestValLoss - 1e-6) {
-      bestValLoss = record.valLoss;
-      bestEpoch = epoch;
-      bestWeights = weightsOf(params);
-      wait = 0;
-    } else if (watched) {
-      wait++;
-    }
-    const stateStep = step;
-    const state = async (): Promise<HeadTrainingState> => ({
-      epoch,
-      history: [...history],
-      bestEpoch,
-      bestValLoss,
-      wait,
-      rngState: rng.getState(),
-      weights: weightsOf(params),
-      bestWeights,
-      optimizer: [
-        { name: "step", shape: [1], data: Float32Array.of(stateStep) },
-        ...params.map((p) => ({ name: `${p.name}/m`, shape: p.shape, data: Float32Array.from(p.m) })),
-        ...params.map((p) => ({ name: `${p.name}/v`, shape: p.shape, data: Float32Array.from(p.v) })),
-      ],
-      mean,
-      std,
-    });
-    await options.onEpoch?.(record, state);
-    if (wait >= config.patience) {
-      stopReason = "early-stopping";
-      break;
-    }
-    if (options.shouldStop?.() && epoch < lastEpoch) {
-      stopReason = "interrupted";
-      break;
-    }
+    loop.lastEpoch.seconds = (performance.now() - epochStart) / 1000;
+    loop.lastEpoch.samples = train.n;
+    await callbacks.epochEnd(record, loop);
+    // An epoch takes milliseconds: the signal is honoured between epochs, after the callbacks saved this one.
+    if (stopRequest === undefined && options.signal?.aborted && epoch < lastEpoch)
+      stopRequest = "interrupted";
+    stopReason = stopRequest ?? "max-epochs";
   }
+  const bestEpoch = loop.bestEpoch();
+  await callbacks.trainEnd(loop, stopReason);
   return {
-    model: {
-      config,
-      numClasses,
-      mean,
-      std,
-      weights: bestWeights.length > 0 ? bestWeights : weightsOf(params),
-    },
+    model: { config, numClasses, mean, std, weights: weightsOf(params) },
     history,
     bestEpoch,
     stopReason,

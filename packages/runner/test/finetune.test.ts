@@ -70,14 +70,21 @@ describe("fineTuneBackbone (cpu backend, tiny stand-in model)", () => {
       patience: 5,
     };
     const whole = await fineTuneBackbone({ ...common, outDir: path.join(root, "whole") });
-    // Stopped during epoch 2 (after 3 of its batch checks), then resumed from the epoch-1 checkpoint.
-    let checks = 0;
+    // Aborted during epoch 2 (after its first of two batches), then resumed from the epoch-1 checkpoint.
+    let batches = 0;
+    const controller = new AbortController();
     const checkpointDir = path.join(root, "ckpt");
     const first = await fineTuneBackbone({
       ...common,
       outDir: path.join(root, "split"),
       checkpointDir,
-      shouldStop: () => ++checks > 3,
+      signal: controller.signal,
+      progress: {
+        log() {},
+        update() {
+          if (++batches === 3) controller.abort();
+        },
+      },
     });
     expect(first.stopped).toBe(true);
     expect(first.history).toHaveLength(1);

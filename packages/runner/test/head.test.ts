@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import type { StopReason } from "../src/callbacks.js";
 import {
   addOuterProduct,
   addOuterProducts,
@@ -12,6 +13,7 @@ import {
   trainHead,
 } from "../src/head.js";
 import { Rng } from "../src/rng.js";
+import type { NamedArray } from "../src/tensors.js";
 
 /** n rows of 2 features for two classes: the class shifts feature 0 by +-1, plus noise. */
 function twoClassRows(n: number, seed: number, flipLabels = false): LabelledMatrix {
@@ -74,6 +76,49 @@ describe("head training schedule", () => {
     expect(result.history).toHaveLength(11 + 3);
     const first = result.history[0]!;
     expect(result.history[10]!.valLoss).toBeGreaterThan(first.valLoss);
+  });
+});
+
+describe("trainHead with callbacks and an AbortSignal", () => {
+  const watchedFrom2 = config({ maxEpochs: 30, patience: 4, startFromEpoch: 2 });
+
+  it("returns the weights of the best epoch early stopping saw, not the last epoch's", async () => {
+    const seen: NamedArray[][] = [];
+    const result = await trainHead(watchedFrom2, twoClassRows(40, 1), twoClassRows(20, 2, true), {
+      numClasses: 2,
+      seed: 3,
+      callbacks: [{ onEpochEnd: (_r, loop) => void seen.push(loop.getWeights()) }],
+    });
+    expect(result.stopReason).toBe("early-stopping");
+    expect(result.bestEpoch).toBe(3); // the first watched epoch: every later one is worse
+    expect(result.history).toHaveLength(3 + 4);
+    expect(seen).toHaveLength(7);
+    expect(result.model.weights).toEqual(seen[2]);
+    expect(result.model.weights).not.toEqual(seen[6]);
+  });
+
+  it("stops between epochs once aborted, after the callbacks saw the epoch in progress", async () => {
+    const controller = new AbortController();
+    const ended: StopReason[] = [];
+    const epochs: number[] = [];
+    const result = await trainHead(watchedFrom2, twoClassRows(40, 1), undefined, {
+      numClasses: 2,
+      seed: 3,
+      signal: controller.signal,
+      callbacks: [
+        {
+          onEpochEnd: (r) => {
+            epochs.push(r.epoch);
+            if (r.epoch === 3) controller.abort();
+          },
+          onTrainEnd: (_loop, reason) => void ended.push(reason),
+        },
+      ],
+    });
+    expect(result.stopReason).toBe("interrupted");
+    expect(epochs).toEqual([1, 2, 3]);
+    expect(result.history).toHaveLength(3);
+    expect(ended).toEqual(["interrupted"]);
   });
 });
 

@@ -14,6 +14,8 @@ import {
   writeImageFolderDataset,
 } from "../../testkit/src/index.js";
 
+import type { EpochRecord } from "../src/head.js";
+
 // Issue 4, process faults in training: the runner killed with SIGKILL mid-training continues with --resume
 // from its last checkpoint, its history intact; SIGTERM and the job's walltime stop it cleanly with the last
 // checkpoint and the history so far among the outputs. The runner runs as a real process from source.
@@ -37,12 +39,6 @@ const TRAIN_FLAGS = [
   "--quiet",
 ];
 const INTERRUPTED = 75;
-
-interface HistoryEntry {
-  epoch: number;
-  loss: number;
-  valLoss: number;
-}
 
 let sandbox: Sandbox;
 let dataset: string;
@@ -99,13 +95,13 @@ async function waitForCheckpoint(out: string, minEpoch: number, exit: Promise<un
   }
 }
 
-const readHistory = (out: string): HistoryEntry[] =>
+const readHistory = (out: string): EpochRecord[] =>
   JSON.parse(readFileSync(path.join(out, "history.json"), "utf8")).epochs;
 
-const readCheckpoint = (out: string): { epoch: number; history: HistoryEntry[] } =>
+const readCheckpoint = (out: string): { epoch: number; history: EpochRecord[] } =>
   JSON.parse(readFileSync(path.join(out, "checkpoint", "state.json"), "utf8"));
 
-function expectSameHistory(actual: HistoryEntry[], expected: HistoryEntry[]): void {
+function expectSameHistory(actual: EpochRecord[], expected: EpochRecord[]): void {
   expect(actual).toHaveLength(expected.length);
   for (const [i, entry] of actual.entries()) {
     expect(entry.epoch).toBe(expected[i]!.epoch);
@@ -128,7 +124,7 @@ beforeAll(async () => {
 afterAll(() => sandbox.cleanup());
 
 describe("runner process faults", () => {
-  let reference: HistoryEntry[];
+  let reference: EpochRecord[];
 
   it("an uninterrupted run (the reference)", { timeout: 300_000 }, async () => {
     const out = path.join(sandbox.root, "reference");
@@ -161,6 +157,21 @@ describe("runner process faults", () => {
     expect(await resumed.exit, resumed.log()).toBe(0);
     // Weights, optimizer moments and RNG state were restored: the result is the uninterrupted run's.
     expectSameHistory(readHistory(out), reference);
+  });
+
+  it("Ctrl-C (SIGINT) mid-training: the same clean stop, exit 75, the history so far kept", {
+    timeout: 300_000,
+  }, async () => {
+    const out = path.join(sandbox.root, "ctrl-c");
+    const run = startRunner(out);
+    await waitForCheckpoint(out, 5, run.exit);
+    run.child.kill("SIGINT");
+    expect(await run.exit, run.log()).toBe(INTERRUPTED);
+    expect(run.log()).toMatch(/Run stopped \(SIGINT\); checkpoint saved/);
+    const checkpointed = readCheckpoint(out);
+    expect(checkpointed.epoch).toBeLessThan(EPOCHS);
+    expect(readHistory(out)).toEqual(checkpointed.history);
+    expect(existsSync(path.join(out, "metrics.json"))).toBe(false);
   });
 
   it("SIGKILL mid-training, then --resume: continues after the last checkpoint, history intact", {
@@ -227,7 +238,7 @@ describe("walltime reached mid-training on the local platform", () => {
       (await api.download(files.get("outputs/checkpoint/state.json")!)).toString(),
     ) as {
       epoch: number;
-      history: HistoryEntry[];
+      history: EpochRecord[];
     };
     expect(state.epoch).toBeGreaterThan(0);
     expect(state.history.map((h) => h.epoch)).toEqual(Array.from({ length: state.epoch }, (_, i) => i + 1));

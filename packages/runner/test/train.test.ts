@@ -229,7 +229,14 @@ describe("train pipeline (fake feature engine)", () => {
     await expect(stopped).rejects.toThrow(RunInterruptedError);
     const state = JSON.parse(await readFile(path.join(out, "checkpoint", "state.json"), "utf8"));
     expect(state.epoch).toBe(4);
-    await expect(stat(path.join(out, "metrics.json"))).rejects.toThrow();
+    // What finished is kept: the dataset stage's files and the history of the epochs trained (the callbacks').
+    const partial = JSON.parse(await readFile(path.join(out, "history.json"), "utf8"));
+    expect(partial.epochs.map((e: { epoch: number }) => e.epoch)).toEqual([1, 2, 3, 4]);
+    await expect(readFile(path.join(out, "history.csv"), "utf8")).resolves.toMatch(/\n4,/);
+    for (const file of ["labels.json", "split.json"]) await stat(path.join(out, file));
+    for (const file of ["metrics.json", "run.json", "artifacts.zip"]) {
+      await expect(stat(path.join(out, file))).rejects.toThrow();
+    }
 
     const resumed = await train({ ...options, out, featureEngine: fakeEngine(), resume: true });
     expect(resumed.report.head.epochs).toBe(12);
