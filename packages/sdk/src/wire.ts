@@ -201,8 +201,7 @@ export function fieldErrorBody(problems: readonly BodyProblem[]): Record<string,
     let node = root as Record<string, unknown>;
     path.forEach((key, depth) => {
       if (depth === path.length - 1) {
-        const messages = (node[key] ??= []) as string[];
-        messages.push(message);
+        node[key] = [...((node[key] as string[] | undefined) ?? []), message];
         return;
       }
       const nextIsIndex = /^\d+$/.test(path[depth + 1] ?? "");
