@@ -175,7 +175,7 @@ const bodyErrorMap: z.ZodErrorMap = (issue, ctx) => {
 };
 
 /**
- * Checks a job body against the wire description: the validated body, or every problem found. A problem with a
+ * Checks a job body against the wire description: the validated body, or the problems found (one per field). A problem with a
  * whole object (the body, one of `jobanalyses`) is filed under `non_field_errors`, as Django REST Framework does.
  */
 export function checkJobBody(
@@ -183,11 +183,18 @@ export function checkJobBody(
 ): { ok: true; body: ValidJobBody } | { ok: false; problems: BodyProblem[] } {
   const result = jobBodySchema.safeParse(body, { errorMap: bodyErrorMap });
   if (result.success) return { ok: true, body: result.data };
-  const problems = result.error.issues.map((issue) => {
+  // Like Django REST Framework: every field's problem, but only the first of each field (0.5 h is "not whole
+  // hours", not also "under 1 hour").
+  const problems: BodyProblem[] = [];
+  const seen = new Set<string>();
+  for (const issue of result.error.issues) {
     const path = issue.path.map(String);
     const wholeObject = path.length === 0 || typeof issue.path[issue.path.length - 1] === "number";
-    return { path: wholeObject ? [...path, "non_field_errors"] : path, message: issue.message };
-  });
+    const key = path.join("\u0000");
+    if (seen.has(key)) continue;
+    seen.add(key);
+    problems.push({ path: wholeObject ? [...path, "non_field_errors"] : path, message: issue.message });
+  }
   return { ok: false, problems };
 }
 
