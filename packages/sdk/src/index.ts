@@ -76,6 +76,7 @@ export {
   paginate,
   type Query,
 } from "./paginate.js";
+export { parseResponse } from "./parse.js";
 export { REDACTED, redactText, redactValue } from "./redact.js";
 export {
   AnalysesResource,
