@@ -17,7 +17,7 @@ export {
   stopDaemon,
 } from "./daemon.js";
 export { LocalConfigError, LocalPlatformError } from "./errors.js";
-export { PROCESS_OUTPUT_LOG, REASONS } from "./executor/executor.js";
+export { REASONS } from "./executor/executor.js";
 export { configDir, defaultDataDir } from "./paths.js";
 export {
   DEFAULT_LOCAL_PROJECTS,

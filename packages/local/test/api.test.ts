@@ -270,8 +270,12 @@ describe("job validation (400 in Rescale's nested shape)", () => {
       jobBody({ name: "x", command: "true", inputFiles: [{ id: "nope00" }] }),
     );
     expect(res.body).toEqual({ jobanalyses: [{ inputFiles: ['Invalid file id "nope00": no such file.'] }] });
+    // Every field's problem, as Django REST Framework answers (not only the first field's).
     const noName = await t.api.request("POST", "/api/v2/jobs/", { jobanalyses: [] });
-    expect(noName.body).toEqual({ name: ["This field is required."] });
+    expect(noName.body).toEqual({
+      name: ["This field is required."],
+      jobanalyses: ["This field is required."],
+    });
   });
 });
 

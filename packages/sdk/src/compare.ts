@@ -4,11 +4,12 @@
  * 192 GB, as Rescale markets it); results are per node and named with their unit. Prices are per core-hour in the platform's currency; results give per hour and per run.
  */
 import type { CoreType } from "./schemas.js";
+import type { BillingPriorityValue } from "./wire.js";
 
 export type PriorityTier = "onDemandPriority" | "onDemandEconomy";
 
 /** The job field value that selects each tier (`billingPriorityValue`). */
-export const BILLING_PRIORITY_VALUE: Record<PriorityTier | "onDemandReserved", string> = {
+export const BILLING_PRIORITY_VALUE: Record<PriorityTier | "onDemandReserved", BillingPriorityValue> = {
   onDemandPriority: "INSTANT",
   onDemandEconomy: "ON_DEMAND",
   onDemandReserved: "RESERVED",

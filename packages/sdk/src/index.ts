@@ -57,7 +57,6 @@ export {
   type LiveLog,
   LogFollower,
   newLines,
-  PROCESS_OUTPUT_LOG,
   readFinalLog,
   readLiveLog,
 } from "./logs.js";
@@ -77,6 +76,7 @@ export {
   paginate,
   type Query,
 } from "./paginate.js";
+export { parseResponse } from "./parse.js";
 export { REDACTED, redactText, redactValue } from "./redact.js";
 export {
   AnalysesResource,
@@ -157,9 +157,28 @@ export {
 } from "./waiters.js";
 export {
   formatMinutes,
-  MAX_WALLTIME_HOURS,
   parseWalltime,
   type Walltime,
   type WalltimeOptions,
   walltimeHours,
 } from "./walltime.js";
+export {
+  BILLING_PRIORITY_VALUES,
+  type BillingPriorityValue,
+  type BodyProblem,
+  CLUSTER_STATUSES,
+  type ClusterStatusName,
+  checkJobBody,
+  fieldErrorBody,
+  HARDWARE_TYPES,
+  type HardwareType,
+  JOB_STATUSES,
+  type JobBody,
+  type JobStatusName,
+  jobBodySchema,
+  MAX_WALLTIME_HOURS,
+  PROCESS_OUTPUT_LOG,
+  STOPPING_REASONS,
+  type ValidJobBody,
+  WALLTIME_RANGE_MESSAGE,
+} from "./wire.js";

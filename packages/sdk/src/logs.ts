@@ -7,9 +7,8 @@ import { Writable } from "node:stream";
 import { NotFoundError } from "./errors.js";
 import type { FilesResource } from "./resources/files.js";
 import type { JobsResource } from "./resources/jobs.js";
+import { PROCESS_OUTPUT_LOG } from "./wire.js";
 
-/** Every Rescale job writes its command's stdout and stderr here. */
-export const PROCESS_OUTPUT_LOG = "process_output.log";
 const DEFAULT_TAIL_LINES = 200;
 
 export type LiveLog =

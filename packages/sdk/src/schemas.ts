@@ -234,3 +234,15 @@ export const projectSchema = z
 export type Project = z.infer<typeof projectSchema>;
 
 export const desktopPasswordSchema = z.object({ data: z.string() }).passthrough();
+
+/**
+ * The JSON a platform sends for a schema's object: its input side (before the SDK's coercions), without the
+ * `passthrough` index signatures, so a platform (the local one) can type what it serves by the same description
+ * the SDK parses with. Extra fields stay allowed where the value is not a fresh object literal.
+ */
+export type Wire<S extends z.ZodTypeAny> = Exact<z.input<S>>;
+type Exact<T> = T extends readonly (infer Item)[]
+  ? Exact<Item>[]
+  : T extends object
+    ? { [K in keyof T as string extends K ? never : K]: Exact<T[K]> }
+    : T;

@@ -3,9 +3,7 @@
  * Rescale API takes (`hardware.walltime`). Never seconds.
  */
 import { WalltimeError } from "./errors.js";
-
-/** Rescale's usual ceiling; more needs `{ force: true }`. */
-export const MAX_WALLTIME_HOURS = 336;
+import { MAX_WALLTIME_HOURS } from "./wire.js";
 
 export interface Walltime {
   /** Whole hours to send to the API (rounded up). */

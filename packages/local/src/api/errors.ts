@@ -1,3 +1,5 @@
+import { fieldErrorBody } from "@rescale-run/sdk";
+
 /** An error answered in Django REST Framework's shape: `{"detail": ...}` or a 400 field map. */
 export class ApiError extends Error {
   constructor(
@@ -14,12 +16,5 @@ export const badRequest = (body: unknown): ApiError => new ApiError(400, body);
 
 /** A 400 about one job field, nested like Rescale: `{"jobanalyses":[{"hardware":{"coresPerSlot":[msg]}}]}`. */
 export function jobFieldError(path: string[], message: string): ApiError {
-  let body: unknown = [message];
-  for (let i = path.length - 1; i >= 0; i--) {
-    const key = path[i]!;
-    body = /^\d+$/.test(key)
-      ? Array.from({ length: Number(key) + 1 }, (_, j) => (j === Number(key) ? body : {}))
-      : { [key]: body };
-  }
-  return badRequest(body);
+  return badRequest(fieldErrorBody([{ path, message }]));
 }

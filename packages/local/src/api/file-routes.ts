@@ -1,32 +1,10 @@
 import fs from "node:fs";
+import type { fileLinesSchema, Wire } from "@rescale-run/sdk";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { FileRow } from "../store/db.js";
 import type { PlatformContext } from "./context.js";
-import { badRequest, notFound } from "./errors.js";
-import { origin, pageBody, pageRequest } from "./paginate.js";
-
-/** A file in Rescale's wire shape. */
-export function fileJson(req: FastifyRequest, ctx: PlatformContext, f: FileRow) {
-  return {
-    id: f.id,
-    name: f.name,
-    typeId: f.typeId,
-    dateUploaded: f.dateUploaded,
-    decryptedSize: f.size,
-    md5: f.md5,
-    fileChecksums: [
-      { hashFunction: "sha256", fileHash: f.sha256 },
-      { hashFunction: "md5", fileHash: f.md5 },
-    ],
-    isUploaded: true,
-    isDeleted: f.isDeleted,
-    downloadUrl: `${origin(req)}/api/v2/files/${f.id}/contents/`,
-    path: f.jobId ? `jobs/${f.jobId}/${f.relativePath}` : `files/${f.id}/${f.name}`,
-    relativePath: f.relativePath ?? f.name,
-    owner: ctx.owner,
-    storage: { storageType: "local-disk", encryptionType: "none" },
-  };
-}
+import { badRequest } from "./errors.js";
+import { fileJson, fileOf, serves } from "./objects.js";
+import { pageBody, pageRequest } from "./paginate.js";
 
 export function fileRoutes(app: FastifyInstance, ctx: PlatformContext): void {
   app.post("/api/v2/files/contents/", async (req, reply) => {
@@ -57,11 +35,7 @@ export function fileRoutes(app: FastifyInstance, ctx: PlatformContext): void {
     );
   });
 
-  const load = (req: FastifyRequest): FileRow => {
-    const file = ctx.store.file((req.params as { id: string }).id);
-    if (!file) throw notFound();
-    return file;
-  };
+  const load = (req: FastifyRequest) => fileOf(ctx, req);
 
   app.get("/api/v2/files/:id/", async (req) => fileJson(req, ctx, load(req)));
 
@@ -95,7 +69,7 @@ export function fileRoutes(app: FastifyInstance, ctx: PlatformContext): void {
     const start = Math.max(0, Number(q.start ?? 0) || 0);
     const count = Math.min(10_000, Math.max(1, Number(q.count ?? 100) || 100));
     const lines = await readLines(ctx.blobs.pathOf(file.sha256), start, count);
-    return { lines, start, count: lines.length };
+    return serves<Wire<typeof fileLinesSchema>>()({ lines, start, count: lines.length });
   });
 }
 
@@ -114,7 +88,7 @@ async function readLines(file: string, start: number, count: number): Promise<st
 }
 
 /** Streams a file, honouring a single `Range: bytes=a-b` (206 / 416) as Rescale's storage does. */
-export function sendFile(
+function sendFile(
   req: FastifyRequest,
   reply: FastifyReply,
   file: string,

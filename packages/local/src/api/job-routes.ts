@@ -1,42 +1,17 @@
+import {
+  type clusterStatusSchema,
+  type jobStatusSchema,
+  PROCESS_OUTPUT_LOG,
+  type projectSchema,
+  type Wire,
+} from "@rescale-run/sdk";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { PROCESS_OUTPUT_LOG } from "../executor/executor.js";
-import { coresOf, type JobSpec, parseJobSpec } from "../jobspec.js";
+import { coresOf, parseJobSpec } from "../jobspec.js";
 import type { JobRow } from "../store/db.js";
 import type { PlatformContext } from "./context.js";
-import { badRequest, notFound } from "./errors.js";
-import { fileJson } from "./file-routes.js";
+import { badRequest } from "./errors.js";
+import { fileJson, jobJson, jobOf, jobSummaryJson, syncingOutputs } from "./objects.js";
 import { pageBody, pageOf, pageRequest } from "./paginate.js";
-
-const display = (content: string) => ({ content, labelClass: "", useLabel: false });
-
-/**
- * A row of `GET /api/v2/jobs/` as Rescale answers it: a summary without hardware or status reason (fetch the
- * job or its statuses for those). An unsubmitted job has an empty `jobStatus.content`.
- */
-function jobSummaryJson(ctx: PlatformContext, job: JobRow) {
-  const full = jobJson(ctx, job);
-  return {
-    id: full.id,
-    name: full.name,
-    dateInserted: full.dateInserted,
-    owner: full.owner,
-    analysisNames: full.analysisNames,
-    storage: 0,
-    jobStatus: display(job.status ?? ""),
-    clusterStatusDisplay: full.clusterStatusDisplay,
-    isLocal: true,
-  };
-}
-
-/**
- * The job's status as its page shows it. Like Rescale: a saved job has no status (empty), and the cluster
- * shows Stopping until the outputs are synced (`outputSyncMs` after Completed).
- */
-export function syncingOutputs(ctx: PlatformContext, job: JobRow): boolean {
-  if (ctx.outputSyncMs <= 0 || job.status !== "Completed") return false;
-  const completed = ctx.store.statusDate(job.id, "Completed");
-  return completed !== undefined && Date.now() - Date.parse(completed) < ctx.outputSyncMs;
-}
 
 /** A 400 naming the project, as a workspace that requires projects answers (the message is ours). */
 function checkProject(ctx: PlatformContext, body: unknown): void {
@@ -50,25 +25,6 @@ function checkProject(ctx: PlatformContext, body: unknown): void {
     throw badRequest({ projectId: [`"${String(projectId)}" is not one of your projects.`] });
 }
 
-function jobJson(ctx: PlatformContext, job: JobRow) {
-  const spec = job.spec as JobSpec;
-  return {
-    ...spec,
-    id: job.id,
-    name: job.name,
-    owner: ctx.owner,
-    dateInserted: job.dateInserted,
-    analysisNames: spec.jobanalyses.map(
-      (ja) => ctx.catalog.analyses.find((a) => a.code === ja.analysis.code)?.name ?? ja.analysis.code,
-    ),
-    jobStatus: { ...display(job.status ?? ""), status: job.status, statusReason: job.statusReason },
-    clusterStatusDisplay: display(job.clusterStatus),
-    isVisible: true,
-    sharedWith: [],
-    isLocal: true,
-  };
-}
-
 const isFinished = (job: JobRow) => job.status === "Completed";
 
 /** job_status filter values are upper snake case (PENDING, QUEUED, ...). */
@@ -77,13 +33,6 @@ const fromUpperSnake = (s: string) =>
     .split(",")
     .map((part) => part.trim().toLowerCase().replace(/_/g, " "))
     .map((part) => part.replace(/^\w/, (c) => c.toUpperCase()));
-
-/** The job named by the `:id` route parameter, or a 404. */
-export function jobOf(ctx: PlatformContext, req: FastifyRequest): JobRow {
-  const job = ctx.store.job((req.params as { id: string }).id);
-  if (!job) throw notFound();
-  return job;
-}
 
 export function jobRoutes(app: FastifyInstance, ctx: PlatformContext): void {
   const { store, executor } = ctx;
@@ -113,7 +62,9 @@ export function jobRoutes(app: FastifyInstance, ctx: PlatformContext): void {
     );
   });
 
-  app.get("/api/v2/users/me/projects/", async (req) => pageOf(req, [...ctx.projects]));
+  app.get("/api/v2/users/me/projects/", async (req) =>
+    pageOf<Wire<typeof projectSchema>>(req, [...ctx.projects]),
+  );
 
   app.get("/api/v2/jobs/:id/", async (req) => jobJson(ctx, load(req)));
 
@@ -165,7 +116,7 @@ export function jobRoutes(app: FastifyInstance, ctx: PlatformContext): void {
     const job = load(req);
     const p = pageRequest(req);
     const { count, rows } = store.jobStatuses(job.id, p.limit, p.offset);
-    return pageBody(req, p, count, rows);
+    return pageBody<Wire<typeof jobStatusSchema>>(req, p, count, rows);
   });
 
   app.get("/api/v2/jobs/:id/cluster_statuses/", async (req) => {
@@ -174,7 +125,7 @@ export function jobRoutes(app: FastifyInstance, ctx: PlatformContext): void {
     const all = store.clusterStatuses(job.id, 100_000, 0).rows;
     // While outputs sync after Completed the cluster is still Stopping (the Stopped entry is not out yet).
     const shown = syncingOutputs(ctx, job) ? all.filter((s) => s.status !== "Stopped") : all;
-    return pageBody(
+    return pageBody<Wire<typeof clusterStatusSchema>>(
       req,
       p,
       shown.length,

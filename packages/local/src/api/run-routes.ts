@@ -1,12 +1,12 @@
 import fs from "node:fs";
+import type { DirectoryEntry, instanceSchema, runSchema, tailSchema, Wire } from "@rescale-run/sdk";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { listFiles, resolveInside } from "../executor/sandbox.js";
 import type { JobSpec } from "../jobspec.js";
 import type { JobRow } from "../store/db.js";
 import type { PlatformContext } from "./context.js";
 import { ApiError, notFound } from "./errors.js";
-import { jobOf } from "./job-routes.js";
-import { pageOf } from "./paginate.js";
+import { jobOf, serves } from "./objects.js";
+import { origin, pageOf } from "./paginate.js";
 
 /** The single run a local job has (Rescale numbers runs; restarts are not possible here). */
 const RUN_ID = 1;
@@ -33,13 +33,13 @@ export function runRoutes(app: FastifyInstance, ctx: PlatformContext): void {
     const job = load(req);
     if (!job.submitted) return pageOf(req, []);
     return pageOf(req, [
-      {
+      serves<Wire<typeof runSchema>>()({
         id: RUN_ID,
         dateStarted: store.statusDate(job.id, "Started") ?? null,
         dateCompleted: store.statusDate(job.id, "Completed") ?? null,
         type: 1,
         isRunning: executor.isRunning(job.id),
-      },
+      }),
     ]);
   });
 
@@ -48,11 +48,11 @@ export function runRoutes(app: FastifyInstance, ctx: PlatformContext): void {
     const job = loadRun(req);
     const prefix = pathPrefix(job);
     const tailResource = (rel: string) =>
-      `${requestOrigin(req)}/api/v2/jobs/${job.id}/runs/${RUN_ID}/tail/${prefix}${rel}`;
+      `${origin(req)}/api/v2/jobs/${job.id}/runs/${RUN_ID}/tail/${prefix}${rel}`;
     if (executor.isRunning(job.id)) {
-      const dir = executor.workDirOf(job.id);
-      return listFiles(dir).map((rel) => {
-        const stat = fs.statSync(`${dir}/${rel}`, { throwIfNoEntry: false });
+      return executor.workFiles(job.id).map((rel): DirectoryEntry => {
+        const file = executor.workFile(job.id, rel);
+        const stat = file ? fs.statSync(file, { throwIfNoEntry: false }) : undefined;
         return {
           path: `${prefix}${rel}`,
           resource: tailResource(rel),
@@ -62,13 +62,15 @@ export function runRoutes(app: FastifyInstance, ctx: PlatformContext): void {
         };
       });
     }
-    return store.listFiles({ jobId: job.id }, 100_000, 0).rows.map((f) => ({
-      path: `${prefix}${f.relativePath ?? f.name}`,
-      resource: tailResource(f.relativePath ?? f.name),
-      size: f.size,
-      modified: f.dateUploaded,
-      isDirectory: false,
-    }));
+    return store.listFiles({ jobId: job.id }, 100_000, 0).rows.map(
+      (f): DirectoryEntry => ({
+        path: `${prefix}${f.relativePath ?? f.name}`,
+        resource: tailResource(f.relativePath ?? f.name),
+        size: f.size,
+        modified: f.dateUploaded,
+        isDirectory: false,
+      }),
+    );
   });
 
   // Called WITHOUT a trailing slash, as Rescale's clients do (`.../tail/<path>?lines=N`). The slash form is
@@ -85,7 +87,7 @@ export function runRoutes(app: FastifyInstance, ctx: PlatformContext): void {
     const lines = Math.min(100_000, Math.max(1, Number(q.lines ?? 100) || 100));
     const file = tailSource(ctx, job, rel);
     if (!file) throw new ApiError(404, { detail: `No file "${raw}" in this run.` });
-    return { fileType: "text", lines: await lastLines(file, lines) };
+    return serves<Wire<typeof tailSchema>>()({ fileType: "text", lines: await lastLines(file, lines) });
   });
 
   app.get("/api/v2/jobs/:id/instances/", async (req) => {
@@ -93,7 +95,7 @@ export function runRoutes(app: FastifyInstance, ctx: PlatformContext): void {
     const active = executor.isRunning(job.id) && job.status === "Executing";
     const instances = active
       ? [
-          {
+          serves<Wire<typeof instanceSchema>>()({
             clusterId: job.id,
             publicHostname: "127.0.0.1",
             publicIp: "127.0.0.1",
@@ -104,21 +106,17 @@ export function runRoutes(app: FastifyInstance, ctx: PlatformContext): void {
             sshAvailable: false,
             workingDirectory: executor.workDirOf(job.id),
             note: "Local platform: there is no SSH; the job runs as a local process in workingDirectory.",
-          },
+          }),
         ]
       : [];
     return pageOf(req, instances);
   });
 }
 
-function requestOrigin(req: FastifyRequest): string {
-  return `${req.protocol}://${req.host}`;
-}
-
 /** The live file while the job runs, else the collected output of the same path. */
 function tailSource(ctx: PlatformContext, job: JobRow, rel: string): string | undefined {
   if (ctx.executor.isRunning(job.id)) {
-    const file = resolveInside(ctx.executor.workDirOf(job.id), rel);
+    const file = ctx.executor.workFile(job.id, rel);
     return file && fs.existsSync(file) ? file : undefined;
   }
   const out = ctx.store.listFiles({ jobId: job.id }, 100_000, 0).rows.find((f) => f.relativePath === rel);

@@ -2,15 +2,14 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { PROCESS_OUTPUT_LOG } from "@rescale-run/sdk";
 import { coresOf, type JobSpec, walltimeHoursOf } from "../jobspec.js";
 import type { BlobStore } from "../store/blobs.js";
 import { RUNNING_STATUSES, type Store } from "../store/db.js";
 import { commandLine, cpuList, jobEnvironment, jobScript } from "./command.js";
 import { killLeftovers, signalJob } from "./processes.js";
-import { outputFiles, type StagedManifest, stageInputs } from "./sandbox.js";
+import { listFiles, outputFiles, resolveInside, type StagedManifest, stageInputs } from "./sandbox.js";
 import type { ArchiveLimits } from "./unzip.js";
-
-export const PROCESS_OUTPUT_LOG = "process_output.log";
 
 export const REASONS = {
   success: "Completed successfully",
@@ -82,6 +81,16 @@ export class Executor {
 
   isRunning(jobId: string): boolean {
     return this.running.has(jobId);
+  }
+
+  /** The files in a job's working directory (paths relative to it) while it runs. */
+  workFiles(jobId: string): string[] {
+    return listFiles(this.workDirOf(jobId));
+  }
+
+  /** The absolute path of `rel` in a job's working directory; undefined when it would leave it. */
+  workFile(jobId: string, rel: string): string | undefined {
+    return resolveInside(this.workDirOf(jobId), rel);
   }
 
   submit(jobId: string): void {

@@ -1,24 +1,11 @@
 import { createHash } from "node:crypto";
+import { type ClusterStatusName, type JobStatusName, STOPPING_REASONS } from "@rescale-run/sdk";
 import Database from "better-sqlite3";
 import { newId, nowIso } from "./ids.js";
 
-export const JOB_STATUSES = [
-  "Pending",
-  "Queued",
-  "Started",
-  "Validated",
-  "Executing",
-  "Stopping",
-  "Completed",
-] as const;
-export type JobStatus = (typeof JOB_STATUSES)[number];
-export type ClusterStatus =
-  | "Not Started"
-  | "Starting"
-  | "Started"
-  | "Stop Requested"
-  | "Stopping"
-  | "Stopped";
+/** The status names are the wire description's (the SDK's), so the platform cannot spell one differently. */
+export type JobStatus = JobStatusName;
+export type ClusterStatus = ClusterStatusName;
 
 /** Statuses during which the job's process exists (or existed when the platform last ran). */
 export const RUNNING_STATUSES: readonly JobStatus[] = ["Started", "Validated", "Executing", "Stopping"];
@@ -156,9 +143,9 @@ export interface Page<T> {
  */
 export function rescaleStoppingReason(reason: string | null): string | null | undefined {
   if (reason === null) return null;
-  if (/^A run failed/.test(reason)) return "A run failed";
+  if (reason.startsWith(STOPPING_REASONS.runFailed)) return STOPPING_REASONS.runFailed;
   if (/before the job started/i.test(reason)) return undefined;
-  if (/^Stopped by user|^User Terminated/i.test(reason)) return "User Terminated";
+  if (/^Stopped by user|^User Terminated/i.test(reason)) return STOPPING_REASONS.userTerminated;
   return null;
 }
 

@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { BILLING_PRIORITY_VALUE } from "../compare.js";
 import {
   ConnectionError,
+  flattenFieldErrors,
   RateLimitError,
   RescaleError,
   ServerError,
@@ -35,6 +36,7 @@ import {
 import { abortableSleep } from "../sleep.js";
 import type { Transport } from "../transport.js";
 import { type Walltime, walltimeHours } from "../walltime.js";
+import { checkJobBody, fieldErrorBody, type JobBody } from "../wire.js";
 
 export type PriorityTierName = keyof typeof BILLING_PRIORITY_VALUE;
 
@@ -125,8 +127,11 @@ export function stripClientToken(name: string): string {
   return name.replace(TOKEN_TAG, "");
 }
 
-/** The wire body of `POST /api/v2/jobs/` for a typed request (walltime in whole hours). */
-export function toJobBody(request: CreateJobRequest, clientToken?: string): Record<string, unknown> {
+/**
+ * The wire body of `POST /api/v2/jobs/` for a typed request (walltime in whole hours), checked against the wire
+ * description (wire.ts) before it is sent: a body the platform would refuse is refused here, with its words.
+ */
+export function toJobBody(request: CreateJobRequest, clientToken?: string): JobBody {
   if (!request.name?.trim())
     throw new ValidationError("A job needs a name.", {
       fieldErrors: [{ path: "name", message: "required" }],
@@ -166,7 +171,7 @@ export function toJobBody(request: CreateJobRequest, clientToken?: string): Reco
     ...(request.flags ? { flags: request.flags } : {}),
   }));
   const priority = request.priority ?? "onDemandPriority";
-  const body: Record<string, unknown> = {
+  const body: JobBody = {
     name: clientToken ? `${request.name} [${clientToken}]` : request.name,
     jobanalyses,
     billingPriorityValue: BILLING_PRIORITY_VALUE[priority],
@@ -176,6 +181,13 @@ export function toJobBody(request: CreateJobRequest, clientToken?: string): Reco
   if (request.projectId !== undefined) body.projectId = request.projectId;
   if (request.publicKey !== undefined) body.publicKey = request.publicKey;
   if (request.sshPort !== undefined) body.sshPort = request.sshPort;
+  const checked = checkJobBody(body);
+  if (!checked.ok) {
+    // The same field errors a platform's 400 would carry (errorFromResponse flattens the same nested body).
+    const fieldErrors = flattenFieldErrors(fieldErrorBody(checked.problems));
+    const summary = fieldErrors.map((e) => (e.path ? `${e.path}: ${e.message}` : e.message)).join("; ");
+    throw new ValidationError(`The job body is invalid: ${summary}`, { fieldErrors });
+  }
   return body;
 }
 
