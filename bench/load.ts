@@ -9,7 +9,6 @@
 import { cpus, loadavg, totalmem } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { startLocalPlatform } from "../packages/local/src/index.js";
 import {
   concurrentStatusPolls,
   concurrentUploads,
@@ -19,7 +18,8 @@ import {
   RawApi,
   summarizeLatencies,
   type UploadPhaseResult,
-} from "../packages/testkit/src/index.js";
+} from "@rescale-run/testkit";
+import { startLocalPlatform } from "../packages/local/src/index.js";
 
 function flag(name: string, fallback: number): number {
   const at = process.argv.indexOf(`--${name}`);

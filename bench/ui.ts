@@ -13,17 +13,11 @@ import { cpus, loadavg, totalmem } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { jobBody, makeSandbox, percentile, RawApi, summarizeLatencies } from "@rescale-run/testkit";
 import { JOBS_PER_PAGE } from "../packages/cli/src/ui/data.js";
 import { startUiServer } from "../packages/cli/src/ui/server.js";
 import { localTarget, quietContext } from "../packages/cli/test/ui-helpers.js";
 import { startLocalPlatform } from "../packages/local/src/index.js";
-import {
-  jobBody,
-  makeSandbox,
-  percentile,
-  RawApi,
-  summarizeLatencies,
-} from "../packages/testkit/src/index.js";
 
 const { values } = parseArgs({
   options: {

@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { createWriteStream } from "node:fs";
-import { rename, rm } from "node:fs/promises";
+import { replaceFileAtomically } from "@rescale-run/sdk/atomic-write";
 import archiver from "archiver";
 import yauzl from "yauzl";
 
@@ -20,28 +20,23 @@ export async function writeArchive(
   format: "zip" | "tgz",
   fill: (archive: archiver.Archiver) => void,
 ): Promise<void> {
-  const temp = `${target}.${process.pid}.partial`;
   const archive =
     format === "zip"
       ? archiver("zip", { store: true })
       : archiver("tar", { gzip: true, gzipOptions: { level: 1 } });
-  const out = createWriteStream(temp);
-  const finished = new Promise<void>((resolve, reject) => {
-    out.on("close", resolve);
-    out.on("error", reject);
-    archive.on("error", reject);
-    archive.on("warning", reject);
-  });
-  archive.pipe(out);
-  try {
+  await replaceFileAtomically(target, async (temp) => {
+    const out = createWriteStream(temp);
+    const finished = new Promise<void>((resolve, reject) => {
+      out.on("close", resolve);
+      out.on("error", reject);
+      archive.on("error", reject);
+      archive.on("warning", reject);
+    });
+    archive.pipe(out);
     fill(archive);
     await archive.finalize();
     await finished;
-    await rename(temp, target);
-  } catch (err) {
-    await rm(temp, { force: true });
-    throw err;
-  }
+  });
 }
 
 /**
@@ -51,15 +46,12 @@ export async function writeArchive(
 export async function writeDirectoryTgz(target: string, dir: string): Promise<void> {
   const gnuTar = spawnSync("tar", ["--version"], { encoding: "utf8" }).stdout?.includes("GNU tar");
   if (!gnuTar) return writeArchive(target, "tgz", (archive) => archive.directory(dir, false));
-  const temp = `${target}.${process.pid}.partial`;
-  const r = spawnSync("tar", ["--use-compress-program=gzip -1", "-cf", temp, "-C", dir, "."], {
-    encoding: "utf8",
+  await replaceFileAtomically(target, async (temp) => {
+    const r = spawnSync("tar", ["--use-compress-program=gzip -1", "-cf", temp, "-C", dir, "."], {
+      encoding: "utf8",
+    });
+    if (r.status !== 0) throw new Error(`tar failed (exit ${r.status}): ${r.stderr}`);
   });
-  if (r.status !== 0) {
-    await rm(temp, { force: true });
-    throw new Error(`tar failed (exit ${r.status}): ${r.stderr}`);
-  }
-  await rename(temp, target);
 }
 
 export interface ZipEntryInfo {

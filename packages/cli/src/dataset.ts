@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { lstat, mkdir, readdir, stat } from "node:fs/promises";
-import { basename, extname, join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { listZipEntries, writeArchive } from "./archive.js";
 import { UsageError } from "./errors.js";
 import type { PlanDataset } from "./plan.js";

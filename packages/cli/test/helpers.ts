@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
-import { REPO_ROOT } from "../../testkit/src/index.js";
+import { REPO_ROOT } from "@rescale-run/testkit";
 import { main } from "../src/cli.js";
 import type { CliIo } from "../src/io.js";
 

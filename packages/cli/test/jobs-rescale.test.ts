@@ -6,9 +6,9 @@
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { CORETYPES_2017_JP_FILE } from "@rescale-run/testkit";
 import nock from "nock";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { CORETYPES_2017_JP_FILE } from "../../testkit/src/index.js";
 import { runInProcess, sandboxEnv } from "./helpers.js";
 
 const BASE = "https://platform.rescale.jp";

@@ -1,8 +1,7 @@
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { PassThrough, Readable } from "node:stream";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startLocalPlatform } from "../../local/src/index.js";
+import { startLocalPlatform } from "@rescale-run/local";
 import {
   type BadInputs,
   buildZip,
@@ -16,7 +15,8 @@ import {
   tsSourceArgs,
   writeBadInputs,
   ZIP_SYMLINK,
-} from "../../testkit/src/index.js";
+} from "@rescale-run/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../src/cli.js";
 
 // Issue 4, CLI user mistakes and platform trouble: each gets one clear line, a documented exit code

@@ -1,6 +1,5 @@
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LocalPlatform, startLocalPlatform } from "../../local/src/index.js";
+import { type LocalPlatform, startLocalPlatform } from "@rescale-run/local";
 import {
   jobBody,
   looksLikeStackTrace,
@@ -10,7 +9,8 @@ import {
   runProcess,
   type Sandbox,
   tsSourceArgs,
-} from "../../testkit/src/index.js";
+} from "@rescale-run/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 // Issue 14, item 5: without a daemon, a second command must not attach to the platform that lives inside the
 // first command (its job would be killed when the first command exits). It is refused up front, saying why;

@@ -1,8 +1,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LocalPlatform, startLocalPlatform } from "../../local/src/index.js";
+import { type LocalPlatform, startLocalPlatform } from "@rescale-run/local";
 import {
   collectMatches,
   FAULT_KINDS,
@@ -20,7 +19,8 @@ import {
   sha256File,
   startFaultProxy,
   writeImageFolderDataset,
-} from "../../testkit/src/index.js";
+} from "@rescale-run/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 // Issue 4, end to end: `rescale-run submit` (a real process, waiting for the job) talks to a local platform
 // through the fault-injecting proxy, as it would to Rescale over a flaky connection. The platform counts

@@ -1,7 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   looksLikeStackTrace,
   makeSandbox,
@@ -12,7 +11,8 @@ import {
   startProcess,
   tsSourceArgs,
   waitUntil,
-} from "../../testkit/src/index.js";
+} from "@rescale-run/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 // Issue 14, items 6 and 10: `submit` with the local platform inside it (no daemon). Ctrl-C during an upload
 // exits 130, not 70; SIGHUP (a closed terminal) or SIGTERM stops its job's whole process tree (a child in its

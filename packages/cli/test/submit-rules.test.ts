@@ -6,9 +6,9 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type LocalPlatform, startLocalPlatform } from "@rescale-run/local";
+import { looksLikeStackTrace, writeImageFolderDataset } from "@rescale-run/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LocalPlatform, startLocalPlatform } from "../../local/src/index.js";
-import { looksLikeStackTrace, writeImageFolderDataset } from "../../testkit/src/index.js";
 import { runInProcess, sandboxEnv } from "./helpers.js";
 
 const KEY = "submit-rules-key-0123456789abcdef";

@@ -9,10 +9,10 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { rescaleRunDir } from "@rescale-run/sdk/user-dirs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureRunnerBundle } from "../src/bundle.js";
 import { money } from "../src/format.js";
-import { cacheDir } from "../src/paths.js";
 import { loadRunner } from "../src/runner-module.js";
 import { BIN, REPO, runBin, sandboxEnv } from "./helpers.js";
 
@@ -98,7 +98,7 @@ beforeAll(async () => {
   await generateSyntheticDataset(dataDir, { perClass: 8, size: 96, seed: 7 });
   // Pack the runner bundle now (minutes on 2 cores the first time after the runner changed; cached by content
   // hash afterwards), so the form's submit below waits for uploads only.
-  await ensureRunnerBundle(cacheDir(env));
+  await ensureRunnerBundle(rescaleRunDir("cache", env));
   const start = await runBin(["local", "start", "--max-cores", "4", "--catalog", CATALOG], env);
   if (start.code !== 0) throw new Error(`local start: ${start.stderr}`);
   ui = spawn(process.execPath, [BIN, "ui", "--json"], { env, cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });

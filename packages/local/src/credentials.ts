@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { rescaleRunDir } from "@rescale-run/sdk/user-dirs";
 import { LocalConfigError } from "./errors.js";
-import { configDir } from "./paths.js";
 
 /** What `local-platform.json` holds. The key is a secret: the file is written mode 0600. */
 export interface LocalPlatformConfig {
@@ -10,7 +10,7 @@ export interface LocalPlatformConfig {
 }
 
 export function localPlatformConfigPath(): string {
-  return path.join(configDir(), "local-platform.json");
+  return path.join(rescaleRunDir("config"), "local-platform.json");
 }
 
 /** Reads the stored local key, or undefined when none was created yet. */

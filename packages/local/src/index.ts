@@ -18,7 +18,7 @@ export {
 } from "./daemon.js";
 export { LocalConfigError, LocalPlatformError } from "./errors.js";
 export { REASONS } from "./executor/executor.js";
-export { configDir, defaultDataDir } from "./paths.js";
+export { defaultDataDir } from "./paths.js";
 export {
   DEFAULT_LOCAL_PROJECTS,
   type LocalPlatform,

@@ -2,8 +2,8 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { buildZip, CORETYPES_2017_JP_FILE, jobBody, RawApi, type ZipEntry } from "@rescale-run/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildZip, CORETYPES_2017_JP_FILE, jobBody, RawApi, type ZipEntry } from "../../testkit/src/index.js";
 import { daemonStatus, LocalPlatformError, startLocalPlatform } from "../src/index.js";
 import { startTestPlatform, type TestPlatform } from "./helpers.js";
 

@@ -1,5 +1,4 @@
-import nock from "nock";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { makeSandbox, type Sandbox } from "@rescale-run/testkit";
 import {
   analysis,
   clusterStatus,
@@ -13,8 +12,9 @@ import {
   rescaleFile,
   TEST_API_KEY,
   TEST_BASE_URL,
-} from "../../sdk/test/fixtures/index.js";
-import { makeSandbox, type Sandbox } from "../../testkit/src/index.js";
+} from "@rescale-run/testkit/rescale-payloads";
+import nock from "nock";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   type ContractTarget,
   contractCases,

@@ -1,6 +1,6 @@
 import path from "node:path";
+import { CORETYPES_2017_JP_FILE } from "@rescale-run/testkit";
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { CORETYPES_2017_JP_FILE } from "../../testkit/src/fixtures.js";
 import { type LocalPlatform, startLocalPlatform } from "../src/index.js";
 import { type ContractTarget, contractCases, NO_FIXTURES, testClient } from "./contract.js";
 import { startTestPlatform, type TestPlatform } from "./helpers.js";

@@ -1,8 +1,8 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { jobBody, RawApi } from "@rescale-run/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jobBody, RawApi } from "../../testkit/src/index.js";
 import { startLocalPlatform } from "../src/index.js";
 import { eventually, sleep, startTestPlatform, type TestPlatform } from "./helpers.js";
 

@@ -2,8 +2,7 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { Writable } from "node:stream";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RescaleClient } from "../../sdk/src/index.js";
+import { RescaleClient } from "@rescale-run/sdk";
 import {
   FAULT_KINDS,
   type FaultProxy,
@@ -15,7 +14,8 @@ import {
   sha256File,
   startFaultProxy,
   writeValidPng,
-} from "../../testkit/src/index.js";
+} from "@rescale-run/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalPlatform, startLocalPlatform } from "../src/index.js";
 
 // Issue 4, network faults at the SDK level: the whole create -> submit -> wait -> list outputs -> download

@@ -1,6 +1,6 @@
 import path from "node:path";
+import { makeSandbox, RawApi, type Sandbox } from "@rescale-run/testkit";
 import { afterAll, beforeAll } from "vitest";
-import { makeSandbox, RawApi, type Sandbox } from "../../testkit/src/index.js";
 import {
   type LocalPlatform,
   type LocalPlatformOptions,

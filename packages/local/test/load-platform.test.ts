@@ -1,5 +1,4 @@
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   concurrentStatusPolls,
   concurrentUploads,
@@ -7,7 +6,8 @@ import {
   makeSandbox,
   RawApi,
   type Sandbox,
-} from "../../testkit/src/index.js";
+} from "@rescale-run/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalPlatform, startLocalPlatform } from "../src/index.js";
 
 // Issue 4, load (bounded version of `pnpm bench:load`): 200 concurrent status polls of an executing job and

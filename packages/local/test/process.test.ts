@@ -1,8 +1,8 @@
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { jobBody, RawApi, tsSourceArgs } from "@rescale-run/testkit";
 import { describe, expect, it } from "vitest";
-import { jobBody, RawApi, tsSourceArgs } from "../../testkit/src/index.js";
 import { daemonStatus, readLocalPlatformConfig, startDaemon, stopDaemon } from "../src/index.js";
 import { isAlive } from "../src/lockfile.js";
 import { eventually, useDaemonSandbox } from "./helpers.js";

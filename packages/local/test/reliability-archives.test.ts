@@ -1,8 +1,8 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { buildZip, treeSnapshot, ZIP_SYMLINK, type ZipEntry } from "@rescale-run/testkit";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
-import { buildZip, treeSnapshot, ZIP_SYMLINK, type ZipEntry } from "../../testkit/src/index.js";
 import { type ArchiveLimits, extractZipSafely, UnsafeArchiveError } from "../src/executor/unzip.js";
 
 // Issue 14, items 1 to 3: whatever an input archive holds, extraction writes only inside the job's working

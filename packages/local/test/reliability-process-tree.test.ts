@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
+import { jobBody, processRunning, waitUntil } from "@rescale-run/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jobBody, processRunning, waitUntil } from "../../testkit/src/index.js";
 import { startTestPlatform, type TestPlatform } from "./helpers.js";
 
 // Issue 14, item 6: a job's processes end with the job, including those that left its process group with

@@ -3,7 +3,6 @@ import { readdirSync, readlinkSync } from "node:fs";
 import { cpus } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   jobBody,
   makeSandbox,
@@ -13,7 +12,8 @@ import {
   sha256File,
   tsSourceArgs,
   writeValidPng,
-} from "../../testkit/src/index.js";
+} from "@rescale-run/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 // Issue 4, process faults: the local platform is killed with SIGKILL while a job executes and another waits
 // in the queue, then restarted on the same state directory. Nothing recorded is lost, the interrupted job

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
+import { buildZip, jobBody } from "@rescale-run/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildZip, jobBody } from "../../testkit/src/index.js";
 import { startTestPlatform, type TestPlatform } from "./helpers.js";
 
 // Issue 14, items 2 and 3 through the platform: an attachment archive cannot replace the job's own files,

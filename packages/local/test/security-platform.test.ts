@@ -1,6 +1,5 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type BadInputs,
   isLoopbackAddress,
@@ -10,7 +9,8 @@ import {
   RawApi,
   type Sandbox,
   writeBadInputs,
-} from "../../testkit/src/index.js";
+} from "@rescale-run/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { extractZipSafely, UnsafeArchiveError } from "../src/executor/unzip.js";
 import {
   ensureLocalApiKey,

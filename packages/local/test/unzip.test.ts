@@ -1,8 +1,8 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { buildZip, ZIP_SYMLINK, type ZipEntry } from "@rescale-run/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { buildZip, ZIP_SYMLINK, type ZipEntry } from "../../testkit/src/index.js";
 import { extractZipSafely, UnsafeArchiveError } from "../src/executor/unzip.js";
 
 // extractZipSafely on its own: what it writes for good archives, and that hostile ones write nothing outside.

@@ -1,8 +1,8 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { RawApi } from "@rescale-run/testkit";
 import { describe, expect, it } from "vitest";
-import { RawApi } from "../../testkit/src/index.js";
 import { readLocalPlatformConfig, startDaemon, stopDaemon } from "../src/index.js";
 import { useDaemonSandbox } from "./helpers.js";
 

@@ -5,11 +5,11 @@
  */
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { lstat, readdir, rename, rm, stat } from "node:fs/promises";
+import { lstat, readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
+import { isAtomicWriteTemp, replaceFileAtomically, writeFileAtomic } from "@rescale-run/sdk/atomic-write";
 import archiver from "archiver";
-import { writeFileAtomic } from "./atomic-write.js";
 import { UserInputError } from "./errors.js";
 import type { EpochRecord } from "./head.js";
 import { argmax, METRICS_SCHEMA } from "./metrics.js";
@@ -193,7 +193,7 @@ async function selectFiles(
   zipName: string,
   include: string[] | undefined,
 ): Promise<string[]> {
-  const isZip = (rel: string) => rel === zipName || rel === `${zipName}.tmp`;
+  const isZip = (rel: string) => rel === zipName || isAtomicWriteTemp(rel, zipName);
   if (include === undefined) {
     const files = await listFiles(outDir, outDir, (name) => DEFAULT_EXCLUDED_DIRS.includes(name));
     return files.filter(
@@ -256,25 +256,24 @@ export async function packageArtifacts(
   if (files.length === 0) throw new UserInputError(`no artifacts to package in ${outDir}`);
 
   const zipPath = path.join(outDir, zipName);
-  const tmpPath = `${zipPath}.tmp`;
   const archive = archiver("zip", { zlib: { level: 6 } });
   const entries: ZipEntry[] = [];
-  try {
-    const written = pipeline(archive, createWriteStream(tmpPath));
-    for (const name of files) {
-      const full = path.join(outDir, ...name.split("/"));
-      const info = await stat(full);
-      archive.file(full, { name, date: info.mtime });
-      entries.push({ name, size: info.size });
+  await replaceFileAtomically(zipPath, async (tmpPath) => {
+    try {
+      const written = pipeline(archive, createWriteStream(tmpPath));
+      for (const name of files) {
+        const full = path.join(outDir, ...name.split("/"));
+        const info = await stat(full);
+        archive.file(full, { name, date: info.mtime });
+        entries.push({ name, size: info.size });
+      }
+      await archive.finalize();
+      await written;
+    } catch (error) {
+      archive.abort();
+      throw error;
     }
-    await archive.finalize();
-    await written;
-    await rename(tmpPath, zipPath);
-  } catch (error) {
-    archive.abort();
-    await rm(tmpPath, { force: true });
-    throw error;
-  }
+  });
   const { size } = await stat(zipPath);
   return { path: zipPath, size, sha256: await sha256File(zipPath), entries };
 }

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { mkdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
-import { writeFileAtomic } from "./atomic-write.js";
+import { writeFileAtomic } from "@rescale-run/sdk/atomic-write";
 import type { CvResult } from "./cv.js";
 import { UserInputError } from "./errors.js";
 import type { HeadConfig, HeadModel, HeadTrainingState } from "./head.js";

@@ -4,8 +4,8 @@
  */
 import { createRequire } from "node:module";
 import path from "node:path";
+import { writeFileAtomic } from "@rescale-run/sdk/atomic-write";
 import { SCHEMAS } from "./artifacts.js";
-import { writeFileAtomic } from "./atomic-write.js";
 import { ORIGINAL_VIEW } from "./augment.js";
 import { loadHead } from "./checkpoint.js";
 import { UserInputError } from "./errors.js";

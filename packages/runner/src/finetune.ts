@@ -1,6 +1,6 @@
 import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import { writeFileAtomic } from "./atomic-write.js";
+import { writeFileAtomic } from "@rescale-run/sdk/atomic-write";
 import type { ViewSpec } from "./augment.js";
 import { ORIGINAL_VIEW } from "./augment.js";
 import { tf } from "./backend.js";

@@ -8,8 +8,8 @@
 
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
+import { writeFileAtomic } from "@rescale-run/sdk/atomic-write";
 import sharp from "sharp";
-import { writeFileAtomic } from "./atomic-write.js";
 import { type DeviceChoice, describeDevice } from "./device.js";
 
 export const REPORT_FILE = "report.html";

@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { writeFileAtomic } from "./atomic-write.js";
+import { writeFileAtomic } from "@rescale-run/sdk/atomic-write";
 
 /** A named float32 array with its shape: how head weights and optimizer state are saved. */
 export interface NamedArray {

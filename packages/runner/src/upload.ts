@@ -6,8 +6,8 @@
 import { stat } from "node:fs/promises";
 import path from "node:path";
 import { DEFAULT_BASE_URL, RescaleClient, type RescaleError, type RetryOptions } from "@rescale-run/sdk";
+import { writeFileAtomic } from "@rescale-run/sdk/atomic-write";
 import { sha256File } from "./artifacts.js";
-import { writeFileAtomic } from "./atomic-write.js";
 
 /** One uploaded artifact, as written to `uploaded.json`. */
 export interface UploadedFile {

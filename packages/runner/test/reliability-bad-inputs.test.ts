@@ -1,7 +1,7 @@
 import { symlink } from "node:fs/promises";
 import path from "node:path";
+import { type BadInputs, makeTempDir, writeBadInputs } from "@rescale-run/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type BadInputs, makeTempDir, writeBadInputs } from "../../testkit/src/index.js";
 import { VIEWS } from "../src/augment.js";
 import { scanDataset } from "../src/dataset.js";
 import { DatasetError } from "../src/errors.js";

@@ -2,8 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LocalPlatform, startLocalPlatform } from "../../local/src/index.js";
+import { type LocalPlatform, startLocalPlatform } from "@rescale-run/local";
 import {
   jobBody,
   makeSandbox,
@@ -12,7 +11,8 @@ import {
   type Sandbox,
   tsSourceArgs,
   writeImageFolderDataset,
-} from "../../testkit/src/index.js";
+} from "@rescale-run/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import type { EpochRecord } from "../src/head.js";
 

@@ -2,11 +2,12 @@
  * Where the API key and base URL come from: explicit options, the environment, or the INI profiles file
  * that Rescale's own tools use (`$XDG_CONFIG_HOME/rescale/apiconfig`, default `~/.config/rescale/apiconfig`).
  */
-import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
-import { homedir } from "node:os";
+import { mkdir, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { parse as parseIni, stringify as stringifyIni } from "ini";
+import { writeFileAtomic } from "./atomic-write.js";
 import { ConfigurationError, InvalidBaseUrlError, ProfileNotFoundError } from "./errors.js";
+import { xdgBaseDir } from "./user-dirs.js";
 
 export const DEFAULT_BASE_URL = "https://platform.rescale.com";
 
@@ -33,10 +34,9 @@ export interface ResolvedConfig extends Profile {
 
 type Env = Record<string, string | undefined>;
 
-/** `$XDG_CONFIG_HOME/rescale/apiconfig`, default `~/.config/rescale/apiconfig`. */
+/** `$XDG_CONFIG_HOME/rescale/apiconfig`, default `~/.config/rescale/apiconfig` (Rescale's folder, not rescale-run's). */
 export function apiConfigPath(env: Env = process.env): string {
-  const configHome = env.XDG_CONFIG_HOME || join(env.HOME || homedir(), ".config");
-  return join(configHome, "rescale", "apiconfig");
+  return join(xdgBaseDir("config", env), "rescale", "apiconfig");
 }
 
 /** Reads every profile of the apiconfig file; an absent file gives `{}`. Incomplete sections are skipped. */
@@ -90,10 +90,7 @@ export async function writeProfile(
     ...(profile.project ? { project: profile.project } : {}),
   };
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-  const temp = `${file}.${process.pid}.tmp`;
-  await writeFile(temp, stringifyIni(existing), { mode: 0o600 });
-  await chmod(temp, 0o600);
-  await rename(temp, file);
+  await writeFileAtomic(file, stringifyIni(existing), { mode: 0o600 });
   return file;
 }
 

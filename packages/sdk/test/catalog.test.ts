@@ -1,3 +1,4 @@
+import { analysis, coreType, minicondaInteractive, page } from "@rescale-run/testkit/rescale-payloads";
 import { describe, expect, it } from "vitest";
 import {
   analysisSchema,
@@ -8,7 +9,6 @@ import {
   ResponseShapeError,
   rescaleFileSchema,
 } from "../src/index.js";
-import { analysis, coreType, minicondaInteractive, page } from "./fixtures/index.js";
 import { api, testClient, useNock } from "./helpers.js";
 
 useNock();

@@ -1,3 +1,4 @@
+import { coreType, loadJp2017CoreTypes } from "@rescale-run/testkit/rescale-payloads";
 import { describe, expect, it } from "vitest";
 import {
   type CoreType,
@@ -7,7 +8,6 @@ import {
   pageSchema,
   priceTable,
 } from "../src/index.js";
-import { coreType, loadJp2017CoreTypes } from "./fixtures/index.js";
 
 function jpCoreTypes(): CoreType[] {
   return pageSchema(coreTypeSchema).parse(loadJp2017CoreTypes()).results;

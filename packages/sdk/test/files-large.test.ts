@@ -10,9 +10,9 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
+import { rescaleFile, TEST_API_KEY } from "@rescale-run/testkit/rescale-payloads";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RescaleClient } from "../src/index.js";
-import { rescaleFile, TEST_API_KEY } from "./fixtures/index.js";
 
 const SIZE = 384 * 1024 * 1024; // far above the 64 MiB memory budget asserted below
 const BUDGET = 64 * 1024 * 1024;

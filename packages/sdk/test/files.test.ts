@@ -3,9 +3,9 @@ import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
+import { page, rescaleFile } from "@rescale-run/testkit/rescale-payloads";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { contentDisposition, NotFoundError, partRecordPath, RescaleError } from "../src/index.js";
-import { page, rescaleFile } from "./fixtures/index.js";
 import { api, testClient, useNock } from "./helpers.js";
 
 useNock();

@@ -1,7 +1,7 @@
+import { TEST_API_KEY, TEST_BASE_URL } from "@rescale-run/testkit/rescale-payloads";
 import nock from "nock";
 import { afterAll, afterEach, beforeAll } from "vitest";
 import { RescaleClient, type RescaleClientOptions } from "../src/index.js";
-import { TEST_API_KEY, TEST_BASE_URL } from "./fixtures/index.js";
 
 /** Blocks real network (loopback allowed for local servers) and checks every nock expectation was used. */
 export function useNock(): void {

@@ -1,3 +1,12 @@
+import {
+  clusterStatus,
+  completedStatuses,
+  instance,
+  job,
+  jobStatus,
+  page,
+  rescaleFile,
+} from "@rescale-run/testkit/rescale-payloads";
 import { describe, expect, it } from "vitest";
 import {
   ConnectionError,
@@ -10,15 +19,6 @@ import {
   ValidationError,
   WalltimeError,
 } from "../src/index.js";
-import {
-  clusterStatus,
-  completedStatuses,
-  instance,
-  job,
-  jobStatus,
-  page,
-  rescaleFile,
-} from "./fixtures/index.js";
 import { api, testClient, useNock } from "./helpers.js";
 
 useNock();

@@ -2,9 +2,9 @@ import { createHash } from "node:crypto";
 import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { rescaleFile } from "@rescale-run/testkit/rescale-payloads";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { partRecordPath } from "../src/index.js";
-import { rescaleFile } from "./fixtures/index.js";
 import { api, testClient, useNock } from "./helpers.js";
 
 // Issue 14, item 4: a `.part` is resumed only into the file it belongs to (its record names the file id and

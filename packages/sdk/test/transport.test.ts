@@ -1,4 +1,5 @@
 import { inspect } from "node:util";
+import { coreType, page, TEST_API_KEY, TEST_BASE_URL } from "@rescale-run/testkit/rescale-payloads";
 import { describe, expect, it } from "vitest";
 import {
   AuthenticationError,
@@ -15,7 +16,6 @@ import {
   TimeoutError,
   ValidationError,
 } from "../src/index.js";
-import { coreType, page, TEST_API_KEY, TEST_BASE_URL } from "./fixtures/index.js";
 import { api, testClient, useNock } from "./helpers.js";
 
 useNock();

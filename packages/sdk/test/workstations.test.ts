@@ -1,8 +1,6 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { toCidrRule, ValidationError } from "../src/index.js";
 import {
   analysis,
   clusterStatus,
@@ -12,7 +10,9 @@ import {
   minicondaInteractive,
   page,
   rescaleFile,
-} from "./fixtures/index.js";
+} from "@rescale-run/testkit/rescale-payloads";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { toCidrRule, ValidationError } from "../src/index.js";
 import { api, testClient, useNock } from "./helpers.js";
 
 useNock();

@@ -15,6 +15,7 @@ import {
   type Walltime,
   waitForFinalOutputs,
 } from "@rescale-run/sdk";
+import { rescaleRunDir } from "@rescale-run/sdk/user-dirs";
 import type { Argv } from "yargs";
 import { BOOTSTRAP_FILE_NAME, renderBootstrapScript } from "../bootstrap.js";
 import { ensureRunnerBundle, givenRunnerBundle } from "../bundle.js";
@@ -28,7 +29,6 @@ import { followJob } from "../follow.js";
 import { metricsLine, perClassLines } from "../format.js";
 import { formatBytes, formatDuration } from "../output.js";
 import { downloadJobOutputs, metricsCandidates, readRunMetrics, SUBMIT_SCHEMA } from "../outputs.js";
-import { cacheDir } from "../paths.js";
 import {
   allowIpRule,
   buildPlan,
@@ -224,7 +224,7 @@ export async function submitInputs(ctx: CommandContext, a: SubmitArgs): Promise<
   a.cores = parseCoresFlag(a.cores);
   const walltime = parseWalltimeFlag(a.walltime);
   await checkRunnerArgs(runnerArgs(a));
-  const cache = cacheDir(io.env);
+  const cache = rescaleRunDir("cache", io.env);
   for (const file of a.attach ?? []) {
     const path = resolve(io.cwd, file);
     if (!existsSync(path) || !(await stat(path)).isFile())
@@ -462,7 +462,7 @@ export async function launchJob(
 ): Promise<{ jobId: string; uploaded: UploadedInput[] }> {
   const { out } = ctx;
   const { client } = target;
-  const cache = cacheDir(ctx.io.env);
+  const cache = rescaleRunDir("cache", ctx.io.env);
 
   out.note("packing the dataset...");
   const datasetZip = await packDataset(dataset, cache);

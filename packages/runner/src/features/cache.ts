@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { writeFileAtomic } from "../atomic-write.js";
+import { writeFileAtomic } from "@rescale-run/sdk/atomic-write";
 import { PREPROCESS_VERSION } from "../preprocess.js";
 import { FEATURE_LAYER_NAMES, FEATURE_LAYERS, type FeatureLayer } from "./engine.js";
 

@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
 import path from "node:path";
+import { rescaleRunDir } from "@rescale-run/sdk/user-dirs";
 import { FeatureCache, type LayerFeatures } from "../features/cache.js";
 import type { FeatureEngine } from "../features/engine.js";
 import { type ExtractStats, extractFeatures } from "../features/extract.js";
 import { engineOrSelect } from "../features/select.js";
-import { cacheRoot } from "../paths.js";
 import type { RunContext } from "./context.js";
 import type { RunData } from "./dataset.js";
 
@@ -44,7 +44,7 @@ export async function featuresStage(ctx: RunContext & { data: RunData }): Promis
   const testJobViews =
     plan.finalFit === "all" ? [...ttaViews, ...views.filter((v) => !ttaViews.includes(v))] : ttaViews;
   const cacheDir = path.join(
-    options.featureCacheDir ?? path.join(options.cacheDir ?? cacheRoot(), "features"),
+    options.featureCacheDir ?? path.join(options.cacheDir ?? rescaleRunDir("cache"), "features"),
     createHash("sha256").update(engine.cacheKey).digest("hex").slice(0, 16),
   );
   const cache = new FeatureCache(cacheDir, engine.cacheKey);

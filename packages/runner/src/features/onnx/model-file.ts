@@ -1,9 +1,9 @@
 import { readdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
-import { writeFileAtomic } from "../../atomic-write.js";
+import { writeFileAtomic } from "@rescale-run/sdk/atomic-write";
+import { rescaleRunDir } from "@rescale-run/sdk/user-dirs";
 import { parseKerasTopology } from "../../model/keras-topology.js";
 import { readResNetModelFiles, readResNetWeights, resnetWeightsHash } from "../../model/resnet-weights.js";
-import { cacheRoot as defaultCacheRoot } from "../../paths.js";
 import { FEATURE_LAYERS, type FeatureLayer } from "../engine.js";
 import { buildGraph, type GraphDescription } from "./graph.js";
 import { encodeOnnxModel, ONNX_OPSET } from "./proto.js";
@@ -96,7 +96,7 @@ export async function ensureResNetOnnxModel(
   options: { cacheRoot?: string; modelDir?: string; rebuild?: boolean } = {},
 ): Promise<CachedOnnxModel> {
   const weightsHash = await resnetWeightsHash(options.modelDir);
-  const file = onnxModelPath(options.cacheRoot ?? defaultCacheRoot(), weightsHash);
+  const file = onnxModelPath(options.cacheRoot ?? rescaleRunDir("cache"), weightsHash);
   const existing = options.rebuild ? undefined : await fileSize(file);
   if (existing !== undefined) return { path: file, weightsHash, buildMs: undefined, bytes: existing };
   const started = performance.now();
