@@ -177,6 +177,8 @@ export {
   type JobStatusName,
   jobBodySchema,
   MAX_WALLTIME_HOURS,
+  OTHER_JOB_STATUSES,
+  type OtherJobStatusName,
   PROCESS_OUTPUT_LOG,
   STOPPING_REASONS,
   type ValidJobBody,

@@ -8,6 +8,12 @@ import { newestFirst } from "./resources/jobs.js";
 import type { ClusterStatusEntry, JobStatusEntry } from "./schemas.js";
 import { abortableSleep, throwIfAborted } from "./sleep.js";
 import { isRetryable } from "./transport.js";
+import {
+  type ClusterStatusName,
+  type JobStatusName,
+  type OtherJobStatusName,
+  STOPPING_REASONS,
+} from "./wire.js";
 
 export type JobPhase = "pending" | "starting" | "running" | "stopping" | "succeeded" | "failed" | "stopped";
 
@@ -24,12 +30,20 @@ export interface JobOutcome {
 
 type StatusLike = Pick<JobStatusEntry, "status"> & { statusReason?: string | null; statusDate?: Date | null };
 
+/** Whether an entry has the named status; compared trimmed and case-blind, as Rescale's spelling is not checked. */
+function hasStatus(entry: Pick<StatusLike, "status">, name: JobStatusName | OtherJobStatusName): boolean {
+  return entry.status.trim().toLowerCase() === name.toLowerCase();
+}
+const isStopEntry = (entry: StatusLike) => hasStatus(entry, "Stopping") || hasStatus(entry, "Force Stop");
+
 const SUCCESS_REASON = /success/i;
-const STOP_STATUSES = new Set(["stopping", "force stop"]);
-/** Rescale records a failed run on the Stopping entry ("A run failed"), then Completed. */
+/** Rescale records a failed run on the Stopping entry (STOPPING_REASONS.runFailed), then Completed. */
 const RUN_FAILED_REASON = /failed/i;
-/** A stop the user asked for ("User Terminated" on Rescale; "Stopped by user" on older local data). */
-const USER_STOP_REASON = /user terminated|stopped by user|terminated by user/i;
+/** A stop the user asked for (STOPPING_REASONS.userTerminated on Rescale; "Stopped by user" on older local data). */
+const USER_STOP_REASON = new RegExp(
+  `${STOPPING_REASONS.userTerminated}|stopped by user|terminated by user`,
+  "i",
+);
 
 /**
  * THE classification of a job's status history (any order; sorted newest first by date). Pure; every caller
@@ -50,10 +64,9 @@ export function classifyJobOutcome(statuses: readonly StatusLike[]): JobOutcome 
     statusDate: newest?.statusDate ?? undefined,
   };
   if (!newest) return { ...base, phase: "pending", terminal: false, succeeded: false };
-  const status = newest.status.trim().toLowerCase();
-  if (status === "completed") {
+  if (hasStatus(newest, "Completed")) {
     const reason = newest.statusReason ?? "";
-    const stopEntries = ordered.filter((entry) => STOP_STATUSES.has(entry.status.trim().toLowerCase()));
+    const stopEntries = ordered.filter(isStopEntry);
     const failedStop = stopEntries.find((entry) => RUN_FAILED_REASON.test(entry.statusReason ?? ""));
     if (failedStop || (!SUCCESS_REASON.test(reason) && RUN_FAILED_REASON.test(reason))) {
       const statusReason = failedStop?.statusReason ?? base.statusReason;
@@ -72,7 +85,7 @@ export function classifyJobOutcome(statuses: readonly StatusLike[]): JobOutcome 
     const stopped =
       USER_STOP_REASON.test(reason) ||
       USER_STOP_REASON.test(stopReason ?? "") ||
-      stopEntries.some((entry) => entry.status.trim().toLowerCase() === "force stop") ||
+      stopEntries.some((entry) => hasStatus(entry, "Force Stop")) ||
       (stopEntries.length > 0 && !reason && !stopReason);
     return {
       ...base,
@@ -82,9 +95,9 @@ export function classifyJobOutcome(statuses: readonly StatusLike[]): JobOutcome 
       succeeded: false,
     };
   }
-  if (status === "executing") return { ...base, phase: "running", terminal: false, succeeded: false };
-  if (STOP_STATUSES.has(status)) return { ...base, phase: "stopping", terminal: false, succeeded: false };
-  if (status === "pending") return { ...base, phase: "pending", terminal: false, succeeded: false };
+  if (hasStatus(newest, "Executing")) return { ...base, phase: "running", terminal: false, succeeded: false };
+  if (isStopEntry(newest)) return { ...base, phase: "stopping", terminal: false, succeeded: false };
+  if (hasStatus(newest, "Pending")) return { ...base, phase: "pending", terminal: false, succeeded: false };
   return { ...base, phase: "starting", terminal: false, succeeded: false };
 }
 
@@ -236,7 +249,8 @@ export async function waitUntilActive(
       options.onPoll?.({ jobId, attempt, elapsedMs: Date.now() - started, outcome, clusterStatus });
       if (outcome.terminal && !outcome.succeeded) throw jobEnded(jobId, outcome, "before becoming active");
       const active =
-        outcome.phase === "running" && (clusterStatus === undefined || clusterStatus === "Started");
+        outcome.phase === "running" &&
+        (clusterStatus === undefined || clusterStatus === ("Started" satisfies ClusterStatusName));
       const value = { outcome, statuses, clusterStatus };
       return { done: active || outcome.terminal, value };
     },

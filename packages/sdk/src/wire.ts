@@ -24,6 +24,10 @@ export const JOB_STATUSES = [
 ] as const;
 export type JobStatusName = (typeof JOB_STATUSES)[number];
 
+/** Statuses Rescale also reports besides that path (rescale-api.md); the local platform never writes them. */
+export const OTHER_JOB_STATUSES = ["Waiting for Cluster", "Waiting for Queue", "Force Stop"] as const;
+export type OtherJobStatusName = (typeof OTHER_JOB_STATUSES)[number];
+
 /** A job's cluster statuses (`/api/v2/jobs/<id>/cluster_statuses/`). */
 export const CLUSTER_STATUSES = [
   "Not Started",

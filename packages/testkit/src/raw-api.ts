@@ -115,7 +115,11 @@ export class RawApi {
   }
 }
 
-/** A one-analysis job body in Rescale's shape (walltime in hours). */
+/**
+ * A one-analysis job body in Rescale's shape (walltime in hours). Written out by hand, not built by the SDK's
+ * `toJobBody`, on purpose: the local platform's API tests send what any client might, independent of our own
+ * (packages/local/test/wire.test.ts checks that the bodies the SDK builds are accepted).
+ */
 export function jobBody(options: {
   name: string;
   command: string;
