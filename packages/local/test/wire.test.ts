@@ -78,13 +78,15 @@ describe("the job body: built by the SDK, validated by the platform, one set of 
   const faults: {
     name: string;
     typed: CreateJobRequest;
-    mutate: (body: { jobanalyses: Record<string, Record<string, unknown>>[] }) => void;
+    mutate: (body: {
+      jobanalyses: (Record<string, unknown> & { hardware: Record<string, unknown> })[];
+    }) => void;
   }[] = [
     {
       name: "a hardware type that does not exist",
       typed: { ...request, hardware: { ...request.hardware, type: "batch" as "compute" } },
       mutate: (b) => {
-        b.jobanalyses[0]!.hardware!.type = "batch";
+        b.jobanalyses[0]!.hardware.type = "batch";
       },
     },
     {
@@ -97,7 +99,7 @@ describe("the job body: built by the SDK, validated by the platform, one set of 
         },
       },
       mutate: (b) => {
-        b.jobanalyses[0]!.hardware!.walltime = 0.5;
+        b.jobanalyses[0]!.hardware.walltime = 0.5;
       },
     },
     {

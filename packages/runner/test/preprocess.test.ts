@@ -55,10 +55,9 @@ describe("Keras caffe preprocessing", () => {
   it("converts grayscale 16-bit to 8-bit RGB", async () => {
     const grey = Buffer.alloc(4 * 4 * 2);
     for (let i = 0; i < 16; i++) grey.writeUInt16LE(0x8080, i * 2);
-    const png16 = await sharp(grey, { raw: { width: 4, height: 4, channels: 1, depth: "ushort" } })
-      .toColourspace("grey16")
-      .png()
-      .toBuffer();
+    // sharp reads 16-bit raw input with `depth`, which its type declarations do not list.
+    const raw16 = { width: 4, height: 4, channels: 1, depth: "ushort" } as sharp.CreateRaw;
+    const png16 = await sharp(grey, { raw: raw16 }).toColourspace("grey16").png().toBuffer();
     expect((await sharp(png16).metadata()).depth).toBe("ushort");
     const image = await decodeImage(png16);
     expect(image.data).toHaveLength(4 * 4 * 3);
