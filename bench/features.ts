@@ -19,12 +19,15 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { ORIGINAL_VIEW } from "../packages/runner/src/augment.js";
-import { scanDataset } from "../packages/runner/src/dataset.js";
-import { type FeatureEngine, INPUT_SIZE } from "../packages/runner/src/features/engine.js";
-import { extractFeatures } from "../packages/runner/src/features/extract.js";
-import { createOnnxEngine } from "../packages/runner/src/features/onnx/index.js";
-import { createTfjsEngine } from "../packages/runner/src/features/tfjs.js";
+import {
+  createOnnxEngine,
+  createTfjsEngine,
+  extractFeatures,
+  type FeatureEngine,
+  INPUT_SIZE,
+  ORIGINAL_VIEW,
+  scanDataset,
+} from "@rescale-run/runner";
 import { measureFmaPeak, resnetConvGflop } from "./machine-ceiling.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");

@@ -19,7 +19,7 @@ import {
   summarizeLatencies,
   type UploadPhaseResult,
 } from "@rescale-run/testkit";
-import { startLocalPlatform } from "../packages/local/src/index.js";
+import { startLocalPlatform } from "@rescale-run/local";
 
 function flag(name: string, fallback: number): number {
   const at = process.argv.indexOf(`--${name}`);

@@ -7,8 +7,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { parseKerasTopology } from "../packages/runner/src/model/keras-topology.js";
-import { readResNetModelFiles, resnetModelDir } from "../packages/runner/src/model/resnet-weights.js";
+import { parseKerasTopology, readResNetModelFiles, resnetModelDir } from "@rescale-run/runner";
 
 export interface FmaPeak {
   /** GFLOP/s per thread count. */

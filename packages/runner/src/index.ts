@@ -34,7 +34,11 @@ export { DatasetError, EXIT_CODES, RunInterruptedError, UnsupportedError, UserIn
 export { FeatureCache, type LayerFeatures } from "./features/cache.js";
 export { FEATURE_LAYER_NAMES, type FeatureEngine, type FeatureLayer, INPUT_SIZE } from "./features/engine.js";
 export { type ExtractStats, extractFeatures, type FeatureJob } from "./features/extract.js";
+export { createOnnxEngine, type OnnxEngineOptions, type OnnxFeatureEngine } from "./features/onnx/index.js";
 export { type EnginePreference, selectEngine } from "./features/select.js";
+export { createTfjsEngine, type TfjsEngineOptions, type TfjsFeatureEngine } from "./features/tfjs.js";
+export { type KerasTopology, parseKerasTopology } from "./model/keras-topology.js";
+export { type ResNetModelFiles, readResNetModelFiles, resnetModelDir } from "./model/resnet-weights.js";
 export {
   DEFAULT_HEAD_EPOCHS,
   DEFAULT_LEARNING_RATES,
