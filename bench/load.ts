@@ -9,6 +9,7 @@
 import { cpus, loadavg, totalmem } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { startLocalPlatform } from "@rescale-run/local";
 import {
   concurrentStatusPolls,
   concurrentUploads,
@@ -19,7 +20,6 @@ import {
   summarizeLatencies,
   type UploadPhaseResult,
 } from "@rescale-run/testkit";
-import { startLocalPlatform } from "@rescale-run/local";
 
 function flag(name: string, fallback: number): number {
   const at = process.argv.indexOf(`--${name}`);

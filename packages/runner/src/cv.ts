@@ -201,7 +201,8 @@ export interface CrossValidateOptions {
   repeats?: number;
   seed: number;
   onCandidate?: (score: CvScore) => void;
-  shouldStop?: () => boolean;
+  /** Stops cross-validation (running fold workers are terminated); it rejects with CrossValidationStoppedError. */
+  signal?: AbortSignal;
 }
 
 /** The fold of every image in each repeat: one folding per repeat, shared by every candidate. */
@@ -344,7 +345,7 @@ export async function crossValidate(options: CrossValidateOptions): Promise<CvRe
   try {
     await runFoldTasks(exact ? splits : candidates.length * splits, makeTask, {
       workers: options.workers,
-      shouldStop: options.shouldStop,
+      signal: options.signal,
       onOutcome: (index, outcome) => {
         if (outcome.kind === "exact") {
           for (const [c, probs] of outcome.probs.entries()) record(c, index, probs);

@@ -18,8 +18,11 @@ export class FoldPoolStoppedError extends Error {
 export interface RunFoldTasksOptions {
   /** Worker threads (default 1: this thread). */
   workers?: number;
-  /** Checked before each task starts; when true the pool stops and rejects with FoldPoolStoppedError. */
-  shouldStop?: () => boolean;
+  /**
+   * Stops the pool: no task starts after it fires, and running workers are terminated at once (a fold of the exact
+   * solver takes seconds); the pool rejects with FoldPoolStoppedError.
+   */
+  signal?: AbortSignal;
   /** Called as each task finishes (in completion order). */
   onOutcome?: (index: number, outcome: FoldOutcome) => void;
 }
@@ -46,7 +49,7 @@ export async function runFoldTasks(
   };
   const claim = (): number | undefined => {
     if (next >= count) return undefined;
-    if (options.shouldStop?.()) throw new FoldPoolStoppedError("cross-validation stopped");
+    if (options.signal?.aborted) throw new FoldPoolStoppedError("cross-validation stopped");
     return next++;
   };
   if (workers === 1 || !workerThreadsAvailable()) {
@@ -54,6 +57,10 @@ export async function runFoldTasks(
     return outcomes;
   }
   const threads: Worker[] = [];
+  const terminateAll = () => {
+    for (const worker of threads) void worker.terminate();
+  };
+  options.signal?.addEventListener("abort", terminateAll, { once: true });
   try {
     await Promise.all(
       Array.from({ length: workers }, async () => {
@@ -63,7 +70,12 @@ export async function runFoldTasks(
       }),
     );
     return outcomes;
+  } catch (error) {
+    // A worker terminated by the signal rejects its task as an exit: report the stop, not the exit.
+    if (options.signal?.aborted) throw new FoldPoolStoppedError("cross-validation stopped");
+    throw error;
   } finally {
+    options.signal?.removeEventListener("abort", terminateAll);
     await Promise.all(threads.map((w) => w.terminate()));
   }
 }

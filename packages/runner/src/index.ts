@@ -37,8 +37,6 @@ export { type ExtractStats, extractFeatures, type FeatureJob } from "./features/
 export { createOnnxEngine, type OnnxEngineOptions, type OnnxFeatureEngine } from "./features/onnx/index.js";
 export { type EnginePreference, selectEngine } from "./features/select.js";
 export { createTfjsEngine, type TfjsEngineOptions, type TfjsFeatureEngine } from "./features/tfjs.js";
-export { type KerasTopology, parseKerasTopology } from "./model/keras-topology.js";
-export { type ResNetModelFiles, readResNetModelFiles, resnetModelDir } from "./model/resnet-weights.js";
 export {
   DEFAULT_HEAD_EPOCHS,
   DEFAULT_LEARNING_RATES,
@@ -56,6 +54,8 @@ export {
 } from "./head.js";
 export { fitExactHead, runExactFold } from "./logreg.js";
 export { computeMetrics, type Metrics, meanLogLoss } from "./metrics.js";
+export { type KerasTopology, parseKerasTopology } from "./model/keras-topology.js";
+export { type ResNetModelFiles, readResNetModelFiles, resnetModelDir } from "./model/resnet-weights.js";
 export { type Prediction, type PredictOptions, type PredictResult, predict } from "./predict.js";
 export { createProgress, type Progress, silentProgress } from "./progress.js";
 export { REPORT_FILE, writeRunReport } from "./report.js";

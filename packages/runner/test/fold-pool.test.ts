@@ -94,19 +94,25 @@ describe("cross-validation folds on worker threads", () => {
     expect(foldings[0]).not.toEqual(foldings[1]);
   });
 
-  it("stops between tasks when asked", async () => {
-    const { images, features } = syntheticFeatures();
-    let checks = 0;
+  it("stops when its signal fires: no fold starts after it, running workers are ended", async () => {
+    const early = new AbortController();
+    early.abort();
+    await expect(builtCv.crossValidate({ ...cvOptions(), workers: 2, signal: early.signal })).rejects.toThrow(
+      builtCv.CrossValidationStoppedError,
+    );
+    const mid = new AbortController();
+    const scored: string[] = [];
     const run = builtCv.crossValidate({
-      images,
-      features,
-      classNames: ["a", "b", "c"],
-      base,
-      k: 3,
-      seed: 5,
+      ...cvOptions(),
       workers: 2,
-      shouldStop: () => ++checks > 3,
+      signal: mid.signal,
+      onCandidate: (s) => {
+        scored.push(s.name);
+        mid.abort();
+      },
     });
     await expect(run).rejects.toThrow("cross-validation stopped");
+    expect(scored).toHaveLength(1);
+    expect(builtCv.DEFAULT_CANDIDATES.length).toBeGreaterThan(1);
   });
 });

@@ -18,8 +18,8 @@ export interface ExtractOptions {
   batchSize?: number;
   limitInputPixels?: number;
   progress?: Progress;
-  /** Checked between batches: when true, extraction stops (what was extracted is already cached). */
-  shouldStop?: () => boolean;
+  /** Checked between batches: once aborted, extraction stops (what was extracted is already cached). */
+  signal?: AbortSignal;
 }
 
 export interface ExtractStats {
@@ -125,7 +125,7 @@ export async function extractFeatures(
   let cacheWrites: Promise<void> = Promise.resolve();
   let next: Promise<PreparedBatch> | undefined = batches[0] ? prepare(batches[0]) : undefined;
   for (let b = 0; b < batches.length; b++) {
-    if (options.shouldStop?.()) {
+    if (options.signal?.aborted) {
       await next?.catch(() => undefined);
       await cacheWrites;
       throw new ExtractionStoppedError();

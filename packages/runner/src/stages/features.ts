@@ -60,7 +60,7 @@ export async function featuresStage(ctx: RunContext & { data: RunData }): Promis
         engine,
         cache,
         progress,
-        shouldStop: () => ctx.signal.aborted,
+        signal: ctx.signal,
         limitInputPixels: options.limitInputPixels,
       },
     );

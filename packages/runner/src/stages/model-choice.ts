@@ -46,7 +46,7 @@ export async function modelChoiceStage(
         k: plan.folds,
         repeats: options.cvRepeats ?? 1,
         seed: ctx.seed,
-        shouldStop: () => ctx.signal.aborted,
+        signal: ctx.signal,
         onCandidate: (s) =>
           progress.log(
             `cv ${s.name}: log loss ${s.valLoss.toFixed(4)}, accuracy ${s.accuracy.toFixed(3)}, ` +
