@@ -19,7 +19,7 @@ import { softwareCommand } from "./commands/software.js";
 import { submitCommand } from "./commands/submit.js";
 import { uiCommand } from "./commands/ui.js";
 import type { CommandContext, GlobalArgs } from "./context.js";
-import { describeError, InterruptedError, UsageError } from "./errors.js";
+import { CliError, describeError, UsageError } from "./errors.js";
 import { ExitCode } from "./exit-codes.js";
 import { abortOnStopSignals, type CliIo, processIo } from "./io.js";
 import { Output } from "./output.js";
@@ -225,7 +225,10 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     if (controller.signal.aborted)
       return report(
         out,
-        new InterruptedError(`${(controller.signal.reason as Error).message}; nothing more was done.`),
+        new CliError(
+          `${(controller.signal.reason as Error).message}; nothing more was done.`,
+          ExitCode.Interrupted,
+        ),
         globals.debug,
       );
     return report(out, err, globals.debug);

@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { lstat, mkdir, readdir, stat } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { listZipEntries, writeArchive } from "./archive.js";
-import { UsageError } from "./errors.js";
+import { errorKind, UsageError } from "./errors.js";
 import type { PlanDataset } from "./plan.js";
 import { loadRunner } from "./runner-module.js";
 
@@ -44,8 +44,11 @@ async function checkClasses(source: string, classes: { name: string; images: num
   try {
     (await loadRunner()).checkClassCounts(source, classes);
   } catch (err) {
-    if (!(err instanceof Error) || err.name !== "DatasetError") throw err;
-    throw new UsageError(err.message, "Nothing was uploaded. Omit --data to use the synthetic demo dataset.");
+    if (errorKind(err) !== "dataset") throw err;
+    throw new UsageError(
+      (err as Error).message,
+      "Nothing was uploaded. Omit --data to use the synthetic demo dataset.",
+    );
   }
 }
 

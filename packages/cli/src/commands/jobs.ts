@@ -13,7 +13,7 @@ import {
 import type { Argv } from "yargs";
 import type { CommandSpec } from "../cli.js";
 import type { CommandContext } from "../context.js";
-import { CliError, NotFoundError, UsageError } from "../errors.js";
+import { errorKind, NotFoundError, UsageError } from "../errors.js";
 import { ExitCode } from "../exit-codes.js";
 import { followJob } from "../follow.js";
 import { formatDuration } from "../output.js";
@@ -91,7 +91,7 @@ export async function aboutJob<T>(target: Target, jobId: string, call: () => Pro
   try {
     return await call();
   } catch (error) {
-    if ((error as Error).name === "NotFoundError" && !(error instanceof CliError))
+    if (errorKind(error) === "not-found")
       throw new NotFoundError(
         `No job "${jobId}" on ${target.label}.`,
         "`rescale-run list` shows your jobs (and workstations).",

@@ -23,7 +23,7 @@ import type { CommandSpec } from "../cli.js";
 import { runnerCompletion } from "../completion.js";
 import type { CommandContext } from "../context.js";
 import { ensureDemoDataset, type InspectedDataset, inspectDatasetFlag, packDataset } from "../dataset.js";
-import { UsageError } from "../errors.js";
+import { errorKind, UsageError } from "../errors.js";
 import { ExitCode } from "../exit-codes.js";
 import { followJob } from "../follow.js";
 import { metricsLine, perClassLines } from "../format.js";
@@ -332,7 +332,7 @@ async function projectOf(target: Target, wanted: string | undefined): Promise<Pl
     const project = await target.client.projects.resolve(name);
     return { id: project.id, name: project.name ?? null };
   } catch (error) {
-    if ((error as Error).name === "NotFoundError")
+    if (errorKind(error) === "not-found")
       throw new UsageError(
         `--project ${name}: ${(error as Error).message}`,
         "See `rescale-run projects` for the projects you may use.",
