@@ -1,5 +1,5 @@
 import type { LocalPlatformError } from "@rescale-run/local";
-import type { UserInputErrorKind } from "@rescale-run/runner";
+import type { UserInputErrorKind } from "@rescale-run/runner/errors";
 import type { RescaleErrorKind } from "@rescale-run/sdk";
 import { ExitCode, type ExitCodeValue } from "./exit-codes.js";
 

@@ -4,10 +4,22 @@
  * http (the API key would cross the network unencrypted).
  */
 
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/i;
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1)$/;
 
-export function isLoopbackHost(host: string): boolean {
-  return LOOPBACK.test(host.trim());
+/**
+ * A host name, an address or a Host header ("127.0.0.1:8080", "[::1]:80") on this machine only: `local start
+ * --host`, a Rescale URL, and the dashboard's Host check (another name resolving to 127.0.0.1 is DNS rebinding).
+ */
+export function isLoopbackHost(host: string | undefined): boolean {
+  return LOOPBACK.test(hostNameOf(host));
+}
+
+/** The host name of a Host header or address, lower-cased, without brackets or port (a bare IPv6 has none). */
+function hostNameOf(host: string | undefined): string {
+  const text = (host ?? "").trim().toLowerCase();
+  const bracketed = /^\[([^\]]+)\]/.exec(text);
+  if (bracketed) return bracketed[1]!;
+  return text.split(":").length > 2 ? text : text.replace(/:\d+$/, "");
 }
 
 /** The warning for `local start --host HOST`, or undefined for a loopback address. */

@@ -2,6 +2,7 @@
  * Flags in, one validated Plan out: core type, cores, memory, GPUs, walltime, price per hour, maximum cost.
  * Pure functions over what the platform lists; nothing here uploads or creates anything.
  */
+import type { DevicePreference } from "@rescale-run/runner/device-choices";
 import {
   type Analysis,
   BILLING_PRIORITY_VALUE,
@@ -212,8 +213,7 @@ export interface PlanDataset {
 }
 
 /** `submit --device`: the runner's `--device`, resolved against the core type's GPU count. */
-export type DeviceFlag = "auto" | "gpu" | "cpu";
-export const DEVICE_FLAGS: readonly DeviceFlag[] = ["auto", "gpu", "cpu"];
+export type DeviceFlag = DevicePreference;
 
 export interface PlanDevice {
   flag: DeviceFlag;

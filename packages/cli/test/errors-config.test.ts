@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { LocalConfigError, LocalPlatformError } from "@rescale-run/local";
-import { DatasetError, UnsupportedError, UserInputError } from "@rescale-run/runner";
+import { DatasetError, UnsupportedError, UserInputError } from "@rescale-run/runner/errors";
 import * as sdk from "@rescale-run/sdk";
 import { describe, expect, it } from "vitest";
 import { describeError, UsageError } from "../src/errors.js";

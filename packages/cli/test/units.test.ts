@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { writeArchive } from "../src/archive.js";
 import { joinNegativeValues } from "../src/cli.js";
 import { inspectDataset, packDataset } from "../src/dataset.js";
-import { localPathFor } from "../src/outputs.js";
+import { localPathFor } from "../src/job-outputs.js";
 import { allowIpRule, chooseCoreType } from "../src/plan.js";
 
 function imageFolder(root: string, classes: Record<string, number>): void {

@@ -1,6 +1,7 @@
 /**
- * Errors the runner raises for problems the user can fix (bad data folder, bad flag, missing model).
- * The CLI prints `message` without a stack trace and exits with `exitCode`.
+ * Errors the runner raises for problems the user can fix (bad data folder, bad flag, missing model); also
+ * `@rescale-run/runner/errors`, which loads nothing else. The CLI prints `message` without a stack trace and exits
+ * with `exitCode`.
  */
 /** Which user mistake it is, for callers that map errors by kind (the CLI's exit codes) rather than by class. */
 export type UserInputErrorKind = "user-input" | "dataset" | "unsupported";

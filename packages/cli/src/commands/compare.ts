@@ -10,7 +10,7 @@ import { basename, join, resolve } from "node:path";
 import type { CommandSpec } from "../cli.js";
 import type { CommandContext } from "../context.js";
 import { UsageError } from "../errors.js";
-import { downloadJobOutputs } from "../outputs.js";
+import { downloadJobOutputs } from "../job-outputs.js";
 import { withTarget } from "../target.js";
 
 /** The files compare reads, wherever in a run folder the runner wrote them. */

@@ -16,10 +16,9 @@ import type { CommandContext } from "../context.js";
 import { errorKind, NotFoundError, UsageError } from "../errors.js";
 import { ExitCode } from "../exit-codes.js";
 import { followJob } from "../follow.js";
+import { downloadFinalOutputs, metricsCandidates, readRunMetrics } from "../job-outputs.js";
 import { formatDuration } from "../output.js";
-import { metricsCandidates, readRunMetrics } from "../outputs.js";
 import { type Target, withTarget } from "../target.js";
-import { downloadFinalOutputs } from "./submit.js";
 
 /** Version of the `--json` shapes of `list` and `status` (docs/cli.md); bumped on an incompatible change. */
 export const JOBS_JSON_SCHEMA = 1;
@@ -446,7 +445,7 @@ export const downloadCommand: CommandSpec = {
       const id = String(args.job);
       const outDir = resolve(ctx.io.cwd, String(args.out ?? `rescale-run-${id}`));
       await aboutJob(target, id, () => target.client.jobs.get(id));
-      const files = await downloadFinalOutputs(target.client, id, outDir, ctx);
+      const files = await downloadFinalOutputs(target.client, id, outDir, ctx.out, { signal: ctx.signal });
       ctx.out.result({ id, out: outDir, files }, () => ctx.out.line(`${files.length} files in ${outDir}`));
     }),
 };

@@ -5,7 +5,7 @@ import { join, resolve } from "node:path";
 import type { CommandSpec } from "../cli.js";
 import type { CommandContext } from "../context.js";
 import { NotFoundError } from "../errors.js";
-import { downloadJobOutputs } from "../outputs.js";
+import { downloadJobOutputs } from "../job-outputs.js";
 import { withTarget } from "../target.js";
 import { REPORT_FILE } from "../ui/data.js";
 

@@ -7,13 +7,13 @@ import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { createInterface } from "node:readline/promises";
+import { DEVICE_CHOICES } from "@rescale-run/runner/device-choices";
 import {
   type Analysis,
   PROCESS_OUTPUT_LOG,
   ProjectRequiredError,
   type RescaleClient,
   type Walltime,
-  waitForFinalOutputs,
 } from "@rescale-run/sdk";
 import { rescaleRunDir } from "@rescale-run/sdk/user-dirs";
 import type { Argv } from "yargs";
@@ -27,15 +27,14 @@ import { errorKind, UsageError } from "../errors.js";
 import { ExitCode } from "../exit-codes.js";
 import { followJob } from "../follow.js";
 import { metricsLine, perClassLines } from "../format.js";
+import { downloadFinalOutputs, metricsCandidates, readRunMetrics, SUBMIT_SCHEMA } from "../job-outputs.js";
 import { formatBytes, formatDuration } from "../output.js";
-import { downloadJobOutputs, metricsCandidates, readRunMetrics, SUBMIT_SCHEMA } from "../outputs.js";
 import {
   allowIpRule,
   buildPlan,
   chooseCoreType,
   chooseSoftware,
   DEFAULT_SOFTWARE,
-  DEVICE_FLAGS,
   type DeviceFlag,
   type Plan,
   PRIORITIES,
@@ -110,7 +109,7 @@ function builder(y: Argv): Argv {
       describe: "Send Node.js with the job: a linux-x64 tarball, or this machine's node if no file",
     })
     .option("device", {
-      choices: DEVICE_FLAGS,
+      choices: DEVICE_CHOICES,
       default: "auto",
       describe:
         "Where the runner trains: auto = the GPU on a GPU core type, else the CPU; gpu = fail unless a GPU is usable",
@@ -601,7 +600,11 @@ async function followAfterLaunch(
   const stoppedByUs = result.stopRequested && result.runnerExit !== undefined;
   const jobSucceeded = stoppedByUs ? result.runnerExit === 0 : result.outcome.succeeded;
   const expected = jobSucceeded ? [PROCESS_OUTPUT_LOG, ...RUNNER_OUTPUTS] : [PROCESS_OUTPUT_LOG];
-  const files = await downloadFinalOutputs(client, jobId, outDir, ctx, { expected, pollMs: poll });
+  const files = await downloadFinalOutputs(client, jobId, outDir, out, {
+    signal: ctx.signal,
+    expected,
+    pollMs: poll,
+  });
   // ...and the runner itself must say it finished (run.json), not just the job's command exit 0.
   const completion = jobSucceeded ? await runnerCompletion(outDir, RUNNER_OUT) : undefined;
   const succeeded = jobSucceeded && completion?.finished === true;
@@ -640,33 +643,6 @@ async function followAfterLaunch(
     },
   );
   return succeeded ? ExitCode.Success : ExitCode.JobFailed;
-}
-
-/**
- * Downloads the job's outputs once their list is final (cluster Stopped, or stable over successive reads; right
- * after Completed Rescale's list can be incomplete). Names what is still missing when it gives up.
- */
-export async function downloadFinalOutputs(
-  client: RescaleClient,
-  jobId: string,
-  outDir: string,
-  ctx: CommandContext,
-  options: { expected?: string[]; pollMs?: number } = {},
-) {
-  ctx.out.status(`job ${jobId}: waiting for its output list to be complete...`);
-  const every = Math.min(2000, options.pollMs ?? 2000);
-  const final = await waitForFinalOutputs(client.jobs, jobId, {
-    expected: options.expected ?? [PROCESS_OUTPUT_LOG],
-    minDelayMs: every,
-    maxDelayMs: Math.max(every, 10_000),
-    signal: ctx.signal,
-  });
-  ctx.out.clearStatus();
-  if (final.final === "gave up")
-    ctx.out.warn(
-      `job ${jobId}'s output list did not settle in time${final.missing.length ? `; still missing: ${final.missing.join(", ")}` : ""}. Downloading what is there; \`rescale-run download ${jobId}\` later fetches the rest.`,
-    );
-  return downloadJobOutputs(client, jobId, outDir, ctx.out, { signal: ctx.signal, files: final.files });
 }
 
 async function interrupted(

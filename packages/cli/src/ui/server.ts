@@ -22,6 +22,7 @@ import { launchJob, makePlan, type SubmitArgs, submitInputs } from "../commands/
 import type { CommandContext } from "../context.js";
 import { describeError, UsageError } from "../errors.js";
 import { ExitCode } from "../exit-codes.js";
+import { isLoopbackHost } from "../exposure.js";
 import { money } from "../format.js";
 import { PRIORITIES, type PriorityFlag } from "../plan.js";
 import type { Target } from "../target.js";
@@ -41,7 +42,6 @@ import {
   CSRF_FIELD,
   cookieValue,
   csrfTokenFor,
-  isLoopbackHost,
   isSameOrigin,
   newSessionToken,
   pageHeaders,
