@@ -19,7 +19,7 @@ import { loadRunner } from "./runner-module.js";
 const isImage = async () => (await loadRunner()).isTrainingImageName;
 
 /** Images per class of the synthetic demo dataset. */
-export const DEMO_IMAGES_PER_CLASS = 30;
+const DEMO_IMAGES_PER_CLASS = 30;
 const DEMO_VERSION = 1;
 
 export interface InspectedDataset extends PlanDataset {
@@ -53,7 +53,7 @@ async function checkClasses(source: string, classes: { name: string; images: num
 }
 
 /** A dataset folder: class subfolders here, or in its single subfolder (e.g. the parent of Dataset_BUSI_with_GT). */
-export async function inspectDatasetDir(dir: string, synthetic = false): Promise<InspectedDataset> {
+async function inspectDatasetDir(dir: string, synthetic = false): Promise<InspectedDataset> {
   const info = await stat(dir).catch(() => {
     throw new UsageError(`--data ${dir}: no such file or folder.`);
   });
@@ -82,7 +82,7 @@ export async function inspectDatasetDir(dir: string, synthetic = false): Promise
 }
 
 /** A dataset zip: its class folders must sit under one top folder, which becomes the job's dataset folder. */
-export async function inspectDatasetZip(file: string): Promise<InspectedDataset> {
+async function inspectDatasetZip(file: string): Promise<InspectedDataset> {
   const names = await zipEntryNames(file);
   const unsafe = names.find(
     (n) => n.startsWith("/") || /^[A-Za-z]:/.test(n) || n.split(/[\\/]/).includes(".."),

@@ -30,14 +30,6 @@ export class NotFoundError extends CliError {
   }
 }
 
-/** The job ran (or was stopped) and did not succeed. */
-export class JobFailedError extends CliError {
-  override readonly name = "JobFailedError";
-  constructor(message: string, hint?: string) {
-    super(message, ExitCode.JobFailed, hint);
-  }
-}
-
 export interface DescribedError {
   message: string;
   hint?: string;

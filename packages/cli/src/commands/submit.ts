@@ -19,12 +19,11 @@ import { rescaleRunDir } from "@rescale-run/sdk/user-dirs";
 import type { Argv } from "yargs";
 import { BOOTSTRAP_FILE_NAME, renderBootstrapScript } from "../bootstrap.js";
 import { ensureRunnerBundle, givenRunnerBundle } from "../bundle.js";
-import type { CommandSpec } from "../cli.js";
 import { runnerCompletion } from "../completion.js";
-import type { CommandContext } from "../context.js";
 import { ensureDemoDataset, type InspectedDataset, inspectDatasetFlag, packDataset } from "../dataset.js";
 import { errorKind, UsageError } from "../errors.js";
 import { ExitCode } from "../exit-codes.js";
+import type { CommandSpec, Factory } from "../factory.js";
 import { followJob } from "../follow.js";
 import { metricsLine, perClassLines } from "../format.js";
 import { downloadFinalOutputs, metricsCandidates, readRunMetrics, SUBMIT_SCHEMA } from "../job-outputs.js";
@@ -46,7 +45,7 @@ import { checkBeforeUpload } from "../preflight.js";
 import { renderPlan } from "../render-plan.js";
 import { checkRunnerArgs } from "../runner-args.js";
 import { offlineRuntime } from "../runtime.js";
-import { openTarget, type Target } from "../target.js";
+import type { Target } from "../target.js";
 import { pollMs, profileFlag, reattachHint } from "./jobs.js";
 
 /** Where the runner writes its artifacts inside the job's working directory. */
@@ -168,7 +167,7 @@ function builder(y: Argv): Argv {
     );
 }
 
-export interface SubmitArgs {
+export interface SubmitOptions {
   cores: number;
   walltime: string;
   coreType?: string;
@@ -195,18 +194,21 @@ export interface SubmitArgs {
   runnerBundle?: string;
 }
 
-export const submitCommand: CommandSpec = {
+export const submitCommand: CommandSpec<SubmitOptions> = {
   command: "submit",
   describe: "Train on a new workstation and bring the artifacts back",
   builder,
-  action: (args) => (ctx) => submit(ctx, args as unknown as SubmitArgs),
+  // yargs has applied the builder's types, defaults and choices: argv holds exactly these options (--cores as
+  // its text until submitInputs parses it).
+  options: (argv) => argv as unknown as SubmitOptions,
+  run: (options, factory) => submit(factory, options),
 };
 
-function runnerArgs(a: SubmitArgs): string[] {
+function runnerArgs(options: SubmitOptions): string[] {
   const extra: string[] = [];
-  if (a.epochs !== undefined) extra.push("--epochs", String(a.epochs));
-  if (a.seed !== undefined) extra.push("--seed", String(a.seed));
-  for (const arg of a.runnerArg ?? []) extra.push(arg);
+  if (options.epochs !== undefined) extra.push("--epochs", String(options.epochs));
+  if (options.seed !== undefined) extra.push("--seed", String(options.seed));
+  for (const arg of options.runnerArg ?? []) extra.push(arg);
   return extra;
 }
 
@@ -218,68 +220,71 @@ export interface SubmitInputs {
 }
 
 /** Validates the local inputs of a submission (also the dashboard's form: `rescale-run ui`). */
-export async function submitInputs(ctx: CommandContext, a: SubmitArgs): Promise<SubmitInputs> {
-  const { io } = ctx;
-  a.cores = parseCoresFlag(a.cores);
-  const walltime = parseWalltimeFlag(a.walltime);
-  await checkRunnerArgs(runnerArgs(a));
+export async function submitInputs(factory: Factory, options: SubmitOptions): Promise<SubmitInputs> {
+  const { io } = factory;
+  options.cores = parseCoresFlag(options.cores);
+  const walltime = parseWalltimeFlag(options.walltime);
+  checkRunnerArgs(await factory.runner(), runnerArgs(options));
   const cache = rescaleRunDir("cache", io.env);
-  for (const file of a.attach ?? []) {
+  for (const file of options.attach ?? []) {
     const path = resolve(io.cwd, file);
     if (!existsSync(path) || !(await stat(path)).isFile())
       throw new UsageError(`--attach ${file}: no such file.`);
   }
   const dataset: InspectedDataset =
-    a.data !== undefined ? await inspectDatasetFlag(a.data, io.cwd) : await ensureDemoDataset(cache);
+    options.data !== undefined
+      ? await inspectDatasetFlag(options.data, io.cwd)
+      : await ensureDemoDataset(cache);
   const runtime =
-    a.offlineRuntime !== undefined ? await offlineRuntime(a.offlineRuntime, io.cwd, cache) : null;
+    options.offlineRuntime !== undefined ? await offlineRuntime(options.offlineRuntime, io.cwd, cache) : null;
   return { walltime, dataset, runtime };
 }
 
-async function submit(ctx: CommandContext, a: SubmitArgs): Promise<number> {
-  const { out, io } = ctx;
-  const { walltime, dataset, runtime } = await submitInputs(ctx, a);
+async function submit(factory: Factory, options: SubmitOptions): Promise<number> {
+  const { out, io } = factory;
+  const { walltime, dataset, runtime } = await submitInputs(factory, options);
 
   await checkBeforeUpload({
-    outDir: resolve(io.cwd, a.out ?? "."),
-    attachments: (a.attach ?? []).map((f) => resolve(io.cwd, f)),
+    outDir: resolve(io.cwd, options.out ?? "."),
+    attachments: (options.attach ?? []).map((f) => resolve(io.cwd, f)),
     jobOwned: [BOOTSTRAP_FILE_NAME, RUNNER_OUT, dataset.jobDir],
   });
-  const target = await openTarget(ctx);
-  try {
-    const plan = await makePlan(ctx, target, a, walltime, dataset, runtime);
-    if (a.dryRun) {
-      const bootstrapScript = runnerPlaceholder(plan).script;
-      out.result({ plan, bootstrapScript }, () => {
-        renderPlan(out, plan);
-        out.line();
-        out.line(out.c.bold(`Bootstrap script (${BOOTSTRAP_FILE_NAME}, the job's command):`));
-        out.line(bootstrapScript);
-        out.line("Dry run: nothing was uploaded or created.");
-      });
-      return ExitCode.Success;
-    }
-    if (a.detach && target.inProcess) {
-      throw new UsageError(
-        "--detach needs a platform that outlives this command; the local platform is running inside it.",
-        "Start it in the background first: rescale-run local start",
-      );
-    }
-    if (!out.json) renderPlan(out, plan);
-    if (!a.yes && io.stdin.isTTY && io.stderr.isTTY && !(await confirm(ctx, "Upload and start this job?"))) {
-      out.note("Cancelled; nothing was uploaded.");
-      return ExitCode.Success;
-    }
-    return await run(ctx, target, plan, a, dataset, runtime);
-  } finally {
-    await target.close();
+  const target = await factory.target();
+  const plan = await makePlan(factory, target, options, walltime, dataset, runtime);
+  if (options.dryRun) {
+    const bootstrapScript = runnerPlaceholder(plan).script;
+    out.result({ plan, bootstrapScript }, () => {
+      renderPlan(out, plan);
+      out.line();
+      out.line(out.c.bold(`Bootstrap script (${BOOTSTRAP_FILE_NAME}, the job's command):`));
+      out.line(bootstrapScript);
+      out.line("Dry run: nothing was uploaded or created.");
+    });
+    return ExitCode.Success;
   }
+  if (options.detach && target.inProcess) {
+    throw new UsageError(
+      "--detach needs a platform that outlives this command; the local platform is running inside it.",
+      "Start it in the background first: rescale-run local start",
+    );
+  }
+  if (!out.json) renderPlan(out, plan);
+  if (
+    !options.yes &&
+    io.stdin.isTTY &&
+    io.stderr.isTTY &&
+    !(await confirm(factory, "Upload and start this job?"))
+  ) {
+    out.note("Cancelled; nothing was uploaded.");
+    return ExitCode.Success;
+  }
+  return await run(factory, target, plan, options, dataset, runtime);
 }
 
 export async function makePlan(
-  ctx: CommandContext,
+  factory: Factory,
   target: Target,
-  a: SubmitArgs,
+  options: SubmitOptions,
   walltime: Walltime,
   dataset: InspectedDataset,
   runtime: string | null,
@@ -289,37 +294,37 @@ export async function makePlan(
     client.coreTypes.list({ isActive: true, pageSize: 100 }),
     client.analyses.list({ pageSize: 100 }),
     client.coreTypes.priceTable(),
-    projectOf(target, a.project),
+    projectOf(target, options.project),
   ]);
-  const priority = a.priority ?? "on-demand-priority";
+  const priority = options.priority ?? "on-demand-priority";
   // The software first: its version says which core types it runs on.
-  const software = chooseSoftware(analyses, softwareWanted(a, analyses, ctx));
+  const software = chooseSoftware(analyses, softwareWanted(options, analyses, factory));
   const choice = chooseCoreType(types, {
-    coreType: a.coreType,
-    cores: a.cores,
+    coreType: options.coreType,
+    cores: options.cores,
     walltimeHours: walltime.hours,
     priority: PRIORITIES[priority],
     allowedCoreTypes: software.allowedCoreTypes,
-    interactive: !a.batch,
+    interactive: !options.batch,
     prices,
     softwareLabel: `${software.name} ${software.version}`,
   });
   return buildPlan({
-    name: a.name ?? `rescale-run ${dataset.synthetic ? "synthetic demo" : basename(dataset.source)}`,
+    name: options.name ?? `rescale-run ${dataset.synthetic ? "synthetic demo" : basename(dataset.source)}`,
     platform: { kind: target.kind, label: target.label },
-    batch: a.batch,
-    device: a.device ?? "auto",
+    batch: options.batch,
+    device: options.device ?? "auto",
     choice,
     walltime,
     priority,
     software,
     project,
-    cidrRule: a.allowIp === undefined ? null : allowIp(a.allowIp, target),
+    cidrRule: options.allowIp === undefined ? null : allowIp(options.allowIp, target),
     dataset,
-    attachments: (a.attach ?? []).map((f) => resolve(ctx.io.cwd, f)),
-    runnerArgs: runnerArgs(a),
+    attachments: (options.attach ?? []).map((f) => resolve(factory.io.cwd, f)),
+    runnerArgs: runnerArgs(options),
     offlineRuntime: runtime,
-    out: resolve(ctx.io.cwd, a.out ?? "rescale-run-<job>"),
+    out: resolve(factory.io.cwd, options.out ?? "rescale-run-<job>"),
   });
 }
 
@@ -340,10 +345,10 @@ async function projectOf(target: Target, wanted: string | undefined): Promise<Pl
   }
 }
 
-function softwareWanted(a: SubmitArgs, analyses: Analysis[], ctx: CommandContext): string {
-  if (a.software) return a.software;
+function softwareWanted(options: SubmitOptions, analyses: Analysis[], factory: Factory): string {
+  if (options.software) return options.software;
   if (analyses.some((x) => x.code === DEFAULT_SOFTWARE)) return DEFAULT_SOFTWARE;
-  ctx.out.warn(
+  factory.out.warn(
     `the platform has no ${DEFAULT_SOFTWARE} software; using user_included (bring your own software)`,
   );
   return "user_included";
@@ -371,8 +376,8 @@ function runnerPlaceholder(plan: Plan, bundle?: { fileName: string }) {
   return { script };
 }
 
-async function confirm(ctx: CommandContext, question: string): Promise<boolean> {
-  const rl = createInterface({ input: ctx.io.stdin, output: ctx.io.stderr });
+async function confirm(factory: Factory, question: string): Promise<boolean> {
+  const rl = createInterface({ input: factory.io.stdin, output: factory.io.stderr });
   try {
     const answer = await rl.question(`${question} [y/N] `);
     return /^y(es)?$/i.test(answer.trim());
@@ -382,12 +387,12 @@ async function confirm(ctx: CommandContext, question: string): Promise<boolean> 
 }
 
 /** Uploads a file (with progress). */
-async function upload(ctx: CommandContext, client: RescaleClient, path: string, label: string) {
+async function upload(factory: Factory, client: RescaleClient, path: string, label: string) {
   const size = (await stat(path)).size;
-  const bar = ctx.out.progress(`upload ${label}`, size);
+  const bar = factory.out.progress(`upload ${label}`, size);
   const file = await client.files.upload(path, {
     onProgress: (e) => bar.update(e.loaded),
-    signal: ctx.signal,
+    signal: factory.signal,
   });
   bar.finish();
   return file;
@@ -398,18 +403,18 @@ async function upload(ctx: CommandContext, client: RescaleClient, path: string, 
  * not sent again: the runner bundle is about 150 MiB) and which are sent. Printed before anything is uploaded.
  */
 async function planUploads(
-  ctx: CommandContext,
+  factory: Factory,
   client: RescaleClient,
   uploads: { path: string; label: string; decompress: boolean }[],
 ) {
   const planned = [];
   for (const u of uploads) {
-    const found = await client.files.findSameContent(u.path, { signal: ctx.signal });
+    const found = await client.files.findSameContent(u.path, { signal: factory.signal });
     planned.push({ ...u, existing: found.file, md5: found.md5, bytes: (await stat(u.path)).size });
   }
-  ctx.out.note("uploads:");
+  factory.out.note("uploads:");
   for (const p of planned)
-    ctx.out.note(
+    factory.out.note(
       p.existing
         ? `  ${p.label}: already uploaded as file ${p.existing.id} (same MD5 ${p.md5}), reused, not sent again`
         : `  ${p.label}: ${formatBytes(p.bytes)}, uploading`,
@@ -436,15 +441,15 @@ async function createJob(
 }
 
 async function run(
-  ctx: CommandContext,
+  factory: Factory,
   target: Target,
   plan: Plan,
-  a: SubmitArgs,
+  options: SubmitOptions,
   dataset: InspectedDataset,
   runtime: string | null,
 ): Promise<number> {
-  const { jobId, uploaded } = await launchJob(ctx, target, plan, a, dataset, runtime);
-  return followAfterLaunch(ctx, target, plan, a, dataset, jobId, uploaded);
+  const { jobId, uploaded } = await launchJob(factory, target, plan, options, dataset, runtime);
+  return followAfterLaunch(factory, target, plan, options, dataset, jobId, uploaded);
 }
 
 /**
@@ -452,21 +457,21 @@ async function run(
  * job; returns its id and what was uploaded (or reused). The CLI's submit and the dashboard's New workstation form (`rescale-run ui`) both launch here.
  */
 export async function launchJob(
-  ctx: CommandContext,
+  factory: Factory,
   target: Target,
   plan: Plan,
-  a: Pick<SubmitArgs, "runnerBundle">,
+  options: Pick<SubmitOptions, "runnerBundle">,
   dataset: InspectedDataset,
   runtime: string | null,
 ): Promise<{ jobId: string; uploaded: UploadedInput[] }> {
-  const { out } = ctx;
+  const { out } = factory;
   const { client } = target;
-  const cache = rescaleRunDir("cache", ctx.io.env);
+  const cache = rescaleRunDir("cache", factory.io.env);
 
   out.note("packing the dataset...");
   const datasetZip = await packDataset(dataset, cache);
-  const bundle = a.runnerBundle
-    ? await givenRunnerBundle(resolve(ctx.io.cwd, a.runnerBundle))
+  const bundle = options.runnerBundle
+    ? await givenRunnerBundle(resolve(factory.io.cwd, options.runnerBundle))
     : await ensureRunnerBundle(cache, (stage) => out.note(`${stage}...`));
   out.note(
     bundle.cached
@@ -494,8 +499,8 @@ export async function launchJob(
       })),
     ];
     const inputFiles = [];
-    for (const u of await planUploads(ctx, client, uploads)) {
-      const file = u.existing ?? (await upload(ctx, client, u.path, u.label));
+    for (const u of await planUploads(factory, client, uploads)) {
+      const file = u.existing ?? (await upload(factory, client, u.path, u.label));
       inputFiles.push({ id: String(file.id), decompress: u.decompress });
       uploaded.push({ label: u.label, fileId: String(file.id), reused: u.existing !== undefined });
     }
@@ -517,10 +522,10 @@ export async function launchJob(
         cidrRule: plan.cidrRule ?? undefined,
         projectId: plan.project?.id,
       },
-      ctx.signal,
+      factory.signal,
     );
     jobId = String(job.id);
-    await client.jobs.submit(jobId, { signal: ctx.signal });
+    await client.jobs.submit(jobId, { signal: factory.signal });
   } finally {
     await rm(work, { recursive: true, force: true });
   }
@@ -535,19 +540,19 @@ interface UploadedInput {
 }
 
 async function followAfterLaunch(
-  ctx: CommandContext,
+  factory: Factory,
   target: Target,
   plan: Plan,
-  a: SubmitArgs,
+  options: SubmitOptions,
   dataset: InspectedDataset,
   jobId: string,
   uploaded: UploadedInput[],
 ): Promise<number> {
-  const { out } = ctx;
+  const { out } = factory;
   const { client } = target;
-  const flag = profileFlag(ctx);
+  const flag = profileFlag(factory);
   out.note(`${out.c.green("submitted")} job ${out.c.bold(jobId)} on ${target.label}`);
-  if (a.detach) {
+  if (options.detach) {
     const hint = reattachHint(jobId, flag);
     out.result(
       {
@@ -567,12 +572,12 @@ async function followAfterLaunch(
   }
 
   const printLine = (line: string) => (out.json ? out.io.stderr : out.io.stdout).write(`${line}\n`);
-  const started = Date.now();
-  const poll = pollMs(a.poll, target.kind);
+  const started = factory.now();
+  const poll = pollMs(options.poll, target.kind);
   const result = await followJob(client, jobId, {
     pollMs: poll,
     stopGraceMs: 5 * poll,
-    signal: ctx.signal,
+    signal: factory.signal,
     onLine: (line) => {
       out.clearStatus();
       printLine(line);
@@ -583,7 +588,7 @@ async function followAfterLaunch(
         s?.status,
       ),
     // Only Rescale keeps a runForever workstation up after its command; the local platform ends the job itself.
-    stopAfterRunnerExit: target.kind === "rescale" && plan.jobType === "interactive" && !a.keepRunning,
+    stopAfterRunnerExit: target.kind === "rescale" && plan.jobType === "interactive" && !options.keepRunning,
     onStopRequested: () =>
       out.note(`training finished; stopping workstation ${jobId} so its outputs are synced`),
     onLogUnavailable: (reason) => {
@@ -593,15 +598,15 @@ async function followAfterLaunch(
   });
   out.clearStatus();
 
-  if (result.detached) return interrupted(ctx, target, jobId, a);
+  if (result.detached) return interrupted(factory, target, jobId, options);
 
-  const outDir = resolve(ctx.io.cwd, a.out ?? `rescale-run-${jobId}`);
+  const outDir = resolve(factory.io.cwd, options.out ?? `rescale-run-${jobId}`);
   // A workstation this command stopped after training ends "Completed" with a stop reason: the runner decides.
   const stoppedByUs = result.stopRequested && result.runnerExit !== undefined;
   const jobSucceeded = stoppedByUs ? result.runnerExit === 0 : result.outcome.succeeded;
   const expected = jobSucceeded ? [PROCESS_OUTPUT_LOG, ...RUNNER_OUTPUTS] : [PROCESS_OUTPUT_LOG];
   const files = await downloadFinalOutputs(client, jobId, outDir, out, {
-    signal: ctx.signal,
+    signal: factory.signal,
     expected,
     pollMs: poll,
   });
@@ -625,7 +630,7 @@ async function followAfterLaunch(
       out: outDir,
       files,
       metrics: summary,
-      elapsedSeconds: Math.round((Date.now() - started) / 1000),
+      elapsedSeconds: Math.round((factory.now() - started) / 1000),
       synthetic: dataset.synthetic,
     },
     () => {
@@ -646,13 +651,13 @@ async function followAfterLaunch(
 }
 
 async function interrupted(
-  ctx: CommandContext,
+  factory: Factory,
   target: Target,
   jobId: string,
-  a: SubmitArgs,
+  options: SubmitOptions,
 ): Promise<number> {
-  const { out } = ctx;
-  if (a.stopOnInterrupt) {
+  const { out } = factory;
+  if (options.stopOnInterrupt) {
     await target.client.jobs.stop(jobId);
     out.note(`interrupted: stop requested for job ${jobId}.`);
     return ExitCode.Interrupted;
@@ -664,6 +669,8 @@ async function interrupted(
     );
     return ExitCode.Interrupted;
   }
-  out.note(`detached: job ${jobId} keeps running. Re-attach with:\n${reattachHint(jobId, profileFlag(ctx))}`);
+  out.note(
+    `detached: job ${jobId} keeps running. Re-attach with:\n${reattachHint(jobId, profileFlag(factory))}`,
+  );
   return ExitCode.Interrupted;
 }
