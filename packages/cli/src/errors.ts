@@ -48,6 +48,7 @@ const UNAVAILABLE = {
   hint: "The platform is unreachable or failing; retry later (rescale-run already retried).",
 } as const;
 const USAGE = { exitCode: ExitCode.Usage } as const;
+const VALIDATION = { exitCode: ExitCode.Usage, hint: "The platform refused the request." } as const;
 
 /** Error kind -> exit code and hint: the one table the CLI maps the SDK's, the runner's and local's errors by. */
 const BY_KIND: Record<ErrorKind, { exitCode: ExitCodeValue; hint?: string }> = {
@@ -69,7 +70,8 @@ const BY_KIND: Record<ErrorKind, { exitCode: ExitCodeValue; hint?: string }> = {
   },
   permission: { exitCode: ExitCode.Auth, hint: "This key is not allowed to do that." },
   "not-found": { exitCode: ExitCode.NotFound },
-  validation: { exitCode: ExitCode.Usage, hint: "The platform refused the request." },
+  validation: VALIDATION,
+  "project-required": VALIDATION,
   walltime: USAGE,
   "user-input": USAGE,
   dataset: USAGE,

@@ -21,11 +21,9 @@ import {
   type PriorityTier,
   parseWalltime,
   toCidrRule,
-  ValidationError,
   type Walltime,
-  WalltimeError,
 } from "@rescale-run/sdk";
-import { UsageError } from "./errors.js";
+import { errorKind, UsageError } from "./errors.js";
 import { suggest } from "./suggest.js";
 
 export const PRIORITIES = {
@@ -62,13 +60,14 @@ export function parseWalltimeFlag(text: string): Walltime {
   try {
     return parseWalltime(text);
   } catch (err) {
-    if (!(err instanceof WalltimeError)) throw err;
-    if (/limit/.test(err.message))
+    if (errorKind(err) !== "walltime") throw err;
+    const { message } = err as Error;
+    if (/limit/.test(message))
       throw new UsageError(
         `--walltime ${text}: over the maximum of ${MAX_WALLTIME_HOURS} h (14 days).`,
         `Ask for ${MAX_WALLTIME_HOURS}h or less; a longer run can --resume from its checkpoint in a new job.`,
       );
-    throw new UsageError(`--walltime: ${err.message}`);
+    throw new UsageError(`--walltime: ${message}`);
   }
 }
 
@@ -193,9 +192,9 @@ export function allowIpRule(value: string): string {
   try {
     return toCidrRule(value);
   } catch (error) {
-    if (error instanceof ValidationError)
+    if (errorKind(error) === "validation")
       throw new UsageError(
-        `--allow-ip: ${error.message}`,
+        `--allow-ip: ${(error as Error).message}`,
         "Find your public address with your network administrator or a what-is-my-ip page.",
       );
     throw error;

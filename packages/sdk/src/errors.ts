@@ -30,6 +30,7 @@ export type RescaleErrorKind =
   | "not-found"
   | "conflict"
   | "validation"
+  | "project-required"
   | "rate-limit"
   | "server"
   | "connection"
@@ -107,7 +108,9 @@ export class ValidationError extends RescaleError {
  * 400 naming the project: the workspace requires every job to belong to a project (`projectId`), or the one
  * given is not the user's. Pass one of `client.projects.list()`.
  */
-export class ProjectRequiredError extends ValidationError {}
+export class ProjectRequiredError extends ValidationError {
+  override readonly kind: RescaleErrorKind = "project-required";
+}
 
 /** 429. `retryAfterMs` comes from `Retry-After` (seconds or an HTTP date) when the server sent one. */
 export class RateLimitError extends RescaleError {

@@ -28,8 +28,7 @@ describe("error kinds", () => {
       [503, "server"],
     ];
     for (const [status, kind] of expected) expect([status, kindOf(status)]).toEqual([status, kind]);
-    // A 400 naming the project is still a validation error (its class says which one).
-    expect(kindOf(400, { projectId: ["This field is required."] })).toBe("validation");
+    expect(kindOf(400, { projectId: ["This field is required."] })).toBe("project-required");
   });
 
   it("errors raised without a response carry their own kind, subclasses overriding their parent's", () => {

@@ -11,7 +11,7 @@ import { DEVICE_CHOICES } from "@rescale-run/runner/device-choices";
 import {
   type Analysis,
   PROCESS_OUTPUT_LOG,
-  ProjectRequiredError,
+  type ProjectRequiredError,
   type RescaleClient,
   type Walltime,
 } from "@rescale-run/sdk";
@@ -431,11 +431,13 @@ async function createJob(
   try {
     return await client.jobs.create(request, { signal });
   } catch (error) {
-    if (error instanceof ProjectRequiredError)
+    if (errorKind(error) === "project-required") {
+      const { fieldErrors, message } = error as ProjectRequiredError;
       throw new UsageError(
-        `Rescale refused the job: this workspace needs a project (${error.fieldErrors.map((e) => e.message).join("; ") || error.message}).`,
+        `Rescale refused the job: this workspace needs a project (${fieldErrors.map((e) => e.message).join("; ") || message}).`,
         "Pass --project NAME|ID (list them with `rescale-run projects`), or set `project = ...` in the profile.",
       );
+    }
     throw error;
   }
 }
