@@ -20,14 +20,14 @@ import { submitCommand } from "./commands/submit.js";
 import { uiCommand } from "./commands/ui.js";
 import { CliError, describeError, UsageError } from "./errors.js";
 import { ExitCode } from "./exit-codes.js";
-import { type CommandSpec, createFactory, type Factory, type GlobalOptions } from "./factory.js";
+import { type AnyCommandSpec, createFactory, type Factory, type GlobalOptions } from "./factory.js";
 import { abortOnStopSignals, type CliIo, processIo } from "./io.js";
 import { Output } from "./output.js";
 
-/** The command chosen by the parsed argv, with its options read: what is left is to run it. */
+/** The command chosen by the parsed argv, with its options: what is left is to run it. */
 type Action = (factory: Factory) => Promise<unknown>;
 
-const COMMANDS: CommandSpec<unknown>[] = [
+const COMMANDS: AnyCommandSpec[] = [
   submitCommand,
   coretypesCommand,
   listCommand,
@@ -52,7 +52,7 @@ export const EPILOGUE = `Target: --profile NAME or RESCALE_API_KEY selects Resca
 Exit codes: 0 success, 1 job failed, 2 usage error, 3 authentication, 4 not found, 5 platform unreachable,
 70 internal error, 130 interrupted. Docs: docs/cli.md`;
 
-function register(y: Argv, spec: CommandSpec<unknown>, select: (action: Action) => void): Argv {
+function register(y: Argv, spec: AnyCommandSpec, select: (action: Action) => void): Argv {
   return y.command(
     spec.command,
     spec.describe,
@@ -63,10 +63,8 @@ function register(y: Argv, spec: CommandSpec<unknown>, select: (action: Action) 
         built = built.demandCommand(1, "Name a subcommand (see --help).");
       return built;
     },
-    (argv) => {
-      if (!spec.run) return;
-      const options = spec.options?.(argv as Record<string, unknown>) ?? {};
-      select((factory) => spec.run!(options, factory));
+    (options) => {
+      if (spec.run) select((factory) => spec.run!(options, factory));
     },
   );
 }

@@ -30,11 +30,7 @@ export class NotFoundError extends CliError {
   }
 }
 
-export interface DescribedError {
-  message: string;
-  hint?: string;
-  exitCode: ExitCodeValue;
-}
+export type DescribedError = { message: string; hint?: string; exitCode: ExitCodeValue };
 
 /** Every kind the packages below the CLI give their errors (`kind` on the error). */
 type ErrorKind = RescaleErrorKind | UserInputErrorKind | LocalPlatformError["kind"];

@@ -11,15 +11,11 @@ const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1)$/;
  * --host`, a Rescale URL, and the dashboard's Host check (another name resolving to 127.0.0.1 is DNS rebinding).
  */
 export function isLoopbackHost(host: string | undefined): boolean {
-  return LOOPBACK.test(hostNameOf(host));
-}
-
-/** The host name of a Host header or address, lower-cased, without brackets or port (a bare IPv6 has none). */
-function hostNameOf(host: string | undefined): string {
   const text = (host ?? "").trim().toLowerCase();
-  const bracketed = /^\[([^\]]+)\]/.exec(text);
-  if (bracketed) return bracketed[1]!;
-  return text.split(":").length > 2 ? text : text.replace(/:\d+$/, "");
+  // The name without brackets or port: "[::1]:80" is ::1, "127.0.0.1:8080" 127.0.0.1; a bare IPv6 has no port.
+  const name =
+    /^\[([^\]]+)\]/.exec(text)?.[1] ?? (text.split(":").length > 2 ? text : text.replace(/:\d+$/, ""));
+  return LOOPBACK.test(name);
 }
 
 /** The warning for `local start --host HOST`, or undefined for a loopback address. */

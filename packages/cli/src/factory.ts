@@ -1,10 +1,10 @@
 /**
  * What a command is and what it gets, in the manner of the GitHub CLI (pkg/cmdutil/factory.go): each command
- * parses argv into its own typed options in one place and runs with a factory that provides its dependencies (the
- * process edges, the printer, the platform, the runner, the clock), the costly ones made on first use. Commands
- * import this module, never cli.ts; tests build a factory of their own.
+ * declares its flags once (their types and defaults; its typed options follow from them) and runs with a factory
+ * that provides its dependencies (the process edges, the printer, the platform, the runner, the clock), the costly
+ * ones made on first use. Commands import this module, never cli.ts; tests build a factory of their own.
  */
-import type { Argv } from "yargs";
+import type { ArgumentsCamelCase, Argv } from "yargs";
 import type { CliIo } from "./io.js";
 import type { Output } from "./output.js";
 import { loadRunner, type RunnerModule } from "./runner-module.js";
@@ -40,10 +40,7 @@ export function createFactory(
   let target: Promise<Target> | undefined;
   return {
     ...edges,
-    target: () => {
-      target ??= openTarget(edges);
-      return target;
-    },
+    target: () => (target ??= openTarget(edges)),
     runner: loadRunner,
     now: Date.now,
     close: async () => {
@@ -54,14 +51,19 @@ export function createFactory(
   };
 }
 
-/** A command: its yargs definition, its options read from the parsed argv, and its run function. */
-export interface CommandSpec<Options = Record<string, never>> {
+/** A command: its yargs definition, and its run function over the options that definition parses. */
+export interface CommandSpec<Options = object> {
   command: string | string[];
   describe: string;
-  builder?: (y: Argv) => Argv;
-  /** The parsed argv as this command's options: the one place a command reads argv. */
-  options?(argv: Record<string, unknown>): Options;
+  /** The flags, their types, defaults and checks: the one place a command's options are declared. */
+  builder?: (y: Argv) => Argv<Options>;
   /** Resolves to an exit code, or to nothing for success. */
-  run?(options: Options, factory: Factory): Promise<unknown>;
-  subcommands?: CommandSpec<unknown>[];
+  run?(options: ArgumentsCamelCase<Options>, factory: Factory): Promise<unknown>;
+  subcommands?: AnyCommandSpec[];
 }
+
+// biome-ignore lint/suspicious/noExplicitAny: a list of commands holds each with its own options type
+export type AnyCommandSpec = CommandSpec<any>;
+
+/** A command whose options' type is inferred from its builder. */
+export const defineCommand = <Options>(spec: CommandSpec<Options>): CommandSpec<Options> => spec;

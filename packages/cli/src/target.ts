@@ -37,19 +37,14 @@ interface TargetChoice {
   out: Pick<Output, "warn">;
 }
 
-function wantsRescale({ globals, io }: TargetChoice): boolean {
-  if (globals.local) return false;
-  return Boolean(globals.profile || io.env.RESCALE_API_KEY || io.env.RESCALE_PROFILE);
-}
-
-export async function openTarget(choice: TargetChoice): Promise<Target> {
-  const env = choice.io.env;
-  if (wantsRescale(choice)) {
-    const config = await resolveConfig({ profile: choice.globals.profile, env });
+export async function openTarget({ globals, io, out }: TargetChoice): Promise<Target> {
+  const env = io.env;
+  if (!globals.local && (globals.profile || env.RESCALE_API_KEY || env.RESCALE_PROFILE)) {
+    const config = await resolveConfig({ profile: globals.profile, env });
     const client = new RescaleClient({ apiKey: config.apiKey, baseUrl: config.apiBaseUrl });
     const source = config.source === "environment" ? "RESCALE_API_KEY" : config.source.replace(":", " ");
     const insecure = plainHttpWarning(config.apiBaseUrl);
-    if (insecure) choice.out.warn(insecure);
+    if (insecure) out.warn(insecure);
     return {
       kind: "rescale",
       label: `Rescale (${config.apiBaseUrl}, ${source})`,

@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { UsageError } from "../errors.js";
-import type { CommandSpec, Factory } from "../factory.js";
+import { defineCommand, type Factory } from "../factory.js";
 import { downloadJobOutputs } from "../job-outputs.js";
 
 /** The files compare reads, wherever in a run folder the runner wrote them. */
@@ -175,10 +175,7 @@ function renderComparison(factory: Factory, runs: ComparedRun[]): void {
   ]);
 }
 
-/** `runs`: folders or job ids, in the order given. */
-type CompareOptions = { runs: string[] };
-
-export const compareCommand: CommandSpec<CompareOptions> = {
+export const compareCommand = defineCommand({
   command: "compare <runs..>",
   describe: "Test metrics and settings of training runs side by side (output folders or job ids)",
   builder: (y) =>
@@ -190,9 +187,8 @@ export const compareCommand: CommandSpec<CompareOptions> = {
       })
       .example("$0 compare outputs-dense outputs-flatten", "Two local runs")
       .example("$0 compare 4 7 --json", "Two jobs (their outputs are fetched if not downloaded yet)"),
-  options: (argv) => ({ runs: (argv.runs as unknown[]).map(String) }),
   async run(options, factory) {
-    const runs = await resolveRuns(factory, options.runs);
+    const runs = await resolveRuns(factory, options.runs ?? []);
     factory.out.result({ schema: 1, runs }, () => renderComparison(factory, runs));
   },
-};
+});

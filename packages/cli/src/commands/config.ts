@@ -7,13 +7,10 @@ import {
   writeProfile,
 } from "@rescale-run/sdk";
 import { UsageError } from "../errors.js";
-import type { CommandSpec } from "../factory.js";
+import { type CommandSpec, defineCommand } from "../factory.js";
 import { readSecret } from "../secret.js";
 
-/** `baseUrl`: --base-url, else the --region's URL (default na). */
-type ConfigSetOptions = { name: string; baseUrl: string };
-
-const setSpec: CommandSpec<ConfigSetOptions> = {
+const setSpec = defineCommand({
   command: "set",
   describe: "Save a Rescale API key (prompted without echo, or read from stdin) as a profile",
   builder: (y) =>
@@ -27,14 +24,10 @@ const setSpec: CommandSpec<ConfigSetOptions> = {
       .conflicts("region", "base-url")
       .example("$0 config set --region eu", "Prompts for the key; saves profile [default]")
       .example('printf %s "$KEY" | $0 config set --name work', "Key from stdin (never as an argument)"),
-  options: (argv) => ({
-    name: String(argv.name),
-    baseUrl: String(
-      argv.baseUrl ?? REGIONAL_BASE_URLS[(argv.region as keyof typeof REGIONAL_BASE_URLS) ?? "na"],
-    ),
-  }),
   async run(options, factory) {
-    const baseUrl = normalizeBaseUrl(options.baseUrl);
+    const baseUrl = normalizeBaseUrl(
+      options.baseUrl ?? REGIONAL_BASE_URLS[(options.region as keyof typeof REGIONAL_BASE_URLS) ?? "na"],
+    );
     const apiKey = await readSecret(factory.io, `Rescale API key for ${baseUrl} (input hidden): `);
     if (/\s/.test(apiKey)) throw new UsageError("The API key contains whitespace; paste only the key.");
     const { name } = options;
@@ -44,9 +37,9 @@ const setSpec: CommandSpec<ConfigSetOptions> = {
       factory.out.line(`use it with --profile ${name}, or export RESCALE_PROFILE=${name}`);
     });
   },
-};
+});
 
-const listSpec: CommandSpec = {
+const listSpec = defineCommand({
   command: "list",
   describe: "Profiles in the apiconfig file (keys are never shown)",
   builder: (y) => y.example("$0 config list", "Names and platform URLs"),
@@ -68,7 +61,7 @@ const listSpec: CommandSpec = {
       ]);
     });
   },
-};
+});
 
 export const configCommand: CommandSpec = {
   command: "config",

@@ -6,7 +6,7 @@ import {
   parseWalltime,
   type RescaleClient,
 } from "@rescale-run/sdk";
-import type { CommandSpec } from "../factory.js";
+import { type CommandSpec, defineCommand } from "../factory.js";
 import { gb, money } from "../format.js";
 import { chooseSoftware, DEFAULT_SOFTWARE, findCoreType, PRIORITIES, type PriorityFlag } from "../plan.js";
 
@@ -19,10 +19,7 @@ const SORT_KEYS: Record<string, CompareSortKey> = {
   name: "name",
 };
 
-/** `all`: include deprecated types. */
-type CoretypesListOptions = { all: boolean };
-
-const listSpec: CommandSpec<CoretypesListOptions> = {
+const listSpec = defineCommand({
   command: "list",
   describe: "Core types on the platform: allowed cores per node, memory, storage, GPUs, prices per core-hour",
   builder: (y) =>
@@ -30,7 +27,6 @@ const listSpec: CommandSpec<CoretypesListOptions> = {
       .option("all", { type: "boolean", default: false, describe: "Include deprecated types" })
       .example("$0 coretypes list", "The catalog")
       .example("$0 coretypes list --json", "As JSON (the API's fields)"),
-  options: (argv) => ({ all: Boolean(argv.all) }),
   async run(options, factory) {
     const { client } = await factory.target();
     const types = (await client.coreTypes.list({ isActive: true, pageSize: 100 }))
@@ -62,7 +58,7 @@ const listSpec: CommandSpec<CoretypesListOptions> = {
       ]),
     );
   },
-};
+});
 
 function gpuText(t: CoreType): string {
   const g = t.gpuCounts;
@@ -71,20 +67,7 @@ function gpuText(t: CoreType): string {
   return g.every((n) => n === 0) ? "0" : g.join(",");
 }
 
-interface CoretypesCompareOptions {
-  /** Codes or names; empty for all. */
-  types: string[];
-  cores: number;
-  walltime: string;
-  minMemory?: number;
-  software?: string;
-  batch: boolean;
-  gpus?: number;
-  sort: CompareSortKey;
-  priority: PriorityFlag;
-}
-
-const compareSpec: CommandSpec<CoretypesCompareOptions> = {
+const compareSpec = defineCommand({
   command: "compare [types..]",
   describe: "Compare core types for a job: per-node figures, price per hour per tier, cost of the walltime",
   builder: (y) =>
@@ -122,22 +105,12 @@ const compareSpec: CommandSpec<CoretypesCompareOptions> = {
       })
       .example("$0 coretypes compare --cores 4 --walltime 8h", "All types for 4 cores, 8 hours")
       .example("$0 coretypes compare emerald onyx --cores 8 --walltime 1d --min-memory 32", "Two types"),
-  options: (argv) => ({
-    types: ((argv.types as unknown[] | undefined) ?? []).map(String),
-    cores: Number(argv.cores),
-    walltime: String(argv.walltime),
-    minMemory: argv.minMemory as number | undefined,
-    software: argv.software as string | undefined,
-    batch: Boolean(argv.batch),
-    gpus: argv.gpus as number | undefined,
-    sort: SORT_KEYS[String(argv.sort)]!,
-    priority: argv.priority as PriorityFlag,
-  }),
   async run(options, factory) {
     const { client } = await factory.target();
     const walltime = parseWalltime(options.walltime);
     const { all, software, prices } = await comparisonContext(client, options.software);
-    const types = options.types.length ? options.types.map((w) => findCoreType(all, w)) : all;
+    const wanted = options.types ?? [];
+    const types = wanted.length ? wanted.map((w) => findCoreType(all, w)) : all;
     const comparison = compareCoreTypes(types, {
       cores: options.cores,
       walltimeHours: walltime.hours,
@@ -146,8 +119,8 @@ const compareSpec: CommandSpec<CoretypesCompareOptions> = {
       prices,
       minMemoryGB: options.minMemory,
       minGpus: options.gpus,
-      sortBy: options.sort,
-      recommendTier: PRIORITIES[options.priority],
+      sortBy: SORT_KEYS[options.sort],
+      recommendTier: PRIORITIES[options.priority as PriorityFlag],
     });
     factory.out.result(comparison, () => {
       const { c } = factory.out;
@@ -199,7 +172,7 @@ const compareSpec: CommandSpec<CoretypesCompareOptions> = {
       );
     });
   },
-};
+});
 
 export const coretypesCommand: CommandSpec = {
   command: "coretypes",

@@ -13,7 +13,7 @@ import {
 import type { Argv } from "yargs";
 import { errorKind, NotFoundError, UsageError } from "../errors.js";
 import { ExitCode } from "../exit-codes.js";
-import type { CommandSpec, Factory } from "../factory.js";
+import { defineCommand, type Factory } from "../factory.js";
 import { followJob } from "../follow.js";
 import { downloadFinalOutputs, metricsCandidates, readRunMetrics } from "../job-outputs.js";
 import { formatDuration } from "../output.js";
@@ -26,10 +26,6 @@ const LIST_CONCURRENCY = 4;
 
 const jobArg = (y: Argv) =>
   y.positional("job", { type: "string", demandOption: true, describe: "Job (workstation) id" });
-
-/** The options of the commands about one job. */
-type JobOptions = { job: string };
-const jobOptions = (argv: Record<string, unknown>): JobOptions => ({ job: String(argv.job) });
 
 /** A date as `2026-01-02 03:04:05Z`, or "-". */
 export function time(date: Date | null | undefined): string {
@@ -139,10 +135,7 @@ export interface JobListRow {
   metricsFile: string | null;
 }
 
-/** `active`: only jobs that are not completed. */
-type ListOptions = { active: boolean; limit: number };
-
-export const listCommand: CommandSpec<ListOptions> = {
+export const listCommand = defineCommand({
   command: "list",
   describe: "List your jobs and workstations (newest first), with duration and test metrics when known",
   builder: (y) =>
@@ -151,10 +144,9 @@ export const listCommand: CommandSpec<ListOptions> = {
       .option("limit", { type: "number", default: 20, describe: "At most this many (each row is fetched)" })
       .example("$0 list --active", "Workstations still starting or running")
       .example("$0 list --json", "Machine-readable (schema in docs/cli.md)"),
-  options: (argv) => ({ active: Boolean(argv.active), limit: Math.max(1, Number(argv.limit) || 20) }),
   async run(options, factory) {
     const { client } = await factory.target();
-    const { limit } = options;
+    const limit = Math.max(1, Number(options.limit) || 20);
     const summaries: Job[] = [];
     for await (const job of client.jobs.iterate({
       state: options.active ? "not_completed" : undefined,
@@ -195,7 +187,7 @@ export const listCommand: CommandSpec<ListOptions> = {
       ]);
     });
   },
-};
+});
 
 const fixed = (value: number | null) => (value === null ? "-" : value.toFixed(3));
 
@@ -234,11 +226,10 @@ function colorStatus(factory: Factory, row: Pick<JobListRow, "status" | "statusR
   return c.cyan(status);
 }
 
-export const statusCommand: CommandSpec<JobOptions> = {
+export const statusCommand = defineCommand({
   command: "status <job>",
   describe: "A job's status timeline with times and reasons",
   builder: (y) => jobArg(y).example("$0 status 4 --json", "Timeline as JSON (oldest first; docs/cli.md)"),
-  options: jobOptions,
   async run(options, factory) {
     const target = await factory.target();
     const { client } = target;
@@ -289,12 +280,9 @@ export const statusCommand: CommandSpec<JobOptions> = {
     });
     return outcome.terminal && !outcome.succeeded ? ExitCode.JobFailed : ExitCode.Success;
   },
-};
+});
 
-/** `poll`: seconds between polls. */
-type LogsOptions = JobOptions & { follow: boolean; poll?: number };
-
-export const logsCommand: CommandSpec<LogsOptions> = {
+export const logsCommand = defineCommand({
   command: "logs <job>",
   describe: "Print a job's process_output.log (--follow streams it until the job ends)",
   builder: (y) =>
@@ -302,11 +290,6 @@ export const logsCommand: CommandSpec<LogsOptions> = {
       .option("follow", { alias: "f", type: "boolean", default: false, describe: "Keep streaming new lines" })
       .option("poll", { type: "number", describe: "Seconds between polls (default 2 local, 15 Rescale)" })
       .example("$0 logs 4 --follow", "Stream the training log; Ctrl-C stops following, not the job"),
-  options: (argv) => ({
-    ...jobOptions(argv),
-    follow: Boolean(argv.follow),
-    poll: argv.poll as number | undefined,
-  }),
   async run(options, factory) {
     const target = await factory.target();
     const id = options.job;
@@ -353,7 +336,7 @@ export const logsCommand: CommandSpec<LogsOptions> = {
     );
     return result.outcome.succeeded ? ExitCode.Success : ExitCode.JobFailed;
   },
-};
+});
 
 export function pollMs(seconds: unknown, kind: "rescale" | "local"): number {
   const s = typeof seconds === "number" && seconds > 0 ? seconds : kind === "local" ? 1 : 15;
@@ -366,11 +349,10 @@ function alreadyEnded(id: string, outcome: JobOutcome, what: string): string {
   return `job ${id} has already ended (${outcome.phase}${reason}); ${what}`;
 }
 
-export const connectCommand: CommandSpec<JobOptions> = {
+export const connectCommand = defineCommand({
   command: "connect <job>",
   describe: "How to connect to a running workstation (ssh, in-browser desktop)",
   builder: (y) => jobArg(y).example("$0 connect 4", "Host, user, ssh port and desktop URL"),
-  options: jobOptions,
   async run(options, factory) {
     const target = await factory.target();
     const { client, kind } = target;
@@ -404,7 +386,7 @@ export const connectCommand: CommandSpec<JobOptions> = {
         );
     });
   },
-};
+});
 
 /**
  * How to reach a running workstation, as the SDK's `Workstation.connection()` reports it (host, user and SSH port
@@ -422,11 +404,10 @@ export async function connectionDetails(workstation: Workstation, kind: "rescale
     : null;
 }
 
-export const stopCommand: CommandSpec<JobOptions> = {
+export const stopCommand = defineCommand({
   command: "stop <job>",
   describe: "Stop a job or workstation (outputs are kept; it cannot be restarted)",
   builder: (y) => jobArg(y).example("$0 stop 4", "Stop workstation 4 now rather than at its walltime"),
-  options: jobOptions,
   async run(options, factory) {
     const target = await factory.target();
     const { client } = target;
@@ -445,12 +426,9 @@ export const stopCommand: CommandSpec<JobOptions> = {
     );
     return ExitCode.Success;
   },
-};
+});
 
-/** `out`: the folder to write into. */
-type DownloadOptions = JobOptions & { out?: string };
-
-export const downloadCommand: CommandSpec<DownloadOptions> = {
+export const downloadCommand = defineCommand({
   command: "download <job>",
   describe: "Download a job's output files",
   builder: (y) =>
@@ -461,7 +439,6 @@ export const downloadCommand: CommandSpec<DownloadOptions> = {
         describe: "Folder to write into (default ./rescale-run-<job>)",
       })
       .example("$0 download 4 --out ./results", "history.json, metrics.json, plots, artifacts.zip, ..."),
-  options: (argv) => ({ ...jobOptions(argv), out: argv.out as string | undefined }),
   async run(options, factory) {
     const target = await factory.target();
     const id = options.job;
@@ -474,4 +451,4 @@ export const downloadCommand: CommandSpec<DownloadOptions> = {
       factory.out.line(`${files.length} files in ${outDir}`),
     );
   },
-};
+});

@@ -1,12 +1,10 @@
 /** `local start|stop|status`: the local Rescale-compatible platform as a background daemon. */
 import { daemonStatus, startDaemon, stopDaemon } from "@rescale-run/local";
 import { exposedHostWarning } from "../exposure.js";
-import type { CommandSpec } from "../factory.js";
+import { type CommandSpec, defineCommand } from "../factory.js";
 import { defaultLocalCapacity, LOCAL_OVERSUBSCRIPTION } from "../target.js";
 
-type LocalStartOptions = { host: string; port: number; maxCores?: number; catalog?: string };
-
-const startSpec: CommandSpec<LocalStartOptions> = {
+const startSpec = defineCommand({
   command: "start",
   describe: "Start the local platform in the background (jobs keep running after commands exit)",
   builder: (y) =>
@@ -24,12 +22,6 @@ const startSpec: CommandSpec<LocalStartOptions> = {
       .option("catalog", { type: "string", describe: "JSON file of extra (emulated) core types" })
       .example("$0 local start", "Start it; later commands without a Rescale key use it")
       .example("$0 local start --max-cores 2", "Never oversubscribe"),
-  options: (argv) => ({
-    host: String(argv.host ?? "127.0.0.1"),
-    port: Number(argv.port ?? 0),
-    maxCores: argv.maxCores as number | undefined,
-    catalog: argv.catalog as string | undefined,
-  }),
   async run(options, factory) {
     const { host } = options;
     const exposed = exposedHostWarning(host);
@@ -46,9 +38,9 @@ const startSpec: CommandSpec<LocalStartOptions> = {
       ),
     );
   },
-};
+});
 
-const stopSpec: CommandSpec = {
+const stopSpec = defineCommand({
   command: "stop",
   describe: "Stop the local platform daemon (running jobs are ended and recorded as such)",
   builder: (y) => y.example("$0 local stop", "Stop it"),
@@ -62,9 +54,9 @@ const stopSpec: CommandSpec = {
       ),
     );
   },
-};
+});
 
-const statusSpec: CommandSpec = {
+const statusSpec = defineCommand({
   command: "status",
   describe: "Is the local platform daemon running, and where",
   builder: (y) => y.example("$0 local status --json", "pid, url, data directory"),
@@ -78,7 +70,7 @@ const statusSpec: CommandSpec = {
       ),
     );
   },
-};
+});
 
 export const localCommand: CommandSpec = {
   command: "local",

@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { NotFoundError } from "../errors.js";
-import type { CommandSpec, Factory } from "../factory.js";
+import { defineCommand, type Factory } from "../factory.js";
 import { downloadJobOutputs } from "../job-outputs.js";
 import { REPORT_FILE } from "../ui/data.js";
 
@@ -65,10 +65,7 @@ async function findReport(factory: Factory, what: string): Promise<string> {
   return files[0].path;
 }
 
-/** `target`: a job id, or a folder / report.html; `print`: print its path instead of opening it. */
-type OpenOptions = { target: string; print: boolean };
-
-export const openCommand: CommandSpec<OpenOptions> = {
+export const openCommand = defineCommand({
   command: "open <target>",
   describe: "Open a run's report.html (a job id, or an outputs folder) in the browser",
   builder: (y) =>
@@ -85,7 +82,6 @@ export const openCommand: CommandSpec<OpenOptions> = {
       })
       .example("$0 open 12", "The report of job 12 (downloaded to ./rescale-run-12 if not there yet)")
       .example("$0 open ./rescale-run-12 --print", "Just the path"),
-  options: (argv) => ({ target: String(argv.target), print: Boolean(argv.print) }),
   async run(options, factory) {
     const file = await findReport(factory, options.target);
     const cmd = options.print ? null : opener(process.platform, factory.io.env);
@@ -96,4 +92,4 @@ export const openCommand: CommandSpec<OpenOptions> = {
       factory.out.line(file);
     });
   },
-};
+});

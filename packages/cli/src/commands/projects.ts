@@ -1,7 +1,7 @@
 /** `projects`: the projects jobs may belong to (`GET /api/v2/users/me/projects/`); see `submit --project`. */
-import type { CommandSpec } from "../factory.js";
+import { defineCommand } from "../factory.js";
 
-export const projectsCommand: CommandSpec = {
+export const projectsCommand = defineCommand({
   command: "projects",
   describe: "Your projects (some workspaces require every job to carry one: submit --project)",
   builder: (y) =>
@@ -21,4 +21,4 @@ export const projectsCommand: CommandSpec = {
       if (target.project) factory.out.line(`default for submit (profile): ${target.project}`);
     });
   },
-};
+});

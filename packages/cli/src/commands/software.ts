@@ -1,19 +1,15 @@
-import type { CommandSpec } from "../factory.js";
+import { type CommandSpec, defineCommand } from "../factory.js";
 
-/** `search`: only analyses whose code or name contains this (lower-cased); "" for all. */
-type SoftwareListOptions = { search: string };
-
-const softwareListSpec: CommandSpec<SoftwareListOptions> = {
+const softwareListSpec = defineCommand({
   command: "list",
   describe: "Software (analyses) and their versions; --software CODE[:VERSION] picks one for submit",
   builder: (y) =>
     y
       .option("search", { type: "string", describe: "Only analyses whose code or name contains this" })
       .example("$0 software list --search conda", "Miniconda tiles and their version codes"),
-  options: (argv) => ({ search: String(argv.search ?? "").toLowerCase() }),
   async run(options, factory) {
     const { client } = await factory.target();
-    const needle = options.search;
+    const needle = (options.search ?? "").toLowerCase();
     const analyses = (await client.analyses.list({ pageSize: 100 })).filter(
       (a) => !needle || a.code.toLowerCase().includes(needle) || a.name.toLowerCase().includes(needle),
     );
@@ -32,7 +28,7 @@ const softwareListSpec: CommandSpec<SoftwareListOptions> = {
       ]),
     );
   },
-};
+});
 
 export const softwareCommand: CommandSpec = {
   command: "software",

@@ -194,14 +194,13 @@ export interface SubmitOptions {
   runnerBundle?: string;
 }
 
-export const submitCommand: CommandSpec<SubmitOptions> = {
+export const submitCommand: CommandSpec = {
   command: "submit",
   describe: "Train on a new workstation and bring the artifacts back",
   builder,
-  // yargs has applied the builder's types, defaults and choices: argv holds exactly these options (--cores as
-  // its text until submitInputs parses it).
-  options: (argv) => argv as unknown as SubmitOptions,
-  run: (options, factory) => submit(factory, options),
+  // yargs has applied the builder's types, defaults and choices: these are exactly the options above (--cores as
+  // its text until submitInputs parses it; the dashboard's form gives them too).
+  run: (options, factory) => submit(factory, options as unknown as SubmitOptions),
 };
 
 function runnerArgs(options: SubmitOptions): string[] {
@@ -252,7 +251,7 @@ async function submit(factory: Factory, options: SubmitOptions): Promise<number>
   const target = await factory.target();
   const plan = await makePlan(factory, target, options, walltime, dataset, runtime);
   if (options.dryRun) {
-    const bootstrapScript = runnerPlaceholder(plan).script;
+    const bootstrapScript = bootstrapScriptFor(plan);
     out.result({ plan, bootstrapScript }, () => {
       renderPlan(out, plan);
       out.line();
@@ -278,7 +277,8 @@ async function submit(factory: Factory, options: SubmitOptions): Promise<number>
     out.note("Cancelled; nothing was uploaded.");
     return ExitCode.Success;
   }
-  return await run(factory, target, plan, options, dataset, runtime);
+  const { jobId, uploaded } = await launchJob(factory, target, plan, options, dataset, runtime);
+  return followAfterLaunch(factory, target, plan, options, dataset, jobId, uploaded);
 }
 
 export async function makePlan(
@@ -363,9 +363,9 @@ function allowIp(value: string, target: Target): string {
   );
 }
 
-/** The script as the dry run shows it (runner bundle name filled in once it is packed). */
-function runnerPlaceholder(plan: Plan, bundle?: { fileName: string }) {
-  const script = renderBootstrapScript({
+/** The job's bootstrap script; the dry run shows it with a placeholder for the runner bundle's name. */
+function bootstrapScriptFor(plan: Plan, bundle?: { fileName: string }): string {
+  return renderBootstrapScript({
     runnerArchive: bundle?.fileName ?? "rescale-run-runner-<hash>.tgz",
     dataDir: plan.dataset.jobDir,
     outDir: RUNNER_OUT,
@@ -373,7 +373,6 @@ function runnerPlaceholder(plan: Plan, bundle?: { fileName: string }) {
     runnerArgs: plan.runnerArgs,
     nodeTarball: plan.offlineRuntime ? basename(plan.offlineRuntime) : undefined,
   });
-  return { script };
 }
 
 async function confirm(factory: Factory, question: string): Promise<boolean> {
@@ -442,18 +441,6 @@ async function createJob(
   }
 }
 
-async function run(
-  factory: Factory,
-  target: Target,
-  plan: Plan,
-  options: SubmitOptions,
-  dataset: InspectedDataset,
-  runtime: string | null,
-): Promise<number> {
-  const { jobId, uploaded } = await launchJob(factory, target, plan, options, dataset, runtime);
-  return followAfterLaunch(factory, target, plan, options, dataset, jobId, uploaded);
-}
-
 /**
  * Packs and uploads the dataset, runner bundle, bootstrap script and attachments, then creates and submits the
  * job; returns its id and what was uploaded (or reused). The CLI's submit and the dashboard's New workstation form (`rescale-run ui`) both launch here.
@@ -482,7 +469,7 @@ export async function launchJob(
   );
   const work = await mkdtemp(join(tmpdir(), "rescale-run-"));
   const scriptPath = join(work, BOOTSTRAP_FILE_NAME);
-  await writeFile(scriptPath, runnerPlaceholder(plan, bundle).script, { mode: 0o755 });
+  await writeFile(scriptPath, bootstrapScriptFor(plan, bundle), { mode: 0o755 });
 
   let jobId: string;
   const uploaded: UploadedInput[] = [];

@@ -1,13 +1,10 @@
 /** `ui`: the local dashboard (Workstations, New workstation, Coretype Explorer) on 127.0.0.1. */
 
 import { UsageError } from "../errors.js";
-import type { CommandSpec } from "../factory.js";
+import { defineCommand } from "../factory.js";
 import { startUiServer } from "../ui/server.js";
 
-/** `port` is checked by run (NaN for a non-number): a bad one is a usage error in the CLI's words. */
-type UiOptions = { port: number };
-
-export const uiCommand: CommandSpec<UiOptions> = {
+export const uiCommand = defineCommand({
   command: "ui",
   describe: "A dashboard in the browser on 127.0.0.1: workstations, a new-workstation form, the core types",
   builder: (y) =>
@@ -15,7 +12,6 @@ export const uiCommand: CommandSpec<UiOptions> = {
       .option("port", { type: "number", default: 0, describe: "Port on 127.0.0.1 (default: a free one)" })
       .example("$0 ui", "Prints the address to open (it carries this session's token)")
       .example("$0 ui --port 8750 --profile default", "Against Rescale; the API key stays in this process"),
-  options: (argv) => ({ port: Number(argv.port) }),
   async run({ port }, factory) {
     if (!Number.isInteger(port) || port < 0 || port > 65535) {
       throw new UsageError(`--port must be 0..65535, not ${port}.`);
@@ -46,4 +42,4 @@ export const uiCommand: CommandSpec<UiOptions> = {
     });
     await server.close();
   },
-};
+});
