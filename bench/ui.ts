@@ -16,7 +16,7 @@ import { parseArgs } from "node:util";
 import { jobBody, makeSandbox, percentile, RawApi, summarizeLatencies } from "@rescale-run/testkit";
 import { JOBS_PER_PAGE } from "../packages/cli/src/ui/data.js";
 import { startUiServer } from "../packages/cli/src/ui/server.js";
-import { localTarget, quietContext } from "../packages/cli/test/ui-helpers.js";
+import { localTarget, quietFactory } from "../packages/cli/test/ui-helpers.js";
 import { startLocalPlatform } from "../packages/local/src/index.js";
 
 const { values } = parseArgs({
@@ -60,9 +60,9 @@ async function main(): Promise<void> {
   const runningId = ids.at(-1)!;
   await api.waitForStatus(runningId, ["Executing"], 60_000);
 
-  const ctx = quietContext(sandbox.env, sandbox.root);
+  const factory = quietFactory(sandbox.env, sandbox.root);
   const target = localTarget(platform, "local platform (bench)");
-  const ui = await startUiServer({ target, ctx, token: TOKEN });
+  const ui = await startUiServer({ target, factory, token: TOKEN });
   const lastPage = Math.ceil(jobs / JOBS_PER_PAGE);
   const pages: [string, string][] = [
     [`Workstations, newest ${Math.min(jobs, JOBS_PER_PAGE)} of ${jobs}`, "/workstations"],

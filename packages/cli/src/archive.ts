@@ -4,13 +4,6 @@ import { replaceFileAtomically } from "@rescale-run/sdk/atomic-write";
 import archiver from "archiver";
 import yauzl from "yauzl";
 
-export interface ArchiveEntry {
-  /** File on disk. */
-  source: string;
-  /** Name inside the archive. */
-  name: string;
-}
-
 /**
  * Writes a zip (stored: images and weights do not compress) or a gzip'd tar to `target`, atomically
  * (a temp file renamed at the end, so a crash never leaves a half archive in a cache).

@@ -35,20 +35,20 @@ export function shellQuote(word: string): string {
   return `'${word.replace(/'/g, `'"'"'`)}'`;
 }
 
-export function renderBootstrapScript(o: BootstrapOptions): string {
-  if (!Number.isInteger(o.threads) || o.threads < 1)
+export function renderBootstrapScript(options: BootstrapOptions): string {
+  if (!Number.isInteger(options.threads) || options.threads < 1)
     throw new RangeError(`threads must be a positive integer`);
   const trainArgs = [
     "train",
     "--data",
-    o.dataDir,
+    options.dataDir,
     "--out",
-    o.outDir,
+    options.outDir,
     "--threads",
-    String(o.threads),
+    String(options.threads),
     // The job's log is no terminal: ask for the per-stage and per-epoch lines that `submit` streams.
     "--no-quiet",
-    ...o.runnerArgs,
+    ...options.runnerArgs,
   ]
     .map(shellQuote)
     .join(" ");
@@ -58,9 +58,9 @@ export function renderBootstrapScript(o: BootstrapOptions): string {
 set -u
 
 MIN_NODE_MAJOR=${MIN_NODE_MAJOR}
-RUNNER_ARCHIVE=${shellQuote(o.runnerArchive)}
-NODE_TARBALL=${shellQuote(o.nodeTarball ?? "")}
-THREADS=${o.threads}
+RUNNER_ARCHIVE=${shellQuote(options.runnerArchive)}
+NODE_TARBALL=${shellQuote(options.nodeTarball ?? "")}
+THREADS=${options.threads}
 
 say() { echo "[rescale-run] $*"; }
 fail() { code=$1; shift; echo "[rescale-run] error: $*" >&2; exit "$code"; }

@@ -16,7 +16,7 @@ import { ExitCode } from "./exit-codes.js";
 /** Bumped when the packing steps change, so old cached bundles are not reused. */
 const BUNDLE_FORMAT = 1;
 /** The platform the bundle's native modules (sharp, onnxruntime-node) are kept for. */
-export const BUNDLE_PLATFORM = "linux-x64";
+const BUNDLE_PLATFORM = "linux-x64";
 
 export interface RunnerBundle {
   /** The .tar.gz on disk. */
@@ -36,7 +36,7 @@ export interface RunnerPackage {
 }
 
 /** Finds the runner's package directory and the pnpm workspace it lives in. */
-export async function locateRunner(): Promise<RunnerPackage> {
+async function locateRunner(): Promise<RunnerPackage> {
   // Walk up to the node_modules that holds the runner (its exports map hides package.json from require.resolve).
   let dir = "";
   for (let from = dirname(fileURLToPath(import.meta.url)); ; from = dirname(from)) {
@@ -63,7 +63,7 @@ export async function locateRunner(): Promise<RunnerPackage> {
 }
 
 /** Content hash of what goes into the bundle: the runner's built files, manifest and the lockfile. */
-export async function runnerHash(runner: RunnerPackage): Promise<string> {
+async function runnerHash(runner: RunnerPackage): Promise<string> {
   const hash = createHash("sha256");
   hash.update(`format:${BUNDLE_FORMAT}:${BUNDLE_PLATFORM}\n`);
   const distDir = join(runner.dir, "dist");

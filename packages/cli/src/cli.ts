@@ -18,26 +18,16 @@ import { RUNNER_COMMANDS, runnerCommands, runRunnerCommand } from "./commands/ru
 import { softwareCommand } from "./commands/software.js";
 import { submitCommand } from "./commands/submit.js";
 import { uiCommand } from "./commands/ui.js";
-import type { CommandContext, GlobalArgs } from "./context.js";
-import { describeError, InterruptedError, UsageError } from "./errors.js";
+import { CliError, describeError, UsageError } from "./errors.js";
 import { ExitCode } from "./exit-codes.js";
+import { type AnyCommandSpec, createFactory, type Factory, type GlobalOptions } from "./factory.js";
 import { abortOnStopSignals, type CliIo, processIo } from "./io.js";
 import { Output } from "./output.js";
 
-/** Resolves to an exit code, or to nothing for success. */
-export type Action = (ctx: CommandContext) => Promise<unknown>;
+/** The command chosen by the parsed argv, with its options: what is left is to run it. */
+type Action = (factory: Factory) => Promise<unknown>;
 
-/** A command: its yargs definition, and a run function selected when it is invoked. */
-export interface CommandSpec {
-  command: string | string[];
-  describe: string;
-  builder?: (y: Argv) => Argv;
-  /** Returns the action to run for the parsed arguments (so parsing stays synchronous). */
-  action?: (args: Record<string, unknown>) => Action;
-  subcommands?: CommandSpec[];
-}
-
-const COMMANDS: CommandSpec[] = [
+const COMMANDS: AnyCommandSpec[] = [
   submitCommand,
   coretypesCommand,
   listCommand,
@@ -62,19 +52,19 @@ export const EPILOGUE = `Target: --profile NAME or RESCALE_API_KEY selects Resca
 Exit codes: 0 success, 1 job failed, 2 usage error, 3 authentication, 4 not found, 5 platform unreachable,
 70 internal error, 130 interrupted. Docs: docs/cli.md`;
 
-function register(y: Argv, spec: CommandSpec, select: (action: Action) => void): Argv {
+function register(y: Argv, spec: AnyCommandSpec, select: (action: Action) => void): Argv {
   return y.command(
     spec.command,
     spec.describe,
     (sub) => {
       let built = spec.builder ? spec.builder(sub) : sub;
       for (const child of spec.subcommands ?? []) built = register(built, child, select);
-      if (spec.subcommands?.length && !spec.action)
+      if (spec.subcommands?.length && !spec.run)
         built = built.demandCommand(1, "Name a subcommand (see --help).");
       return built;
     },
-    (args) => {
-      if (spec.action) select(spec.action(args as Record<string, unknown>));
+    (options) => {
+      if (spec.run) select((factory) => spec.run!(options, factory));
     },
   );
 }
@@ -175,7 +165,7 @@ export function buildParser(argv: string[], select: (action: Action) => void, wi
 export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
   const first = argv[0];
   if (first && RUNNER_COMMANDS.includes(first)) {
-    return runRunnerCommand(argv, io);
+    return runRunnerCommand(argv);
   }
   let action: Action | undefined;
   let parsed: Record<string, unknown> | undefined;
@@ -186,8 +176,8 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     const args = joinNegativeValues(argv);
     const parser = buildParser(
       args,
-      (a) => {
-        action = a;
+      (selected) => {
+        action = selected;
       },
       io.stdout.columns ?? 110,
     );
@@ -206,7 +196,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     if (helpText) io.stdout.write(`${helpText}\n`);
     return ExitCode.Success;
   }
-  const globals: GlobalArgs = {
+  const globals: GlobalOptions = {
     json: Boolean(parsed?.json),
     profile: parsed?.profile as string | undefined,
     local: Boolean(parsed?.local),
@@ -216,8 +206,9 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   const out = new Output(io, { json: globals.json, color: globals.color });
   const controller = new AbortController();
   const removeSignalHandlers = abortOnStopSignals(controller, ExitCode.Interrupted);
+  const factory = createFactory({ io, out, globals, signal: controller.signal });
   try {
-    const code = await action({ io, out, globals, signal: controller.signal });
+    const code = await action(factory).finally(factory.close);
     out.clearStatus();
     return typeof code === "number" ? code : ExitCode.Success;
   } catch (err) {
@@ -225,7 +216,10 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     if (controller.signal.aborted)
       return report(
         out,
-        new InterruptedError(`${(controller.signal.reason as Error).message}; nothing more was done.`),
+        new CliError(
+          `${(controller.signal.reason as Error).message}; nothing more was done.`,
+          ExitCode.Interrupted,
+        ),
         globals.debug,
       );
     return report(out, err, globals.debug);

@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { lstat, mkdir, readdir, stat } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { listZipEntries, writeArchive } from "./archive.js";
-import { UsageError } from "./errors.js";
+import { errorKind, UsageError } from "./errors.js";
 import type { PlanDataset } from "./plan.js";
 import { loadRunner } from "./runner-module.js";
 
@@ -19,7 +19,7 @@ import { loadRunner } from "./runner-module.js";
 const isImage = async () => (await loadRunner()).isTrainingImageName;
 
 /** Images per class of the synthetic demo dataset. */
-export const DEMO_IMAGES_PER_CLASS = 30;
+const DEMO_IMAGES_PER_CLASS = 30;
 const DEMO_VERSION = 1;
 
 export interface InspectedDataset extends PlanDataset {
@@ -44,13 +44,16 @@ async function checkClasses(source: string, classes: { name: string; images: num
   try {
     (await loadRunner()).checkClassCounts(source, classes);
   } catch (err) {
-    if (!(err instanceof Error) || err.name !== "DatasetError") throw err;
-    throw new UsageError(err.message, "Nothing was uploaded. Omit --data to use the synthetic demo dataset.");
+    if (errorKind(err) !== "dataset") throw err;
+    throw new UsageError(
+      (err as Error).message,
+      "Nothing was uploaded. Omit --data to use the synthetic demo dataset.",
+    );
   }
 }
 
 /** A dataset folder: class subfolders here, or in its single subfolder (e.g. the parent of Dataset_BUSI_with_GT). */
-export async function inspectDatasetDir(dir: string, synthetic = false): Promise<InspectedDataset> {
+async function inspectDatasetDir(dir: string, synthetic = false): Promise<InspectedDataset> {
   const info = await stat(dir).catch(() => {
     throw new UsageError(`--data ${dir}: no such file or folder.`);
   });
@@ -79,7 +82,7 @@ export async function inspectDatasetDir(dir: string, synthetic = false): Promise
 }
 
 /** A dataset zip: its class folders must sit under one top folder, which becomes the job's dataset folder. */
-export async function inspectDatasetZip(file: string): Promise<InspectedDataset> {
+async function inspectDatasetZip(file: string): Promise<InspectedDataset> {
   const names = await zipEntryNames(file);
   const unsafe = names.find(
     (n) => n.startsWith("/") || /^[A-Za-z]:/.test(n) || n.split(/[\\/]/).includes(".."),

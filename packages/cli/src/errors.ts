@@ -1,3 +1,6 @@
+import type { LocalPlatformError } from "@rescale-run/local";
+import type { UserInputErrorKind } from "@rescale-run/runner/errors";
+import type { RescaleErrorKind } from "@rescale-run/sdk";
 import { ExitCode, type ExitCodeValue } from "./exit-codes.js";
 
 /** An error the CLI reports as one line plus an optional hint, with a chosen exit code. */
@@ -27,87 +30,76 @@ export class NotFoundError extends CliError {
   }
 }
 
-/** The job ran (or was stopped) and did not succeed. */
-export class JobFailedError extends CliError {
-  override readonly name = "JobFailedError";
-  constructor(message: string, hint?: string) {
-    super(message, ExitCode.JobFailed, hint);
-  }
-}
+export type DescribedError = { message: string; hint?: string; exitCode: ExitCodeValue };
 
-export class InterruptedError extends CliError {
-  override readonly name = "InterruptedError";
-  constructor(message: string, hint?: string) {
-    super(message, ExitCode.Interrupted, hint);
-  }
-}
+/** Every kind the packages below the CLI give their errors (`kind` on the error). */
+type ErrorKind = RescaleErrorKind | UserInputErrorKind | LocalPlatformError["kind"];
 
-export interface DescribedError {
-  message: string;
-  hint?: string;
-  exitCode: ExitCodeValue;
+const INTERNAL = {
+  exitCode: ExitCode.Internal,
+  hint: "This looks like a bug in rescale-run: rerun with --debug for the stack trace.",
+} as const;
+const UNAVAILABLE = {
+  exitCode: ExitCode.Unavailable,
+  hint: "The platform is unreachable or failing; retry later (rescale-run already retried).",
+} as const;
+const USAGE = { exitCode: ExitCode.Usage } as const;
+const VALIDATION = { exitCode: ExitCode.Usage, hint: "The platform refused the request." } as const;
+
+/** Error kind -> exit code and hint: the one table the CLI maps the SDK's, the runner's and local's errors by. */
+const BY_KIND: Record<ErrorKind, { exitCode: ExitCodeValue; hint?: string }> = {
+  "profile-not-found": {
+    exitCode: ExitCode.NotFound,
+    hint: "`rescale-run config list` shows the saved profiles; `rescale-run config set --profile NAME` saves one.",
+  },
+  "invalid-base-url": {
+    exitCode: ExitCode.Usage,
+    hint: "Fix RESCALE_API_URL or the profile's apibaseurl (`rescale-run config set`).",
+  },
+  configuration: {
+    exitCode: ExitCode.Auth,
+    hint: "Save a key with `rescale-run config set`, or set RESCALE_API_KEY; without either, commands use the local platform.",
+  },
+  auth: {
+    exitCode: ExitCode.Auth,
+    hint: "Check the API key: `rescale-run config` stores one, or set RESCALE_API_KEY.",
+  },
+  permission: { exitCode: ExitCode.Auth, hint: "This key is not allowed to do that." },
+  "not-found": { exitCode: ExitCode.NotFound },
+  validation: VALIDATION,
+  "project-required": VALIDATION,
+  walltime: USAGE,
+  "user-input": USAGE,
+  dataset: USAGE,
+  unsupported: USAGE,
+  "local-platform": USAGE,
+  connection: UNAVAILABLE,
+  timeout: UNAVAILABLE,
+  server: UNAVAILABLE,
+  "rate-limit": UNAVAILABLE,
+  "response-shape": UNAVAILABLE,
+  // An undocumented 4xx, a job a waiter saw fail, a client-side check: none is expected to reach the CLI.
+  conflict: INTERNAL,
+  "job-failed": INTERNAL,
+  other: INTERNAL,
+};
+
+/** The `kind` of an error from the SDK, the runner or the local platform; undefined for anything else. */
+export function errorKind(err: unknown): ErrorKind | undefined {
+  const kind = (err as { kind?: unknown } | null)?.kind;
+  return typeof kind === "string" && Object.hasOwn(BY_KIND, kind) ? (kind as ErrorKind) : undefined;
 }
 
 /**
- * Maps any thrown value to one line, a hint and an exit code. SDK errors are recognised by their class name
- * (one hierarchy in @rescale-run/sdk), so this module does not depend on how the SDK is bundled.
+ * Maps any thrown value to one line, a hint and an exit code: the CLI's own errors carry theirs; the SDK's, the
+ * runner's and local's are looked up by `kind` (a string, so this does not depend on how each package is
+ * bundled); Node's system errors by `code`; anything else is a bug.
  */
 export function describeError(err: unknown): DescribedError {
   if (err instanceof CliError) return { message: err.message, hint: err.hint, exitCode: err.exitCode };
   if (!(err instanceof Error)) return { message: String(err), exitCode: ExitCode.Internal };
-  const names = classNames(err);
-  const status = (err as { status?: unknown }).status;
-  const has = (n: string) => names.includes(n);
-  if (has("ProfileNotFoundError"))
-    return {
-      message: err.message,
-      hint: "`rescale-run config list` shows the saved profiles; `rescale-run config set --profile NAME` saves one.",
-      exitCode: ExitCode.NotFound,
-    };
-  if (has("InvalidBaseUrlError"))
-    return {
-      message: err.message,
-      hint: "Fix RESCALE_API_URL or the profile's apibaseurl (`rescale-run config set`).",
-      exitCode: ExitCode.Usage,
-    };
-  if (has("ConfigurationError"))
-    return {
-      message: err.message,
-      hint: "Save a key with `rescale-run config set`, or set RESCALE_API_KEY; without either, commands use the local platform.",
-      exitCode: ExitCode.Auth,
-    };
-  if (
-    has("DatasetError") ||
-    has("UserInputError") ||
-    has("SyntheticDatasetError") ||
-    has("LocalPlatformError")
-  )
-    return { message: err.message, exitCode: ExitCode.Usage };
-  if (has("AuthenticationError") || status === 401)
-    return {
-      message: err.message,
-      hint: "Check the API key: `rescale-run config` stores one, or set RESCALE_API_KEY.",
-      exitCode: ExitCode.Auth,
-    };
-  if (has("PermissionError") || has("PermissionDeniedError") || status === 403)
-    return { message: err.message, hint: "This key is not allowed to do that.", exitCode: ExitCode.Auth };
-  if (has("NotFoundError") || status === 404) return { message: err.message, exitCode: ExitCode.NotFound };
-  if (has("ValidationError") || status === 400)
-    return { message: err.message, hint: "The platform refused the request.", exitCode: ExitCode.Usage };
-  if (has("WalltimeError") || has("WalltimeParseError") || err.name === "RangeError")
-    return { message: err.message, exitCode: ExitCode.Usage };
-  if (
-    has("ConnectionError") ||
-    has("TimeoutError") ||
-    has("ServerError") ||
-    has("RateLimitError") ||
-    has("ResponseShapeError")
-  )
-    return {
-      message: err.message,
-      hint: "The platform is unreachable or failing; retry later (rescale-run already retried).",
-      exitCode: ExitCode.Unavailable,
-    };
+  const kind = errorKind(err);
+  if (kind) return { message: err.message, ...BY_KIND[kind] };
   const code = (err as NodeJS.ErrnoException).code;
   if (code === "ENOSPC" || code === "EDQUOT") {
     const where = (err as NodeJS.ErrnoException).path;
@@ -121,20 +113,5 @@ export function describeError(err: unknown): DescribedError {
     return { message: err.message, exitCode: ExitCode.Usage };
   if (code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "ETIMEDOUT")
     return { message: err.message, exitCode: ExitCode.Unavailable };
-  return {
-    message: err.message,
-    hint: "This looks like a bug in rescale-run: rerun with --debug for the stack trace.",
-    exitCode: ExitCode.Internal,
-  };
-}
-
-function classNames(err: Error): string[] {
-  const names: string[] = [err.name];
-  let proto: object | null = Object.getPrototypeOf(err);
-  while (proto && proto !== Error.prototype) {
-    const ctor = (proto as { constructor?: { name?: string } }).constructor;
-    if (ctor?.name) names.push(ctor.name);
-    proto = Object.getPrototypeOf(proto);
-  }
-  return names;
+  return { message: err.message, ...INTERNAL };
 }

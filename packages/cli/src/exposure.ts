@@ -4,10 +4,18 @@
  * http (the API key would cross the network unencrypted).
  */
 
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/i;
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1)$/;
 
-export function isLoopbackHost(host: string): boolean {
-  return LOOPBACK.test(host.trim());
+/**
+ * A host name, an address or a Host header ("127.0.0.1:8080", "[::1]:80") on this machine only: `local start
+ * --host`, a Rescale URL, and the dashboard's Host check (another name resolving to 127.0.0.1 is DNS rebinding).
+ */
+export function isLoopbackHost(host: string | undefined): boolean {
+  const text = (host ?? "").trim().toLowerCase();
+  // The name without brackets or port: "[::1]:80" is ::1, "127.0.0.1:8080" 127.0.0.1; a bare IPv6 has no port.
+  const name =
+    /^\[([^\]]+)\]/.exec(text)?.[1] ?? (text.split(":").length > 2 ? text : text.replace(/:\d+$/, ""));
+  return LOOPBACK.test(name);
 }
 
 /** The warning for `local start --host HOST`, or undefined for a loopback address. */

@@ -1,4 +1,4 @@
-import type { Interval, RunMetricsSummary } from "./outputs.js";
+import type { Interval, RunMetricsSummary } from "./job-outputs.js";
 
 /** Number formatting shared by the plan and the core-type tables, and the rendering of a run's test metrics. */
 

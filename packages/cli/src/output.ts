@@ -125,7 +125,7 @@ export class Progress {
   }
 }
 
-export function renderTable<Row>(rows: Row[], columns: Column<Row>[], c?: Colors): string {
+function renderTable<Row>(rows: Row[], columns: Column<Row>[], c?: Colors): string {
   const cells = rows.map((row) => columns.map((col) => col.value(row)));
   const widths = columns.map((col, i) =>
     Math.max(col.header.length, ...cells.map((r) => visibleLength(r[i] ?? ""))),

@@ -2,6 +2,7 @@
  * Flags in, one validated Plan out: core type, cores, memory, GPUs, walltime, price per hour, maximum cost.
  * Pure functions over what the platform lists; nothing here uploads or creates anything.
  */
+import type { DevicePreference } from "@rescale-run/runner/device-choices";
 import {
   type Analysis,
   BILLING_PRIORITY_VALUE,
@@ -20,11 +21,9 @@ import {
   type PriorityTier,
   parseWalltime,
   toCidrRule,
-  ValidationError,
   type Walltime,
-  WalltimeError,
 } from "@rescale-run/sdk";
-import { UsageError } from "./errors.js";
+import { errorKind, UsageError } from "./errors.js";
 import { suggest } from "./suggest.js";
 
 export const PRIORITIES = {
@@ -61,13 +60,14 @@ export function parseWalltimeFlag(text: string): Walltime {
   try {
     return parseWalltime(text);
   } catch (err) {
-    if (!(err instanceof WalltimeError)) throw err;
-    if (/limit/.test(err.message))
+    if (errorKind(err) !== "walltime") throw err;
+    const { message } = err as Error;
+    if (/limit/.test(message))
       throw new UsageError(
         `--walltime ${text}: over the maximum of ${MAX_WALLTIME_HOURS} h (14 days).`,
         `Ask for ${MAX_WALLTIME_HOURS}h or less; a longer run can --resume from its checkpoint in a new job.`,
       );
-    throw new UsageError(`--walltime: ${err.message}`);
+    throw new UsageError(`--walltime: ${message}`);
   }
 }
 
@@ -192,9 +192,9 @@ export function allowIpRule(value: string): string {
   try {
     return toCidrRule(value);
   } catch (error) {
-    if (error instanceof ValidationError)
+    if (errorKind(error) === "validation")
       throw new UsageError(
-        `--allow-ip: ${error.message}`,
+        `--allow-ip: ${(error as Error).message}`,
         "Find your public address with your network administrator or a what-is-my-ip page.",
       );
     throw error;
@@ -212,8 +212,7 @@ export interface PlanDataset {
 }
 
 /** `submit --device`: the runner's `--device`, resolved against the core type's GPU count. */
-export type DeviceFlag = "auto" | "gpu" | "cpu";
-export const DEVICE_FLAGS: readonly DeviceFlag[] = ["auto", "gpu", "cpu"];
+export type DeviceFlag = DevicePreference;
 
 export interface PlanDevice {
   flag: DeviceFlag;

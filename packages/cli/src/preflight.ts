@@ -14,7 +14,7 @@ import { formatBytes } from "./output.js";
  * A rough ceiling on what a training job brings back (model weights, artifacts.zip, plots, logs: tens of MB
  * for the BUSI head; the margin covers a fine-tuned backbone). Below this much free space, refuse up front.
  */
-export const EXPECTED_OUTPUT_BYTES = 256 * 1024 * 1024;
+const EXPECTED_OUTPUT_BYTES = 256 * 1024 * 1024;
 
 export type FreeBytes = (dir: string) => number;
 const freeBytesOf: FreeBytes = (dir) => {
@@ -75,7 +75,7 @@ export function checkOutputDir(
 }
 
 /** Names the job itself puts in its working directory: an attachment may not bring (or unpack) one of them. */
-export function isJobOwned(name: string, jobOwned: readonly string[]): boolean {
+function isJobOwned(name: string, jobOwned: readonly string[]): boolean {
   const first = name.replace(/^\.\//, "").split("/")[0] ?? "";
   return first.startsWith("rescale-run-") || jobOwned.includes(first);
 }
@@ -92,10 +92,7 @@ async function zipNames(file: string): Promise<string[]> {
  * folder, `outputs/`), or a zip attachment that would unpack one, is refused before upload: the platform would
  * otherwise run the user's file in place of the job's, or take it for the runner's results.
  */
-export async function checkAttachments(
-  attachments: readonly string[],
-  jobOwned: readonly string[],
-): Promise<void> {
+async function checkAttachments(attachments: readonly string[], jobOwned: readonly string[]): Promise<void> {
   for (const file of attachments) {
     const names = file.toLowerCase().endsWith(".zip") ? await zipNames(file) : [];
     const clash = [basename(file), ...names].find((n) => isJobOwned(n, jobOwned));
@@ -108,11 +105,11 @@ export async function checkAttachments(
 }
 
 /** The one hook `submit` calls before it packs or uploads anything. */
-export async function checkBeforeUpload(o: {
+export async function checkBeforeUpload(paths: {
   outDir: string;
   attachments: readonly string[];
   jobOwned: readonly string[];
 }): Promise<void> {
-  checkOutputDir(o.outDir);
-  await checkAttachments(o.attachments, o.jobOwned);
+  checkOutputDir(paths.outDir);
+  await checkAttachments(paths.attachments, paths.jobOwned);
 }

@@ -1,17 +1,18 @@
-import { UsageError } from "./errors.js";
-import { loadRunner } from "./runner-module.js";
+import { errorKind, UsageError } from "./errors.js";
+import type { RunnerModule } from "./runner-module.js";
 
 /**
  * `submit`'s extra runner flags (--epochs, --seed, --runner-arg) checked by the runner's own parser and rules
  * before anything is uploaded: a flag the runner would refuse fails here, in seconds, not in the job.
  */
-export async function checkRunnerArgs(args: readonly string[]): Promise<void> {
+export function checkRunnerArgs(runner: Pick<RunnerModule, "checkTrainArgs">, args: readonly string[]): void {
   try {
-    (await loadRunner()).checkTrainArgs(args);
+    runner.checkTrainArgs(args);
   } catch (err) {
-    if (!(err instanceof Error) || !/UserInputError|DatasetError/.test(err.name)) throw err;
+    const kind = errorKind(err);
+    if (kind !== "user-input" && kind !== "dataset") throw err;
     throw new UsageError(
-      err.message,
+      (err as Error).message,
       "These are `rescale-runner train` options (rescale-run train --help lists them). Nothing was uploaded.",
     );
   }

@@ -1,10 +1,7 @@
-import { join } from "node:path";
-import { pathToFileURL } from "node:url";
-
 /**
  * The runner is loaded only by the commands that need it (train, predict, the demo dataset): it pulls in
  * TensorFlow.js and sharp, which the other commands should not pay for at start-up. The interface below is the
- * part of @rescale-run/runner's API the CLI calls, so the CLI builds on its own.
+ * part of @rescale-run/runner's API the CLI calls.
  */
 export interface RunnerModule {
   /** `rescale-runner` argv (e.g. ["train", "--data", ...]); resolves to the exit code. */
@@ -25,12 +22,5 @@ const RUNNER = "@rescale-run/runner";
 
 export async function loadRunner(): Promise<RunnerModule> {
   // A non-literal specifier keeps vite's import analysis from resolving it eagerly.
-  const runner = (await import(RUNNER)) as Partial<RunnerModule>;
-  if (runner.generateSyntheticDataset) return runner as RunnerModule;
-  // Until the runner's index exports the generator, load its module file directly (the exports map only
-  // governs bare specifiers, not file URLs).
-  const { locateRunner } = await import("./bundle.js");
-  const file = pathToFileURL(join((await locateRunner()).dir, "dist", "synthetic.js")).href;
-  const synthetic = (await import(file)) as Pick<RunnerModule, "generateSyntheticDataset">;
-  return { ...(runner as RunnerModule), generateSyntheticDataset: synthetic.generateSyntheticDataset };
+  return (await import(RUNNER)) as RunnerModule;
 }

@@ -1,5 +1,5 @@
 /** "Did you mean" suggestions for misspelt names (core types, profiles, software). */
-export function levenshtein(a: string, b: string): number {
+function levenshtein(a: string, b: string): number {
   const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
     let diag = prev[0]!;

@@ -6,8 +6,9 @@
 import { cpus } from "node:os";
 import { ensureLocalApiKey, shareableDaemon, startLocalPlatform } from "@rescale-run/local";
 import { RescaleClient, resolveConfig } from "@rescale-run/sdk";
-import type { CommandContext } from "./context.js";
 import { plainHttpWarning } from "./exposure.js";
+import type { CliIo } from "./io.js";
+import type { Output } from "./output.js";
 
 /** The local platform offers up to this many times the machine's cores (oversubscribed, and labelled so). */
 export const LOCAL_OVERSUBSCRIPTION = 2;
@@ -29,20 +30,21 @@ export interface Target {
   close(): Promise<void>;
 }
 
-export function wantsRescale(ctx: CommandContext): boolean {
-  if (ctx.globals.local) return false;
-  const env = ctx.io.env;
-  return Boolean(ctx.globals.profile || env.RESCALE_API_KEY || env.RESCALE_PROFILE);
+/** What decides the target: the global flags --profile and --local, the environment; warnings go to `out`. */
+interface TargetChoice {
+  globals: { profile?: string; local: boolean };
+  io: Pick<CliIo, "env">;
+  out: Pick<Output, "warn">;
 }
 
-export async function openTarget(ctx: CommandContext): Promise<Target> {
-  const env = ctx.io.env;
-  if (wantsRescale(ctx)) {
-    const config = await resolveConfig({ profile: ctx.globals.profile, env });
+export async function openTarget({ globals, io, out }: TargetChoice): Promise<Target> {
+  const env = io.env;
+  if (!globals.local && (globals.profile || env.RESCALE_API_KEY || env.RESCALE_PROFILE)) {
+    const config = await resolveConfig({ profile: globals.profile, env });
     const client = new RescaleClient({ apiKey: config.apiKey, baseUrl: config.apiBaseUrl });
     const source = config.source === "environment" ? "RESCALE_API_KEY" : config.source.replace(":", " ");
     const insecure = plainHttpWarning(config.apiBaseUrl);
-    if (insecure) ctx.out.warn(insecure);
+    if (insecure) out.warn(insecure);
     return {
       kind: "rescale",
       label: `Rescale (${config.apiBaseUrl}, ${source})`,
@@ -74,14 +76,4 @@ export async function openTarget(ctx: CommandContext): Promise<Target> {
     inProcess: true,
     close: () => platform.close(),
   };
-}
-
-/** Opens the target, runs `fn`, and always closes it. */
-export async function withTarget<T>(ctx: CommandContext, fn: (target: Target) => Promise<T>): Promise<T> {
-  const target = await openTarget(ctx);
-  try {
-    return await fn(target);
-  } finally {
-    await target.close();
-  }
 }

@@ -1,7 +1,10 @@
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { LocalConfigError, LocalPlatformError } from "@rescale-run/local";
+import { DatasetError, UnsupportedError, UserInputError } from "@rescale-run/runner/errors";
+import * as sdk from "@rescale-run/sdk";
 import { describe, expect, it } from "vitest";
-import { describeError } from "../src/errors.js";
+import { describeError, UsageError } from "../src/errors.js";
 import { ExitCode } from "../src/exit-codes.js";
 import { runInProcess, sandboxEnv } from "./helpers.js";
 
@@ -30,10 +33,42 @@ describe("errors and exit codes", () => {
     expect(JSON.parse(r.stdout).error.exitCode).toBe(ExitCode.NotFound);
   });
 
-  it("maps error classes by name, and unknown errors to 70 with a bug hint", () => {
+  it("maps each error kind to its exit code, and unknown errors to 70 with a bug hint", () => {
+    const cases: [Error, number, string | undefined][] = [
+      [new sdk.AuthenticationError("no"), ExitCode.Auth, "Check the API key"],
+      [new sdk.PermissionError("no"), ExitCode.Auth, "not allowed"],
+      [new sdk.NotFoundError("gone"), ExitCode.NotFound, undefined],
+      [new sdk.ValidationError("bad"), ExitCode.Usage, "refused the request"],
+      [new sdk.ProjectRequiredError("project"), ExitCode.Usage, "refused the request"],
+      [new sdk.WalltimeError("99d"), ExitCode.Usage, undefined],
+      [new sdk.RateLimitError("slow"), ExitCode.Unavailable, "retry later"],
+      [new sdk.ServerError("500"), ExitCode.Unavailable, "retry later"],
+      [new sdk.ConnectionError("refused"), ExitCode.Unavailable, "retry later"],
+      [new sdk.TimeoutError("late"), ExitCode.Unavailable, "retry later"],
+      [new sdk.ResponseShapeError("odd"), ExitCode.Unavailable, "retry later"],
+      [new sdk.ConfigurationError("no key"), ExitCode.Auth, "RESCALE_API_KEY"],
+      [new sdk.ProfileNotFoundError("nope"), ExitCode.NotFound, "config list"],
+      [new sdk.InvalidBaseUrlError("ftp:"), ExitCode.Usage, "RESCALE_API_URL"],
+      [new sdk.ConflictError("409"), ExitCode.Internal, "--debug"],
+      [new sdk.RescaleError("checksum"), ExitCode.Internal, "--debug"],
+      [new UserInputError("--epochs"), ExitCode.Usage, undefined],
+      [new DatasetError("one class"), ExitCode.Usage, undefined],
+      [new UnsupportedError("wasm"), ExitCode.Usage, undefined],
+      [new LocalPlatformError("port busy"), ExitCode.Usage, undefined],
+      [new LocalConfigError("key file"), ExitCode.Usage, undefined],
+      [new UsageError("flag"), ExitCode.Usage, undefined],
+    ];
+    for (const [error, exitCode, hint] of cases) {
+      const d = describeError(error);
+      expect({ name: error.name, exitCode: d.exitCode }).toEqual({ name: error.name, exitCode });
+      if (hint) expect(d.hint, error.name).toContain(hint);
+      else expect(d.hint, error.name).toBeUndefined();
+      expect(d.message).toBe(error.message);
+    }
+    // The kind decides, not the class name or an HTTP status.
     class NotFoundError extends Error {}
-    expect(describeError(new NotFoundError("gone")).exitCode).toBe(ExitCode.NotFound);
-    expect(describeError(Object.assign(new Error("x"), { status: 401 })).exitCode).toBe(ExitCode.Auth);
+    expect(describeError(new NotFoundError("gone")).exitCode).toBe(ExitCode.Internal);
+    expect(describeError(Object.assign(new Error("x"), { status: 401 })).exitCode).toBe(ExitCode.Internal);
     const bug = describeError(new TypeError("undefined is not a function"));
     expect(bug.exitCode).toBe(ExitCode.Internal);
     expect(bug.hint).toContain("--debug");

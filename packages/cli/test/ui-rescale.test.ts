@@ -12,7 +12,7 @@ import type { Target } from "../src/target.js";
 import { SESSION_COOKIE } from "../src/ui/security.js";
 import { startUiServer, type UiServer } from "../src/ui/server.js";
 import { sandboxEnv } from "./helpers.js";
-import { quietContext } from "./ui-helpers.js";
+import { quietFactory } from "./ui-helpers.js";
 
 const BASE = "https://platform.rescale.test";
 const KEY = "rescale-test-key-0123456789abcdef";
@@ -58,7 +58,7 @@ beforeAll(async () => {
     inProcess: false,
     close: async () => {},
   };
-  server = await startUiServer({ target, ctx: quietContext(sandboxEnv(), process.cwd()), token: TOKEN });
+  server = await startUiServer({ target, factory: quietFactory(sandboxEnv(), process.cwd()), token: TOKEN });
 });
 
 afterAll(async () => {

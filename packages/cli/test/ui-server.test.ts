@@ -15,9 +15,9 @@ import { jobRow } from "../src/ui/data.js";
 import { html } from "../src/ui/html.js";
 import { EMPTY_FORM } from "../src/ui/pages.js";
 import { csrfTokenFor, isSameOrigin, SESSION_COOKIE } from "../src/ui/security.js";
-import { formToSubmitArgs, startUiServer, type UiServer } from "../src/ui/server.js";
+import { formToSubmitOptions, startUiServer, type UiServer } from "../src/ui/server.js";
 import { runInProcess, sandboxEnv } from "./helpers.js";
-import { localTarget, quietContext } from "./ui-helpers.js";
+import { localTarget, quietFactory } from "./ui-helpers.js";
 
 const EVIL = `<script>alert("x")</script>`;
 const TOKEN = "test-session-token-0123456789abcdefghijkl";
@@ -72,9 +72,9 @@ beforeAll(async () => {
   } as never);
   jobId = String(job.id);
   await client.jobs.submit(jobId);
-  const ctx = quietContext(sandboxEnv(), dataDir);
+  const factory = quietFactory(sandboxEnv(), dataDir);
   const target = localTarget(platform, "local platform (test)");
-  server = await startUiServer({ target, ctx, token: TOKEN });
+  server = await startUiServer({ target, factory, token: TOKEN });
 }, 60_000);
 
 afterAll(async () => {
@@ -177,7 +177,7 @@ describe("dashboard pieces", () => {
   });
 
   it("turns the form into submit's arguments", () => {
-    const args = formToSubmitArgs({
+    const args = formToSubmitOptions({
       ...EMPTY_FORM,
       cores: "4",
       epochs: "3",
@@ -190,7 +190,7 @@ describe("dashboard pieces", () => {
       attach: ["a.txt", "b.zip"],
       runnerArg: ["--cv-folds=0", "--views=1"],
     });
-    expect(() => formToSubmitArgs({ ...EMPTY_FORM, epochs: "x" })).toThrow(/Epochs must be a number/);
+    expect(() => formToSubmitOptions({ ...EMPTY_FORM, epochs: "x" })).toThrow(/Epochs must be a number/);
   });
 
   it("costs a job from its executing time, price and cores", () => {

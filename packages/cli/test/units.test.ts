@@ -6,7 +6,8 @@ import { describe, expect, it } from "vitest";
 import { writeArchive } from "../src/archive.js";
 import { joinNegativeValues } from "../src/cli.js";
 import { inspectDataset, packDataset } from "../src/dataset.js";
-import { localPathFor } from "../src/outputs.js";
+import { isLoopbackHost } from "../src/exposure.js";
+import { localPathFor } from "../src/job-outputs.js";
 import { allowIpRule, chooseCoreType } from "../src/plan.js";
 
 function imageFolder(root: string, classes: Record<string, number>): void {
@@ -132,5 +133,32 @@ describe("negative-looking option values", () => {
   it("leaves flags, '=' forms, short options and other values alone", () => {
     const argv = ["submit", "--walltime=-5h", "--dry-run", "--json", "-h", "--cores", "4", "--name", "-x"];
     expect(joinNegativeValues(argv)).toEqual(argv);
+  });
+});
+
+describe("isLoopbackHost (local --host, Rescale URLs, the dashboard's Host header)", () => {
+  it("takes names, addresses and Host headers with a port, and nothing that leaves this machine", () => {
+    for (const host of [
+      "127.0.0.1",
+      "127.0.0.2",
+      "localhost",
+      "LOCALHOST:8080",
+      "::1",
+      "[::1]",
+      "[::1]:80",
+      "127.0.0.1:9",
+    ])
+      expect(isLoopbackHost(host), host).toBe(true);
+    for (const host of [
+      "0.0.0.0",
+      "evil.example:80",
+      "localhost.evil",
+      "::",
+      "[::2]:80",
+      "10.0.0.1",
+      "",
+      undefined,
+    ])
+      expect(isLoopbackHost(host), String(host)).toBe(false);
   });
 });

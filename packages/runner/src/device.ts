@@ -9,10 +9,10 @@
  */
 import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
+import type { DevicePreference } from "./device-choices.js";
 import { UnsupportedError } from "./errors.js";
 
-export type DevicePreference = "auto" | "gpu" | "cpu";
-export const DEVICE_CHOICES: readonly DevicePreference[] = ["auto", "gpu", "cpu"];
+export { DEVICE_CHOICES, type DevicePreference } from "./device-choices.js";
 
 /** What Dawn says about an adapter (WebGPU `GPUAdapterInfo` plus `isFallbackAdapter`). */
 export interface AdapterInfo {

@@ -1,8 +1,13 @@
 /**
- * Errors the runner raises for problems the user can fix (bad data folder, bad flag, missing model).
- * The CLI prints `message` without a stack trace and exits with `exitCode`.
+ * Errors the runner raises for problems the user can fix (bad data folder, bad flag, missing model); also
+ * `@rescale-run/runner/errors`, which loads nothing else. The CLI prints `message` without a stack trace and exits
+ * with `exitCode`.
  */
+/** Which user mistake it is, for callers that map errors by kind (the CLI's exit codes) rather than by class. */
+export type UserInputErrorKind = "user-input" | "dataset" | "unsupported";
+
 export class UserInputError extends Error {
+  readonly kind: UserInputErrorKind = "user-input";
   readonly exitCode: number = EXIT_CODES.userInput;
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -12,6 +17,7 @@ export class UserInputError extends Error {
 
 /** The dataset folder cannot be trained on (empty, single class, too few images per class). */
 export class DatasetError extends UserInputError {
+  override readonly kind: UserInputErrorKind = "dataset";
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = "DatasetError";
@@ -20,6 +26,7 @@ export class DatasetError extends UserInputError {
 
 /** The requested backend or engine cannot run here (e.g. fine-tuning on wasm). */
 export class UnsupportedError extends UserInputError {
+  override readonly kind: UserInputErrorKind = "unsupported";
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = "UnsupportedError";

@@ -30,7 +30,14 @@ export {
   stratifiedFolds,
 } from "./cv.js";
 export { type Dataset, type DatasetImage, type Split, scanDataset, splitDataset } from "./dataset.js";
-export { DatasetError, EXIT_CODES, RunInterruptedError, UnsupportedError, UserInputError } from "./errors.js";
+export {
+  DatasetError,
+  EXIT_CODES,
+  RunInterruptedError,
+  UnsupportedError,
+  UserInputError,
+  type UserInputErrorKind,
+} from "./errors.js";
 export { FeatureCache, type LayerFeatures } from "./features/cache.js";
 export { FEATURE_LAYER_NAMES, type FeatureEngine, type FeatureLayer, INPUT_SIZE } from "./features/engine.js";
 export { type ExtractStats, extractFeatures, type FeatureJob } from "./features/extract.js";

@@ -10,11 +10,12 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import sharp from "sharp";
-import { UserInputError } from "./errors.js";
+import { UserInputError, type UserInputErrorKind } from "./errors.js";
 import { Rng } from "./rng.js";
 
 /** Invalid options for {@link generateSyntheticDataset}. */
 export class SyntheticDatasetError extends UserInputError {
+  override readonly kind: UserInputErrorKind = "dataset";
   constructor(message: string) {
     super(message);
     this.name = "SyntheticDatasetError";

@@ -19,7 +19,32 @@ export interface RescaleErrorDetails {
   cause?: unknown;
 }
 
+/**
+ * What went wrong, as a caller decides on it (exit code, hint, retry): one value per error class below, so callers
+ * key on `kind` instead of class names or `instanceof` (which fails across two copies of the SDK).
+ */
+export type RescaleErrorKind =
+  | "other"
+  | "auth"
+  | "permission"
+  | "not-found"
+  | "conflict"
+  | "validation"
+  | "project-required"
+  | "rate-limit"
+  | "server"
+  | "connection"
+  | "timeout"
+  | "configuration"
+  | "profile-not-found"
+  | "invalid-base-url"
+  | "walltime"
+  | "response-shape"
+  | "job-failed";
+
 export class RescaleError extends Error {
+  /** Set by each subclass; "other" for a plain RescaleError (a client-side check, a corrupt download). */
+  readonly kind: RescaleErrorKind = "other";
   readonly status: number | undefined;
   readonly method: string | undefined;
   readonly path: string | undefined;
@@ -50,16 +75,25 @@ export class RescaleError extends Error {
 }
 
 /** 401: missing, invalid or expired API key. */
-export class AuthenticationError extends RescaleError {}
+export class AuthenticationError extends RescaleError {
+  override readonly kind: RescaleErrorKind = "auth";
+}
 /** 403: the key is valid but not allowed to do this. */
-export class PermissionError extends RescaleError {}
+export class PermissionError extends RescaleError {
+  override readonly kind: RescaleErrorKind = "permission";
+}
 /** 404. */
-export class NotFoundError extends RescaleError {}
+export class NotFoundError extends RescaleError {
+  override readonly kind: RescaleErrorKind = "not-found";
+}
 /** 409 and other 4xx the API does not document. */
-export class ConflictError extends RescaleError {}
+export class ConflictError extends RescaleError {
+  override readonly kind: RescaleErrorKind = "conflict";
+}
 
 /** 400 with the server's nested field map flattened into readable `{path, message}` entries. */
 export class ValidationError extends RescaleError {
+  override readonly kind: RescaleErrorKind = "validation";
   readonly fieldErrors: FieldError[];
   constructor(message: string, details: RescaleErrorDetails & { fieldErrors?: FieldError[] } = {}) {
     super(message, details);
@@ -74,10 +108,13 @@ export class ValidationError extends RescaleError {
  * 400 naming the project: the workspace requires every job to belong to a project (`projectId`), or the one
  * given is not the user's. Pass one of `client.projects.list()`.
  */
-export class ProjectRequiredError extends ValidationError {}
+export class ProjectRequiredError extends ValidationError {
+  override readonly kind: RescaleErrorKind = "project-required";
+}
 
 /** 429. `retryAfterMs` comes from `Retry-After` (seconds or an HTTP date) when the server sent one. */
 export class RateLimitError extends RescaleError {
+  override readonly kind: RescaleErrorKind = "rate-limit";
   readonly retryAfterMs: number | undefined;
   constructor(message: string, details: RescaleErrorDetails & { retryAfterMs?: number } = {}) {
     super(message, details);
@@ -89,9 +126,12 @@ export class RateLimitError extends RescaleError {
 }
 
 /** 5xx. */
-export class ServerError extends RescaleError {}
+export class ServerError extends RescaleError {
+  override readonly kind: RescaleErrorKind = "server";
+}
 /** The request never got an HTTP answer (DNS, refused, reset...). `code` is the system error code. */
 export class ConnectionError extends RescaleError {
+  override readonly kind: RescaleErrorKind = "connection";
   readonly code: string | undefined;
   constructor(message: string, details: RescaleErrorDetails & { code?: string } = {}) {
     super(message, details);
@@ -102,19 +142,32 @@ export class ConnectionError extends RescaleError {
   }
 }
 /** The request (or a waiter) ran out of time. */
-export class TimeoutError extends RescaleError {}
+export class TimeoutError extends RescaleError {
+  override readonly kind: RescaleErrorKind = "timeout";
+}
 /** Nothing (or something invalid) is configured: no key, unknown profile, bad base URL. */
-export class ConfigurationError extends RescaleError {}
+export class ConfigurationError extends RescaleError {
+  override readonly kind: RescaleErrorKind = "configuration";
+}
 /** The profile asked for (--profile, $RESCALE_PROFILE) is not in the apiconfig file. */
-export class ProfileNotFoundError extends ConfigurationError {}
+export class ProfileNotFoundError extends ConfigurationError {
+  override readonly kind: RescaleErrorKind = "profile-not-found";
+}
 /** A base URL (RESCALE_API_URL, a profile's apibaseurl) that is not an http(s) URL. */
-export class InvalidBaseUrlError extends ConfigurationError {}
+export class InvalidBaseUrlError extends ConfigurationError {
+  override readonly kind: RescaleErrorKind = "invalid-base-url";
+}
 /** A walltime the user typed makes no sense or is over the limit. */
-export class WalltimeError extends RescaleError {}
+export class WalltimeError extends RescaleError {
+  override readonly kind: RescaleErrorKind = "walltime";
+}
 /** The server answered 2xx with a body that does not match the documented shape. */
-export class ResponseShapeError extends RescaleError {}
+export class ResponseShapeError extends RescaleError {
+  override readonly kind: RescaleErrorKind = "response-shape";
+}
 /** A job a waiter was watching ended without reaching the awaited state (e.g. failed before becoming active). */
 export class JobFailedError extends RescaleError {
+  override readonly kind: RescaleErrorKind = "job-failed";
   readonly jobId: string;
   readonly statusReason: string | undefined;
   constructor(message: string, details: RescaleErrorDetails & { jobId: string; statusReason?: string }) {

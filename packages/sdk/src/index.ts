@@ -47,6 +47,7 @@ export {
   RateLimitError,
   RescaleError,
   type RescaleErrorDetails,
+  type RescaleErrorKind,
   ResponseShapeError,
   ServerError,
   TimeoutError,

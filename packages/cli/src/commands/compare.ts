@@ -7,11 +7,9 @@
 import { existsSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
-import type { CommandSpec } from "../cli.js";
-import type { CommandContext } from "../context.js";
 import { UsageError } from "../errors.js";
-import { downloadJobOutputs } from "../outputs.js";
-import { withTarget } from "../target.js";
+import { defineCommand, type Factory } from "../factory.js";
+import { downloadJobOutputs } from "../job-outputs.js";
 
 /** The files compare reads, wherever in a run folder the runner wrote them. */
 const RUN_FILES = ["metrics.json", "run.json"] as const;
@@ -116,28 +114,27 @@ async function loadRun(label: string, dir: string): Promise<ComparedRun> {
 }
 
 /** A folder on disk is read as it is; anything else is a job id, read from its download folder. */
-export async function resolveRuns(ctx: CommandContext, runs: string[]): Promise<ComparedRun[]> {
+async function resolveRuns(factory: Factory, runs: string[]): Promise<ComparedRun[]> {
   const result: ComparedRun[] = [];
   const jobs: string[] = [];
   for (const name of runs) {
-    const path = resolve(ctx.io.cwd, name);
+    const path = resolve(factory.io.cwd, name);
     if (existsSync(path) && (await stat(path)).isDirectory()) result.push(await loadRun(name, path));
     else if (/^[A-Za-z0-9_-]+$/.test(name)) jobs.push(name);
     else throw new UsageError(`${name}: no such folder, and not a job id.`);
   }
-  const missing = jobs.filter((id) => !runDir(resolve(ctx.io.cwd, `rescale-run-${id}`)));
+  const missing = jobs.filter((id) => !runDir(resolve(factory.io.cwd, `rescale-run-${id}`)));
   if (missing.length > 0) {
-    await withTarget(ctx, async ({ client }) => {
-      for (const id of missing) {
-        ctx.out.note(`job ${id}: downloading its run.json and metrics.json into rescale-run-${id}/`);
-        await downloadJobOutputs(client, id, resolve(ctx.io.cwd, `rescale-run-${id}`), ctx.out, {
-          signal: ctx.signal,
-          filter: (file) => (RUN_FILES as readonly string[]).includes(file.name),
-        });
-      }
-    });
+    const { client } = await factory.target();
+    for (const id of missing) {
+      factory.out.note(`job ${id}: downloading its run.json and metrics.json into rescale-run-${id}/`);
+      await downloadJobOutputs(client, id, resolve(factory.io.cwd, `rescale-run-${id}`), factory.out, {
+        signal: factory.signal,
+        filter: (file) => (RUN_FILES as readonly string[]).includes(file.name),
+      });
+    }
   }
-  for (const id of jobs) result.push(await loadRun(id, resolve(ctx.io.cwd, `rescale-run-${id}`)));
+  for (const id of jobs) result.push(await loadRun(id, resolve(factory.io.cwd, `rescale-run-${id}`)));
   // Keep the order the user gave.
   return runs.map((name) => result.find((r) => r.label === name)!);
 }
@@ -149,8 +146,8 @@ function cell(value: string | number | null | undefined, metric: boolean): strin
 }
 
 /** One row per metric, then per setting; one column per run. Settings equal in every run are dimmed. */
-function renderComparison(ctx: CommandContext, runs: ComparedRun[]): void {
-  const { out } = ctx;
+function renderComparison(factory: Factory, runs: ComparedRun[]): void {
+  const { out } = factory;
   const metricKeys = [
     ...KNOWN_METRICS.filter((k) => runs.some((r) => k in r.metrics)),
     ...[...new Set(runs.flatMap((r) => Object.keys(r.metrics)))].filter((k) => !KNOWN_METRICS.includes(k)),
@@ -178,7 +175,7 @@ function renderComparison(ctx: CommandContext, runs: ComparedRun[]): void {
   ]);
 }
 
-export const compareCommand: CommandSpec = {
+export const compareCommand = defineCommand({
   command: "compare <runs..>",
   describe: "Test metrics and settings of training runs side by side (output folders or job ids)",
   builder: (y) =>
@@ -190,8 +187,8 @@ export const compareCommand: CommandSpec = {
       })
       .example("$0 compare outputs-dense outputs-flatten", "Two local runs")
       .example("$0 compare 4 7 --json", "Two jobs (their outputs are fetched if not downloaded yet)"),
-  action: (args) => async (ctx) => {
-    const runs = await resolveRuns(ctx, (args.runs as string[]).map(String));
-    ctx.out.result({ schema: 1, runs }, () => renderComparison(ctx, runs));
+  async run(options, factory) {
+    const runs = await resolveRuns(factory, options.runs ?? []);
+    factory.out.result({ schema: 1, runs }, () => renderComparison(factory, runs));
   },
-};
+});

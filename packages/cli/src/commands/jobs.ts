@@ -11,18 +11,16 @@ import {
   type Workstation,
 } from "@rescale-run/sdk";
 import type { Argv } from "yargs";
-import type { CommandSpec } from "../cli.js";
-import type { CommandContext } from "../context.js";
-import { CliError, NotFoundError, UsageError } from "../errors.js";
+import { errorKind, NotFoundError, UsageError } from "../errors.js";
 import { ExitCode } from "../exit-codes.js";
+import { defineCommand, type Factory } from "../factory.js";
 import { followJob } from "../follow.js";
+import { downloadFinalOutputs, metricsCandidates, readRunMetrics } from "../job-outputs.js";
 import { formatDuration } from "../output.js";
-import { metricsCandidates, readRunMetrics } from "../outputs.js";
-import { type Target, withTarget } from "../target.js";
-import { downloadFinalOutputs } from "./submit.js";
+import type { Target } from "../target.js";
 
 /** Version of the `--json` shapes of `list` and `status` (docs/cli.md); bumped on an incompatible change. */
-export const JOBS_JSON_SCHEMA = 1;
+const JOBS_JSON_SCHEMA = 1;
 /** Jobs whose details `list` fetches at once (the list endpoint gives summaries only). */
 const LIST_CONCURRENCY = 4;
 
@@ -58,7 +56,7 @@ export function hardwareOf(job: Job) {
 }
 
 /** Seconds from the first Executing (else Started) status to Completed, or to now while it runs. */
-export function runSeconds(statuses: readonly JobStatusEntry[], now = Date.now()): number | null {
+function runSeconds(statuses: readonly JobStatusEntry[], now: number): number | null {
   const oldestFirst = [...statuses].reverse();
   const start =
     oldestFirst.find((s) => s.status === "Executing")?.statusDate ??
@@ -87,11 +85,11 @@ export async function mapBounded<T, R>(
 }
 
 /** Any call about one job: a 404 names the job (not the API path). */
-export async function aboutJob<T>(target: Target, jobId: string, call: () => Promise<T>): Promise<T> {
+async function aboutJob<T>(target: Target, jobId: string, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error) {
-    if ((error as Error).name === "NotFoundError" && !(error instanceof CliError))
+    if (errorKind(error) === "not-found")
       throw new NotFoundError(
         `No job "${jobId}" on ${target.label}.`,
         "`rescale-run list` shows your jobs (and workstations).",
@@ -110,9 +108,9 @@ export function reattachHint(jobId: string, profileFlag: string): string {
   ].join("\n");
 }
 
-export function profileFlag(ctx: CommandContext): string {
-  if (ctx.globals.profile) return ` --profile ${ctx.globals.profile}`;
-  return ctx.globals.local ? " --local" : "";
+export function profileFlag(factory: Factory): string {
+  if (factory.globals.profile) return ` --profile ${factory.globals.profile}`;
+  return factory.globals.local ? " --local" : "";
 }
 
 export interface JobListRow {
@@ -137,7 +135,7 @@ export interface JobListRow {
   metricsFile: string | null;
 }
 
-export const listCommand: CommandSpec = {
+export const listCommand = defineCommand({
   command: "list",
   describe: "List your jobs and workstations (newest first), with duration and test metrics when known",
   builder: (y) =>
@@ -146,62 +144,63 @@ export const listCommand: CommandSpec = {
       .option("limit", { type: "number", default: 20, describe: "At most this many (each row is fetched)" })
       .example("$0 list --active", "Workstations still starting or running")
       .example("$0 list --json", "Machine-readable (schema in docs/cli.md)"),
-  action: (args) => async (ctx) =>
-    withTarget(ctx, async (target) => {
-      const { client } = target;
-      const limit = Math.max(1, Number(args.limit) || 20);
-      const summaries: Job[] = [];
-      for await (const job of client.jobs.iterate({
-        state: args.active ? "not_completed" : undefined,
-        pageSize: Math.min(100, limit),
-      })) {
-        summaries.push(job);
-        if (summaries.length >= limit) break;
-      }
-      // The list gives summaries (no hardware, no reason): fetch what the rows show, bounded and concurrent.
-      const rows = await mapBounded(summaries, LIST_CONCURRENCY, (summary) => listRow(client, summary, ctx));
-      ctx.out.result({ schema: JOBS_JSON_SCHEMA, jobs: rows }, () => {
-        if (rows.length === 0) return ctx.out.line(args.active ? "No active jobs." : "No jobs yet.");
-        ctx.out.table(rows, [
-          { header: "ID", value: (r) => r.id },
-          { header: "NAME", value: (r) => r.name },
-          { header: "TYPE", value: (r) => r.type ?? "-" },
-          { header: "STATUS", value: (r) => colorStatus(ctx, r) },
-          {
-            header: "CORES",
-            value: (r) => (r.cores === null ? "-" : `${r.cores} x ${r.coreType ?? "?"}`),
-            align: "right",
-          },
-          {
-            header: "WALLTIME",
-            value: (r) => (r.walltimeHours ? `${r.walltimeHours} h` : "-"),
-            align: "right",
-          },
-          {
-            header: "RAN",
-            value: (r) => (r.durationSeconds === null ? "-" : formatDuration(r.durationSeconds * 1000)),
-            align: "right",
-          },
-          { header: "TEST ACC", value: (r) => fixed(r.testAccuracy), align: "right" },
-          { header: "AUC", value: (r) => fixed(r.testMacroAuc), align: "right" },
-          { header: "CREATED", value: (r) => time(r.createdAt) },
-        ]);
-      });
-    }),
-};
+  async run(options, factory) {
+    const { client } = await factory.target();
+    const limit = Math.max(1, Number(options.limit) || 20);
+    const summaries: Job[] = [];
+    for await (const job of client.jobs.iterate({
+      state: options.active ? "not_completed" : undefined,
+      pageSize: Math.min(100, limit),
+    })) {
+      summaries.push(job);
+      if (summaries.length >= limit) break;
+    }
+    // The list gives summaries (no hardware, no reason): fetch what the rows show, bounded and concurrent.
+    const rows = await mapBounded(summaries, LIST_CONCURRENCY, (summary) =>
+      listRow(client, summary, factory),
+    );
+    factory.out.result({ schema: JOBS_JSON_SCHEMA, jobs: rows }, () => {
+      if (rows.length === 0) return factory.out.line(options.active ? "No active jobs." : "No jobs yet.");
+      factory.out.table(rows, [
+        { header: "ID", value: (r) => r.id },
+        { header: "NAME", value: (r) => r.name },
+        { header: "TYPE", value: (r) => r.type ?? "-" },
+        { header: "STATUS", value: (r) => colorStatus(factory, r) },
+        {
+          header: "CORES",
+          value: (r) => (r.cores === null ? "-" : `${r.cores} x ${r.coreType ?? "?"}`),
+          align: "right",
+        },
+        {
+          header: "WALLTIME",
+          value: (r) => (r.walltimeHours ? `${r.walltimeHours} h` : "-"),
+          align: "right",
+        },
+        {
+          header: "RAN",
+          value: (r) => (r.durationSeconds === null ? "-" : formatDuration(r.durationSeconds * 1000)),
+          align: "right",
+        },
+        { header: "TEST ACC", value: (r) => fixed(r.testAccuracy), align: "right" },
+        { header: "AUC", value: (r) => fixed(r.testMacroAuc), align: "right" },
+        { header: "CREATED", value: (r) => time(r.createdAt) },
+      ]);
+    });
+  },
+});
 
 const fixed = (value: number | null) => (value === null ? "-" : value.toFixed(3));
 
-async function listRow(client: RescaleClient, summary: Job, ctx: CommandContext): Promise<JobListRow> {
+async function listRow(client: RescaleClient, summary: Job, factory: Factory): Promise<JobListRow> {
   const id = String(summary.id);
   const [job, statuses] = await Promise.all([
-    client.jobs.get(id, { signal: ctx.signal }).catch(() => summary),
-    client.jobs.statuses(id, { signal: ctx.signal }).catch(() => null),
+    client.jobs.get(id, { signal: factory.signal }).catch(() => summary),
+    client.jobs.statuses(id, { signal: factory.signal }).catch(() => null),
   ]);
   const outcome = classifyJobOutcome(statuses ?? []);
   // Test figures from the job's downloaded outputs folder (`./rescale-run-<id>`, as `submit` and `download` write it).
   const metrics = outcome.terminal
-    ? await readRunMetrics(metricsCandidates(resolve(ctx.io.cwd, `rescale-run-${id}`), "outputs"))
+    ? await readRunMetrics(metricsCandidates(resolve(factory.io.cwd, `rescale-run-${id}`), "outputs"))
     : null;
   return {
     id,
@@ -211,18 +210,15 @@ async function listRow(client: RescaleClient, summary: Job, ctx: CommandContext)
     statusReason: outcome.statusReason ?? null,
     outcome: outcome.phase,
     createdAt: summary.dateInserted ?? null,
-    durationSeconds: statuses ? runSeconds(statuses) : null,
+    durationSeconds: statuses ? runSeconds(statuses, factory.now()) : null,
     testAccuracy: metrics?.accuracy ?? null,
     testMacroAuc: metrics?.macroAuc ?? null,
     metricsFile: metrics?.file ?? null,
   };
 }
 
-function colorStatus(
-  ctx: CommandContext,
-  row: Pick<JobListRow, "status" | "statusReason" | "outcome">,
-): string {
-  const { c } = ctx.out;
+function colorStatus(factory: Factory, row: Pick<JobListRow, "status" | "statusReason" | "outcome">): string {
+  const { c } = factory.out;
   const status = row.status ?? "saved";
   if (row.outcome === "succeeded") return c.green(status);
   if (row.outcome === "failed") return c.red(`${status} (${row.statusReason || "no reason"})`);
@@ -230,61 +226,63 @@ function colorStatus(
   return c.cyan(status);
 }
 
-export const statusCommand: CommandSpec = {
+export const statusCommand = defineCommand({
   command: "status <job>",
   describe: "A job's status timeline with times and reasons",
   builder: (y) => jobArg(y).example("$0 status 4 --json", "Timeline as JSON (oldest first; docs/cli.md)"),
-  action: (args) => async (ctx) =>
-    withTarget(ctx, async (target) => {
-      const { client } = target;
-      const id = String(args.job);
-      const [job, statuses, cluster] = await aboutJob(target, id, () =>
-        Promise.all([
-          client.jobs.get(id),
-          client.jobs.statuses(id),
-          client.jobs.clusterStatuses(id).catch(() => []),
-        ]),
+  async run(options, factory) {
+    const target = await factory.target();
+    const { client } = target;
+    const id = options.job;
+    const [job, statuses, cluster] = await aboutJob(target, id, () =>
+      Promise.all([
+        client.jobs.get(id),
+        client.jobs.statuses(id),
+        client.jobs.clusterStatuses(id).catch(() => []),
+      ]),
+    );
+    const timeline = [...statuses].reverse();
+    const outcome = classifyJobOutcome(statuses);
+    const result = {
+      schema: JOBS_JSON_SCHEMA,
+      id,
+      name: stripClientToken(job.name),
+      outcome: outcome.phase,
+      succeeded: outcome.succeeded,
+      status: outcome.status ?? null,
+      statusReason: outcome.statusReason ?? null,
+      durationSeconds: runSeconds(statuses, factory.now()),
+      hardware: hardwareOf(job),
+      statuses: timeline.map((s) => ({
+        status: s.status,
+        statusDate: s.statusDate,
+        statusReason: s.statusReason ?? null,
+      })),
+      clusterStatuses: [...cluster]
+        .reverse()
+        .map((s) => ({ status: s.status, statusDate: s.statusDate ?? null })),
+    };
+    factory.out.result(result, () => {
+      const hw = result.hardware;
+      factory.out.line(
+        `${factory.out.c.bold(result.name)} (job ${id}): ${hw.cores ?? "?"} x ${hw.coreType ?? "?"}, ${hw.type ?? "?"}, walltime ${hw.walltimeHours ?? "?"} h`,
       );
-      const timeline = [...statuses].reverse();
-      const outcome = classifyJobOutcome(statuses);
-      const result = {
-        schema: JOBS_JSON_SCHEMA,
-        id,
-        name: stripClientToken(job.name),
-        outcome: outcome.phase,
-        succeeded: outcome.succeeded,
-        status: outcome.status ?? null,
-        statusReason: outcome.statusReason ?? null,
-        durationSeconds: runSeconds(statuses),
-        hardware: hardwareOf(job),
-        statuses: timeline.map((s) => ({
-          status: s.status,
-          statusDate: s.statusDate,
-          statusReason: s.statusReason ?? null,
-        })),
-        clusterStatuses: [...cluster]
-          .reverse()
-          .map((s) => ({ status: s.status, statusDate: s.statusDate ?? null })),
-      };
-      ctx.out.result(result, () => {
-        const hw = result.hardware;
-        ctx.out.line(
-          `${ctx.out.c.bold(result.name)} (job ${id}): ${hw.cores ?? "?"} x ${hw.coreType ?? "?"}, ${hw.type ?? "?"}, walltime ${hw.walltimeHours ?? "?"} h`,
-        );
-        ctx.out.table(timeline, [
-          { header: "TIME", value: (s) => time(s.statusDate) },
-          { header: "STATUS", value: (s) => s.status },
-          { header: "REASON", value: (s) => s.statusReason ?? "" },
-        ]);
-        if (result.clusterStatuses.length)
-          ctx.out.line(`cluster: ${result.clusterStatuses.map((s) => s.status).join(" -> ")}`);
-        ctx.out.line(`outcome: ${outcome.phase}${outcome.statusReason ? ` (${outcome.statusReason})` : ""}`);
-      });
-      return outcome.terminal && !outcome.succeeded ? ExitCode.JobFailed : ExitCode.Success;
-    }),
-};
+      factory.out.table(timeline, [
+        { header: "TIME", value: (s) => time(s.statusDate) },
+        { header: "STATUS", value: (s) => s.status },
+        { header: "REASON", value: (s) => s.statusReason ?? "" },
+      ]);
+      if (result.clusterStatuses.length)
+        factory.out.line(`cluster: ${result.clusterStatuses.map((s) => s.status).join(" -> ")}`);
+      factory.out.line(
+        `outcome: ${outcome.phase}${outcome.statusReason ? ` (${outcome.statusReason})` : ""}`,
+      );
+    });
+    return outcome.terminal && !outcome.succeeded ? ExitCode.JobFailed : ExitCode.Success;
+  },
+});
 
-export const logsCommand: CommandSpec = {
+export const logsCommand = defineCommand({
   command: "logs <job>",
   describe: "Print a job's process_output.log (--follow streams it until the job ends)",
   builder: (y) =>
@@ -292,53 +290,53 @@ export const logsCommand: CommandSpec = {
       .option("follow", { alias: "f", type: "boolean", default: false, describe: "Keep streaming new lines" })
       .option("poll", { type: "number", describe: "Seconds between polls (default 2 local, 15 Rescale)" })
       .example("$0 logs 4 --follow", "Stream the training log; Ctrl-C stops following, not the job"),
-  action: (args) => async (ctx) =>
-    withTarget(ctx, async (target) => {
-      const id = String(args.job);
-      const print = (line: string) => ctx.out.io.stdout.write(`${line}\n`);
-      const { client } = target;
-      if (!args.follow) {
-        const statuses = await aboutJob(target, id, () => client.jobs.statuses(id));
-        const outcome = classifyJobOutcome(statuses);
-        let lines: string[] = [];
-        let unavailable: string | undefined;
-        if (outcome.terminal) {
-          const final = await readFinalLog(client.jobs, client.files, id);
-          if (final) lines = final;
-          else unavailable = "the job has no process_output.log";
-        } else {
-          const live = await readLiveLog(client.jobs, id);
-          if (live.available) lines = live.lines;
-          else unavailable = live.reason;
-        }
-        if (unavailable)
-          ctx.out.note(`job ${id} (${outcome.status ?? "saved"}): log not available yet: ${unavailable}`);
-        if (ctx.out.json) ctx.out.result({ id, available: !unavailable, lines }, () => {});
-        else lines.forEach(print);
-        return;
+  async run(options, factory) {
+    const target = await factory.target();
+    const id = options.job;
+    const print = (line: string) => factory.out.io.stdout.write(`${line}\n`);
+    const { client } = target;
+    if (!options.follow) {
+      const statuses = await aboutJob(target, id, () => client.jobs.statuses(id));
+      const outcome = classifyJobOutcome(statuses);
+      let lines: string[] = [];
+      let unavailable: string | undefined;
+      if (outcome.terminal) {
+        const final = await readFinalLog(client.jobs, client.files, id);
+        if (final) lines = final;
+        else unavailable = "the job has no process_output.log";
+      } else {
+        const live = await readLiveLog(client.jobs, id);
+        if (live.available) lines = live.lines;
+        else unavailable = live.reason;
       }
-      await aboutJob(target, id, () => client.jobs.statuses(id));
-      const result = await followJob(client, id, {
-        pollMs: pollMs(args.poll, target.kind),
-        signal: ctx.signal,
-        onLine: print,
-        onStatus: (s) => ctx.out.status(`job ${id}: ${s?.status ?? "saved, not submitted"}`),
-        onLogUnavailable: (reason) => {
-          ctx.out.clearStatus();
-          ctx.out.note(`log not available yet: ${reason}`);
-        },
-      });
-      ctx.out.clearStatus();
-      if (result.detached) {
-        ctx.out.note(`stopped following; job ${id} goes on.`);
-        return ExitCode.Interrupted;
-      }
-      ctx.out.note(
-        `job ${id}: ${result.outcome.phase} (${result.outcome.statusReason ?? result.latest?.status ?? ""})`,
-      );
-      return result.outcome.succeeded ? ExitCode.Success : ExitCode.JobFailed;
-    }),
-};
+      if (unavailable)
+        factory.out.note(`job ${id} (${outcome.status ?? "saved"}): log not available yet: ${unavailable}`);
+      if (factory.out.json) factory.out.result({ id, available: !unavailable, lines }, () => {});
+      else lines.forEach(print);
+      return;
+    }
+    await aboutJob(target, id, () => client.jobs.statuses(id));
+    const result = await followJob(client, id, {
+      pollMs: pollMs(options.poll, target.kind),
+      signal: factory.signal,
+      onLine: print,
+      onStatus: (s) => factory.out.status(`job ${id}: ${s?.status ?? "saved, not submitted"}`),
+      onLogUnavailable: (reason) => {
+        factory.out.clearStatus();
+        factory.out.note(`log not available yet: ${reason}`);
+      },
+    });
+    factory.out.clearStatus();
+    if (result.detached) {
+      factory.out.note(`stopped following; job ${id} goes on.`);
+      return ExitCode.Interrupted;
+    }
+    factory.out.note(
+      `job ${id}: ${result.outcome.phase} (${result.outcome.statusReason ?? result.latest?.status ?? ""})`,
+    );
+    return result.outcome.succeeded ? ExitCode.Success : ExitCode.JobFailed;
+  },
+});
 
 export function pollMs(seconds: unknown, kind: "rescale" | "local"): number {
   const s = typeof seconds === "number" && seconds > 0 ? seconds : kind === "local" ? 1 : 15;
@@ -351,44 +349,44 @@ function alreadyEnded(id: string, outcome: JobOutcome, what: string): string {
   return `job ${id} has already ended (${outcome.phase}${reason}); ${what}`;
 }
 
-export const connectCommand: CommandSpec = {
+export const connectCommand = defineCommand({
   command: "connect <job>",
   describe: "How to connect to a running workstation (ssh, in-browser desktop)",
   builder: (y) => jobArg(y).example("$0 connect 4", "Host, user, ssh port and desktop URL"),
-  action: (args) => async (ctx) =>
-    withTarget(ctx, async (target) => {
-      const { client, kind } = target;
-      const id = String(args.job);
-      const workstation = await aboutJob(target, id, () => client.workstations.get(id));
-      const { outcome } = await workstation.status();
-      if (outcome.terminal) {
-        throw new UsageError(
-          alreadyEnded(id, outcome, "there is nothing to connect to."),
-          `Its outputs: rescale-run download ${id}`,
+  async run(options, factory) {
+    const target = await factory.target();
+    const { client, kind } = target;
+    const id = options.job;
+    const workstation = await aboutJob(target, id, () => client.workstations.get(id));
+    const { outcome } = await workstation.status();
+    if (outcome.terminal) {
+      throw new UsageError(
+        alreadyEnded(id, outcome, "there is nothing to connect to."),
+        `Its outputs: rescale-run download ${id}`,
+      );
+    }
+    if (outcome.phase !== "running") {
+      throw new UsageError(
+        `job ${id} is ${outcome.status ?? "saved, not submitted"}, not running yet: nothing to connect to.`,
+        `Wait until it is Executing: rescale-run status ${id}`,
+      );
+    }
+    const details = await connectionDetails(workstation, kind);
+    factory.out.result({ id, connection: details }, () => {
+      if (!details) return factory.out.line(`job ${id} reports no reachable node yet.`);
+      factory.out.line(
+        `node: ${details.host}${details.ip && details.ip !== details.host ? ` (${details.ip})` : ""}`,
+      );
+      if (details.sshCommand) factory.out.line(`  ssh:     ${details.sshCommand}`);
+      else if (kind === "rescale") factory.out.line("  ssh:     not offered by this node");
+      if (details.desktopUrl) factory.out.line(`  desktop: ${details.desktopUrl}`);
+      if (kind === "local")
+        factory.out.line(
+          "(local platform: the workstation is a process on this machine; its files are in the job's sandbox)",
         );
-      }
-      if (outcome.phase !== "running") {
-        throw new UsageError(
-          `job ${id} is ${outcome.status ?? "saved, not submitted"}, not running yet: nothing to connect to.`,
-          `Wait until it is Executing: rescale-run status ${id}`,
-        );
-      }
-      const details = await connectionDetails(workstation, kind);
-      ctx.out.result({ id, connection: details }, () => {
-        if (!details) return ctx.out.line(`job ${id} reports no reachable node yet.`);
-        ctx.out.line(
-          `node: ${details.host}${details.ip && details.ip !== details.host ? ` (${details.ip})` : ""}`,
-        );
-        if (details.sshCommand) ctx.out.line(`  ssh:     ${details.sshCommand}`);
-        else if (kind === "rescale") ctx.out.line("  ssh:     not offered by this node");
-        if (details.desktopUrl) ctx.out.line(`  desktop: ${details.desktopUrl}`);
-        if (kind === "local")
-          ctx.out.line(
-            "(local platform: the workstation is a process on this machine; its files are in the job's sandbox)",
-          );
-      });
-    }),
-};
+    });
+  },
+});
 
 /**
  * How to reach a running workstation, as the SDK's `Workstation.connection()` reports it (host, user and SSH port
@@ -406,31 +404,31 @@ export async function connectionDetails(workstation: Workstation, kind: "rescale
     : null;
 }
 
-export const stopCommand: CommandSpec = {
+export const stopCommand = defineCommand({
   command: "stop <job>",
   describe: "Stop a job or workstation (outputs are kept; it cannot be restarted)",
   builder: (y) => jobArg(y).example("$0 stop 4", "Stop workstation 4 now rather than at its walltime"),
-  action: (args) => async (ctx) =>
-    withTarget(ctx, async (target) => {
-      const { client } = target;
-      const id = String(args.job);
-      const outcome = classifyJobOutcome(await aboutJob(target, id, () => client.jobs.statuses(id)));
-      if (outcome.terminal) {
-        // Nothing to do, and what was asked for holds: exit 0 (docs/cli.md).
-        ctx.out.result({ id, stopRequested: false, alreadyEnded: true, outcome: outcome.phase }, () =>
-          ctx.out.line(alreadyEnded(id, outcome, "nothing to stop.")),
-        );
-        return ExitCode.Success;
-      }
-      await aboutJob(target, id, () => client.jobs.stop(id));
-      ctx.out.result({ id, stopRequested: true, alreadyEnded: false, outcome: outcome.phase }, () =>
-        ctx.out.line(`stop requested for job ${id}; outputs are synced as it ends.`),
+  async run(options, factory) {
+    const target = await factory.target();
+    const { client } = target;
+    const id = options.job;
+    const outcome = classifyJobOutcome(await aboutJob(target, id, () => client.jobs.statuses(id)));
+    if (outcome.terminal) {
+      // Nothing to do, and what was asked for holds: exit 0 (docs/cli.md).
+      factory.out.result({ id, stopRequested: false, alreadyEnded: true, outcome: outcome.phase }, () =>
+        factory.out.line(alreadyEnded(id, outcome, "nothing to stop.")),
       );
       return ExitCode.Success;
-    }),
-};
+    }
+    await aboutJob(target, id, () => client.jobs.stop(id));
+    factory.out.result({ id, stopRequested: true, alreadyEnded: false, outcome: outcome.phase }, () =>
+      factory.out.line(`stop requested for job ${id}; outputs are synced as it ends.`),
+    );
+    return ExitCode.Success;
+  },
+});
 
-export const downloadCommand: CommandSpec = {
+export const downloadCommand = defineCommand({
   command: "download <job>",
   describe: "Download a job's output files",
   builder: (y) =>
@@ -441,12 +439,16 @@ export const downloadCommand: CommandSpec = {
         describe: "Folder to write into (default ./rescale-run-<job>)",
       })
       .example("$0 download 4 --out ./results", "history.json, metrics.json, plots, artifacts.zip, ..."),
-  action: (args) => async (ctx) =>
-    withTarget(ctx, async (target) => {
-      const id = String(args.job);
-      const outDir = resolve(ctx.io.cwd, String(args.out ?? `rescale-run-${id}`));
-      await aboutJob(target, id, () => target.client.jobs.get(id));
-      const files = await downloadFinalOutputs(target.client, id, outDir, ctx);
-      ctx.out.result({ id, out: outDir, files }, () => ctx.out.line(`${files.length} files in ${outDir}`));
-    }),
-};
+  async run(options, factory) {
+    const target = await factory.target();
+    const id = options.job;
+    const outDir = resolve(factory.io.cwd, options.out ?? `rescale-run-${id}`);
+    await aboutJob(target, id, () => target.client.jobs.get(id));
+    const files = await downloadFinalOutputs(target.client, id, outDir, factory.out, {
+      signal: factory.signal,
+    });
+    factory.out.result({ id, out: outDir, files }, () =>
+      factory.out.line(`${files.length} files in ${outDir}`),
+    );
+  },
+});

@@ -2,11 +2,9 @@
 import { spawn } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { CommandSpec } from "../cli.js";
-import type { CommandContext } from "../context.js";
 import { NotFoundError } from "../errors.js";
-import { downloadJobOutputs } from "../outputs.js";
-import { withTarget } from "../target.js";
+import { defineCommand, type Factory } from "../factory.js";
+import { downloadJobOutputs } from "../job-outputs.js";
 import { REPORT_FILE } from "../ui/data.js";
 
 /** Where a report sits in a folder: the folder itself, or the `outputs/` a download puts it in. */
@@ -39,8 +37,8 @@ function launch(cmd: { command: string; args: string[] }, file: string): Promise
   });
 }
 
-async function findReport(ctx: CommandContext, what: string): Promise<string> {
-  const path = resolve(ctx.io.cwd, what);
+async function findReport(factory: Factory, what: string): Promise<string> {
+  const path = resolve(factory.io.cwd, what);
   if (existsSync(path)) {
     if (statSync(path).isFile()) return path;
     const found = reportIn(path);
@@ -51,24 +49,23 @@ async function findReport(ctx: CommandContext, what: string): Promise<string> {
     );
   }
   // A job id: its downloaded outputs, else fetch just the report from the platform.
-  const folder = resolve(ctx.io.cwd, `rescale-run-${what}`);
+  const folder = resolve(factory.io.cwd, `rescale-run-${what}`);
   const local = reportIn(folder);
   if (local) return local;
-  return withTarget(ctx, async ({ client }) => {
-    const files = await downloadJobOutputs(client, what, folder, ctx.out, {
-      signal: ctx.signal,
-      filter: (f) => f.name === REPORT_FILE,
-    });
-    if (!files[0])
-      throw new NotFoundError(
-        `Job ${what} has no ${REPORT_FILE} (yet).`,
-        `It is written when training ends; check with: rescale-run status ${what}`,
-      );
-    return files[0].path;
+  const { client } = await factory.target();
+  const files = await downloadJobOutputs(client, what, folder, factory.out, {
+    signal: factory.signal,
+    filter: (f) => f.name === REPORT_FILE,
   });
+  if (!files[0])
+    throw new NotFoundError(
+      `Job ${what} has no ${REPORT_FILE} (yet).`,
+      `It is written when training ends; check with: rescale-run status ${what}`,
+    );
+  return files[0].path;
 }
 
-export const openCommand: CommandSpec = {
+export const openCommand = defineCommand({
   command: "open <target>",
   describe: "Open a run's report.html (a job id, or an outputs folder) in the browser",
   builder: (y) =>
@@ -85,14 +82,14 @@ export const openCommand: CommandSpec = {
       })
       .example("$0 open 12", "The report of job 12 (downloaded to ./rescale-run-12 if not there yet)")
       .example("$0 open ./rescale-run-12 --print", "Just the path"),
-  action: (args) => async (ctx) => {
-    const file = await findReport(ctx, String(args.target));
-    const cmd = args.print ? null : opener(process.platform, ctx.io.env);
+  async run(options, factory) {
+    const file = await findReport(factory, options.target);
+    const cmd = options.print ? null : opener(process.platform, factory.io.env);
     const opened = cmd ? await launch(cmd, file) : false;
-    ctx.out.result({ path: file, opened }, () => {
-      if (opened) ctx.out.note(`opened ${file}`);
-      else if (!args.print) ctx.out.note("no browser to open it in (no DISPLAY); its path:");
-      ctx.out.line(file);
+    factory.out.result({ path: file, opened }, () => {
+      if (opened) factory.out.note(`opened ${file}`);
+      else if (!options.print) factory.out.note("no browser to open it in (no DISPLAY); its path:");
+      factory.out.line(file);
     });
   },
-};
+});

@@ -1,19 +1,18 @@
 /** `train`, `predict` and `export`: the runner on this machine, no platform. Their flags belong to the runner. */
-import type { CommandSpec } from "../cli.js";
-import type { CliIo } from "../io.js";
+import type { CommandSpec } from "../factory.js";
 import { loadRunner } from "../runner-module.js";
 
 export const RUNNER_COMMANDS = ["train", "predict", "export"];
 
 /** Hands argv to the runner's own CLI (same flags as `rescale-runner`). */
-export async function runRunnerCommand(argv: string[], _io: CliIo): Promise<number> {
+export async function runRunnerCommand(argv: string[]): Promise<number> {
   const { runRunnerCli } = await loadRunner();
   const code = await runRunnerCli(argv);
   return typeof code === "number" ? code : 0;
 }
 
 const passThrough = (command: string, describe: string, example: [string, string]): CommandSpec => ({
-  command: `${command} [args..]`,
+  command: `${command} [options..]`,
   describe,
   builder: (y) =>
     y

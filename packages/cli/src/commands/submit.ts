@@ -7,35 +7,33 @@ import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { createInterface } from "node:readline/promises";
+import { DEVICE_CHOICES } from "@rescale-run/runner/device-choices";
 import {
   type Analysis,
   PROCESS_OUTPUT_LOG,
-  ProjectRequiredError,
+  type ProjectRequiredError,
   type RescaleClient,
   type Walltime,
-  waitForFinalOutputs,
 } from "@rescale-run/sdk";
 import { rescaleRunDir } from "@rescale-run/sdk/user-dirs";
 import type { Argv } from "yargs";
 import { BOOTSTRAP_FILE_NAME, renderBootstrapScript } from "../bootstrap.js";
 import { ensureRunnerBundle, givenRunnerBundle } from "../bundle.js";
-import type { CommandSpec } from "../cli.js";
 import { runnerCompletion } from "../completion.js";
-import type { CommandContext } from "../context.js";
 import { ensureDemoDataset, type InspectedDataset, inspectDatasetFlag, packDataset } from "../dataset.js";
-import { UsageError } from "../errors.js";
+import { errorKind, UsageError } from "../errors.js";
 import { ExitCode } from "../exit-codes.js";
+import type { CommandSpec, Factory } from "../factory.js";
 import { followJob } from "../follow.js";
 import { metricsLine, perClassLines } from "../format.js";
+import { downloadFinalOutputs, metricsCandidates, readRunMetrics, SUBMIT_SCHEMA } from "../job-outputs.js";
 import { formatBytes, formatDuration } from "../output.js";
-import { downloadJobOutputs, metricsCandidates, readRunMetrics, SUBMIT_SCHEMA } from "../outputs.js";
 import {
   allowIpRule,
   buildPlan,
   chooseCoreType,
   chooseSoftware,
   DEFAULT_SOFTWARE,
-  DEVICE_FLAGS,
   type DeviceFlag,
   type Plan,
   PRIORITIES,
@@ -47,7 +45,7 @@ import { checkBeforeUpload } from "../preflight.js";
 import { renderPlan } from "../render-plan.js";
 import { checkRunnerArgs } from "../runner-args.js";
 import { offlineRuntime } from "../runtime.js";
-import { openTarget, type Target } from "../target.js";
+import type { Target } from "../target.js";
 import { pollMs, profileFlag, reattachHint } from "./jobs.js";
 
 /** Where the runner writes its artifacts inside the job's working directory. */
@@ -110,7 +108,7 @@ function builder(y: Argv): Argv {
       describe: "Send Node.js with the job: a linux-x64 tarball, or this machine's node if no file",
     })
     .option("device", {
-      choices: DEVICE_FLAGS,
+      choices: DEVICE_CHOICES,
       default: "auto",
       describe:
         "Where the runner trains: auto = the GPU on a GPU core type, else the CPU; gpu = fail unless a GPU is usable",
@@ -169,7 +167,7 @@ function builder(y: Argv): Argv {
     );
 }
 
-export interface SubmitArgs {
+export interface SubmitOptions {
   cores: number;
   walltime: string;
   coreType?: string;
@@ -200,14 +198,16 @@ export const submitCommand: CommandSpec = {
   command: "submit",
   describe: "Train on a new workstation and bring the artifacts back",
   builder,
-  action: (args) => (ctx) => submit(ctx, args as unknown as SubmitArgs),
+  // yargs has applied the builder's types, defaults and choices: these are exactly the options above (--cores as
+  // its text until submitInputs parses it; the dashboard's form gives them too).
+  run: (options, factory) => submit(factory, options as unknown as SubmitOptions),
 };
 
-function runnerArgs(a: SubmitArgs): string[] {
+function runnerArgs(options: SubmitOptions): string[] {
   const extra: string[] = [];
-  if (a.epochs !== undefined) extra.push("--epochs", String(a.epochs));
-  if (a.seed !== undefined) extra.push("--seed", String(a.seed));
-  for (const arg of a.runnerArg ?? []) extra.push(arg);
+  if (options.epochs !== undefined) extra.push("--epochs", String(options.epochs));
+  if (options.seed !== undefined) extra.push("--seed", String(options.seed));
+  for (const arg of options.runnerArg ?? []) extra.push(arg);
   return extra;
 }
 
@@ -219,68 +219,72 @@ export interface SubmitInputs {
 }
 
 /** Validates the local inputs of a submission (also the dashboard's form: `rescale-run ui`). */
-export async function submitInputs(ctx: CommandContext, a: SubmitArgs): Promise<SubmitInputs> {
-  const { io } = ctx;
-  a.cores = parseCoresFlag(a.cores);
-  const walltime = parseWalltimeFlag(a.walltime);
-  await checkRunnerArgs(runnerArgs(a));
+export async function submitInputs(factory: Factory, options: SubmitOptions): Promise<SubmitInputs> {
+  const { io } = factory;
+  options.cores = parseCoresFlag(options.cores);
+  const walltime = parseWalltimeFlag(options.walltime);
+  checkRunnerArgs(await factory.runner(), runnerArgs(options));
   const cache = rescaleRunDir("cache", io.env);
-  for (const file of a.attach ?? []) {
+  for (const file of options.attach ?? []) {
     const path = resolve(io.cwd, file);
     if (!existsSync(path) || !(await stat(path)).isFile())
       throw new UsageError(`--attach ${file}: no such file.`);
   }
   const dataset: InspectedDataset =
-    a.data !== undefined ? await inspectDatasetFlag(a.data, io.cwd) : await ensureDemoDataset(cache);
+    options.data !== undefined
+      ? await inspectDatasetFlag(options.data, io.cwd)
+      : await ensureDemoDataset(cache);
   const runtime =
-    a.offlineRuntime !== undefined ? await offlineRuntime(a.offlineRuntime, io.cwd, cache) : null;
+    options.offlineRuntime !== undefined ? await offlineRuntime(options.offlineRuntime, io.cwd, cache) : null;
   return { walltime, dataset, runtime };
 }
 
-async function submit(ctx: CommandContext, a: SubmitArgs): Promise<number> {
-  const { out, io } = ctx;
-  const { walltime, dataset, runtime } = await submitInputs(ctx, a);
+async function submit(factory: Factory, options: SubmitOptions): Promise<number> {
+  const { out, io } = factory;
+  const { walltime, dataset, runtime } = await submitInputs(factory, options);
 
   await checkBeforeUpload({
-    outDir: resolve(io.cwd, a.out ?? "."),
-    attachments: (a.attach ?? []).map((f) => resolve(io.cwd, f)),
+    outDir: resolve(io.cwd, options.out ?? "."),
+    attachments: (options.attach ?? []).map((f) => resolve(io.cwd, f)),
     jobOwned: [BOOTSTRAP_FILE_NAME, RUNNER_OUT, dataset.jobDir],
   });
-  const target = await openTarget(ctx);
-  try {
-    const plan = await makePlan(ctx, target, a, walltime, dataset, runtime);
-    if (a.dryRun) {
-      const bootstrapScript = runnerPlaceholder(plan).script;
-      out.result({ plan, bootstrapScript }, () => {
-        renderPlan(out, plan);
-        out.line();
-        out.line(out.c.bold(`Bootstrap script (${BOOTSTRAP_FILE_NAME}, the job's command):`));
-        out.line(bootstrapScript);
-        out.line("Dry run: nothing was uploaded or created.");
-      });
-      return ExitCode.Success;
-    }
-    if (a.detach && target.inProcess) {
-      throw new UsageError(
-        "--detach needs a platform that outlives this command; the local platform is running inside it.",
-        "Start it in the background first: rescale-run local start",
-      );
-    }
-    if (!out.json) renderPlan(out, plan);
-    if (!a.yes && io.stdin.isTTY && io.stderr.isTTY && !(await confirm(ctx, "Upload and start this job?"))) {
-      out.note("Cancelled; nothing was uploaded.");
-      return ExitCode.Success;
-    }
-    return await run(ctx, target, plan, a, dataset, runtime);
-  } finally {
-    await target.close();
+  const target = await factory.target();
+  const plan = await makePlan(factory, target, options, walltime, dataset, runtime);
+  if (options.dryRun) {
+    const bootstrapScript = bootstrapScriptFor(plan);
+    out.result({ plan, bootstrapScript }, () => {
+      renderPlan(out, plan);
+      out.line();
+      out.line(out.c.bold(`Bootstrap script (${BOOTSTRAP_FILE_NAME}, the job's command):`));
+      out.line(bootstrapScript);
+      out.line("Dry run: nothing was uploaded or created.");
+    });
+    return ExitCode.Success;
   }
+  if (options.detach && target.inProcess) {
+    throw new UsageError(
+      "--detach needs a platform that outlives this command; the local platform is running inside it.",
+      "Start it in the background first: rescale-run local start",
+    );
+  }
+  if (!out.json) renderPlan(out, plan);
+  if (
+    !options.yes &&
+    io.stdin.isTTY &&
+    io.stderr.isTTY &&
+    !(await confirm(factory, "Upload and start this job?"))
+  ) {
+    out.note("Cancelled; nothing was uploaded.");
+    return ExitCode.Success;
+  }
+  const { jobId, uploaded } = await launchJob(factory, target, plan, options, dataset, runtime);
+  return followAfterLaunch(factory, target, plan, options, dataset, jobId, uploaded);
 }
 
 export async function makePlan(
-  ctx: CommandContext,
+  factory: Factory,
   target: Target,
-  a: SubmitArgs,
+  options: SubmitOptions,
   walltime: Walltime,
   dataset: InspectedDataset,
   runtime: string | null,
@@ -290,37 +294,37 @@ export async function makePlan(
     client.coreTypes.list({ isActive: true, pageSize: 100 }),
     client.analyses.list({ pageSize: 100 }),
     client.coreTypes.priceTable(),
-    projectOf(target, a.project),
+    projectOf(target, options.project),
   ]);
-  const priority = a.priority ?? "on-demand-priority";
+  const priority = options.priority ?? "on-demand-priority";
   // The software first: its version says which core types it runs on.
-  const software = chooseSoftware(analyses, softwareWanted(a, analyses, ctx));
+  const software = chooseSoftware(analyses, softwareWanted(options, analyses, factory));
   const choice = chooseCoreType(types, {
-    coreType: a.coreType,
-    cores: a.cores,
+    coreType: options.coreType,
+    cores: options.cores,
     walltimeHours: walltime.hours,
     priority: PRIORITIES[priority],
     allowedCoreTypes: software.allowedCoreTypes,
-    interactive: !a.batch,
+    interactive: !options.batch,
     prices,
     softwareLabel: `${software.name} ${software.version}`,
   });
   return buildPlan({
-    name: a.name ?? `rescale-run ${dataset.synthetic ? "synthetic demo" : basename(dataset.source)}`,
+    name: options.name ?? `rescale-run ${dataset.synthetic ? "synthetic demo" : basename(dataset.source)}`,
     platform: { kind: target.kind, label: target.label },
-    batch: a.batch,
-    device: a.device ?? "auto",
+    batch: options.batch,
+    device: options.device ?? "auto",
     choice,
     walltime,
     priority,
     software,
     project,
-    cidrRule: a.allowIp === undefined ? null : allowIp(a.allowIp, target),
+    cidrRule: options.allowIp === undefined ? null : allowIp(options.allowIp, target),
     dataset,
-    attachments: (a.attach ?? []).map((f) => resolve(ctx.io.cwd, f)),
-    runnerArgs: runnerArgs(a),
+    attachments: (options.attach ?? []).map((f) => resolve(factory.io.cwd, f)),
+    runnerArgs: runnerArgs(options),
     offlineRuntime: runtime,
-    out: resolve(ctx.io.cwd, a.out ?? "rescale-run-<job>"),
+    out: resolve(factory.io.cwd, options.out ?? "rescale-run-<job>"),
   });
 }
 
@@ -332,7 +336,7 @@ async function projectOf(target: Target, wanted: string | undefined): Promise<Pl
     const project = await target.client.projects.resolve(name);
     return { id: project.id, name: project.name ?? null };
   } catch (error) {
-    if ((error as Error).name === "NotFoundError")
+    if (errorKind(error) === "not-found")
       throw new UsageError(
         `--project ${name}: ${(error as Error).message}`,
         "See `rescale-run projects` for the projects you may use.",
@@ -341,10 +345,10 @@ async function projectOf(target: Target, wanted: string | undefined): Promise<Pl
   }
 }
 
-function softwareWanted(a: SubmitArgs, analyses: Analysis[], ctx: CommandContext): string {
-  if (a.software) return a.software;
+function softwareWanted(options: SubmitOptions, analyses: Analysis[], factory: Factory): string {
+  if (options.software) return options.software;
   if (analyses.some((x) => x.code === DEFAULT_SOFTWARE)) return DEFAULT_SOFTWARE;
-  ctx.out.warn(
+  factory.out.warn(
     `the platform has no ${DEFAULT_SOFTWARE} software; using user_included (bring your own software)`,
   );
   return "user_included";
@@ -359,9 +363,9 @@ function allowIp(value: string, target: Target): string {
   );
 }
 
-/** The script as the dry run shows it (runner bundle name filled in once it is packed). */
-function runnerPlaceholder(plan: Plan, bundle?: { fileName: string }) {
-  const script = renderBootstrapScript({
+/** The job's bootstrap script; the dry run shows it with a placeholder for the runner bundle's name. */
+function bootstrapScriptFor(plan: Plan, bundle?: { fileName: string }): string {
+  return renderBootstrapScript({
     runnerArchive: bundle?.fileName ?? "rescale-run-runner-<hash>.tgz",
     dataDir: plan.dataset.jobDir,
     outDir: RUNNER_OUT,
@@ -369,11 +373,10 @@ function runnerPlaceholder(plan: Plan, bundle?: { fileName: string }) {
     runnerArgs: plan.runnerArgs,
     nodeTarball: plan.offlineRuntime ? basename(plan.offlineRuntime) : undefined,
   });
-  return { script };
 }
 
-async function confirm(ctx: CommandContext, question: string): Promise<boolean> {
-  const rl = createInterface({ input: ctx.io.stdin, output: ctx.io.stderr });
+async function confirm(factory: Factory, question: string): Promise<boolean> {
+  const rl = createInterface({ input: factory.io.stdin, output: factory.io.stderr });
   try {
     const answer = await rl.question(`${question} [y/N] `);
     return /^y(es)?$/i.test(answer.trim());
@@ -383,12 +386,12 @@ async function confirm(ctx: CommandContext, question: string): Promise<boolean> 
 }
 
 /** Uploads a file (with progress). */
-async function upload(ctx: CommandContext, client: RescaleClient, path: string, label: string) {
+async function upload(factory: Factory, client: RescaleClient, path: string, label: string) {
   const size = (await stat(path)).size;
-  const bar = ctx.out.progress(`upload ${label}`, size);
+  const bar = factory.out.progress(`upload ${label}`, size);
   const file = await client.files.upload(path, {
     onProgress: (e) => bar.update(e.loaded),
-    signal: ctx.signal,
+    signal: factory.signal,
   });
   bar.finish();
   return file;
@@ -399,18 +402,18 @@ async function upload(ctx: CommandContext, client: RescaleClient, path: string, 
  * not sent again: the runner bundle is about 150 MiB) and which are sent. Printed before anything is uploaded.
  */
 async function planUploads(
-  ctx: CommandContext,
+  factory: Factory,
   client: RescaleClient,
   uploads: { path: string; label: string; decompress: boolean }[],
 ) {
   const planned = [];
   for (const u of uploads) {
-    const found = await client.files.findSameContent(u.path, { signal: ctx.signal });
+    const found = await client.files.findSameContent(u.path, { signal: factory.signal });
     planned.push({ ...u, existing: found.file, md5: found.md5, bytes: (await stat(u.path)).size });
   }
-  ctx.out.note("uploads:");
+  factory.out.note("uploads:");
   for (const p of planned)
-    ctx.out.note(
+    factory.out.note(
       p.existing
         ? `  ${p.label}: already uploaded as file ${p.existing.id} (same MD5 ${p.md5}), reused, not sent again`
         : `  ${p.label}: ${formatBytes(p.bytes)}, uploading`,
@@ -427,25 +430,15 @@ async function createJob(
   try {
     return await client.jobs.create(request, { signal });
   } catch (error) {
-    if (error instanceof ProjectRequiredError)
+    if (errorKind(error) === "project-required") {
+      const { fieldErrors, message } = error as ProjectRequiredError;
       throw new UsageError(
-        `Rescale refused the job: this workspace needs a project (${error.fieldErrors.map((e) => e.message).join("; ") || error.message}).`,
+        `Rescale refused the job: this workspace needs a project (${fieldErrors.map((e) => e.message).join("; ") || message}).`,
         "Pass --project NAME|ID (list them with `rescale-run projects`), or set `project = ...` in the profile.",
       );
+    }
     throw error;
   }
-}
-
-async function run(
-  ctx: CommandContext,
-  target: Target,
-  plan: Plan,
-  a: SubmitArgs,
-  dataset: InspectedDataset,
-  runtime: string | null,
-): Promise<number> {
-  const { jobId, uploaded } = await launchJob(ctx, target, plan, a, dataset, runtime);
-  return followAfterLaunch(ctx, target, plan, a, dataset, jobId, uploaded);
 }
 
 /**
@@ -453,21 +446,21 @@ async function run(
  * job; returns its id and what was uploaded (or reused). The CLI's submit and the dashboard's New workstation form (`rescale-run ui`) both launch here.
  */
 export async function launchJob(
-  ctx: CommandContext,
+  factory: Factory,
   target: Target,
   plan: Plan,
-  a: Pick<SubmitArgs, "runnerBundle">,
+  options: Pick<SubmitOptions, "runnerBundle">,
   dataset: InspectedDataset,
   runtime: string | null,
 ): Promise<{ jobId: string; uploaded: UploadedInput[] }> {
-  const { out } = ctx;
+  const { out } = factory;
   const { client } = target;
-  const cache = rescaleRunDir("cache", ctx.io.env);
+  const cache = rescaleRunDir("cache", factory.io.env);
 
   out.note("packing the dataset...");
   const datasetZip = await packDataset(dataset, cache);
-  const bundle = a.runnerBundle
-    ? await givenRunnerBundle(resolve(ctx.io.cwd, a.runnerBundle))
+  const bundle = options.runnerBundle
+    ? await givenRunnerBundle(resolve(factory.io.cwd, options.runnerBundle))
     : await ensureRunnerBundle(cache, (stage) => out.note(`${stage}...`));
   out.note(
     bundle.cached
@@ -476,7 +469,7 @@ export async function launchJob(
   );
   const work = await mkdtemp(join(tmpdir(), "rescale-run-"));
   const scriptPath = join(work, BOOTSTRAP_FILE_NAME);
-  await writeFile(scriptPath, runnerPlaceholder(plan, bundle).script, { mode: 0o755 });
+  await writeFile(scriptPath, bootstrapScriptFor(plan, bundle), { mode: 0o755 });
 
   let jobId: string;
   const uploaded: UploadedInput[] = [];
@@ -495,8 +488,8 @@ export async function launchJob(
       })),
     ];
     const inputFiles = [];
-    for (const u of await planUploads(ctx, client, uploads)) {
-      const file = u.existing ?? (await upload(ctx, client, u.path, u.label));
+    for (const u of await planUploads(factory, client, uploads)) {
+      const file = u.existing ?? (await upload(factory, client, u.path, u.label));
       inputFiles.push({ id: String(file.id), decompress: u.decompress });
       uploaded.push({ label: u.label, fileId: String(file.id), reused: u.existing !== undefined });
     }
@@ -518,10 +511,10 @@ export async function launchJob(
         cidrRule: plan.cidrRule ?? undefined,
         projectId: plan.project?.id,
       },
-      ctx.signal,
+      factory.signal,
     );
     jobId = String(job.id);
-    await client.jobs.submit(jobId, { signal: ctx.signal });
+    await client.jobs.submit(jobId, { signal: factory.signal });
   } finally {
     await rm(work, { recursive: true, force: true });
   }
@@ -536,19 +529,19 @@ interface UploadedInput {
 }
 
 async function followAfterLaunch(
-  ctx: CommandContext,
+  factory: Factory,
   target: Target,
   plan: Plan,
-  a: SubmitArgs,
+  options: SubmitOptions,
   dataset: InspectedDataset,
   jobId: string,
   uploaded: UploadedInput[],
 ): Promise<number> {
-  const { out } = ctx;
+  const { out } = factory;
   const { client } = target;
-  const flag = profileFlag(ctx);
+  const flag = profileFlag(factory);
   out.note(`${out.c.green("submitted")} job ${out.c.bold(jobId)} on ${target.label}`);
-  if (a.detach) {
+  if (options.detach) {
     const hint = reattachHint(jobId, flag);
     out.result(
       {
@@ -568,12 +561,12 @@ async function followAfterLaunch(
   }
 
   const printLine = (line: string) => (out.json ? out.io.stderr : out.io.stdout).write(`${line}\n`);
-  const started = Date.now();
-  const poll = pollMs(a.poll, target.kind);
+  const started = factory.now();
+  const poll = pollMs(options.poll, target.kind);
   const result = await followJob(client, jobId, {
     pollMs: poll,
     stopGraceMs: 5 * poll,
-    signal: ctx.signal,
+    signal: factory.signal,
     onLine: (line) => {
       out.clearStatus();
       printLine(line);
@@ -584,7 +577,7 @@ async function followAfterLaunch(
         s?.status,
       ),
     // Only Rescale keeps a runForever workstation up after its command; the local platform ends the job itself.
-    stopAfterRunnerExit: target.kind === "rescale" && plan.jobType === "interactive" && !a.keepRunning,
+    stopAfterRunnerExit: target.kind === "rescale" && plan.jobType === "interactive" && !options.keepRunning,
     onStopRequested: () =>
       out.note(`training finished; stopping workstation ${jobId} so its outputs are synced`),
     onLogUnavailable: (reason) => {
@@ -594,14 +587,18 @@ async function followAfterLaunch(
   });
   out.clearStatus();
 
-  if (result.detached) return interrupted(ctx, target, jobId, a);
+  if (result.detached) return interrupted(factory, target, jobId, options);
 
-  const outDir = resolve(ctx.io.cwd, a.out ?? `rescale-run-${jobId}`);
+  const outDir = resolve(factory.io.cwd, options.out ?? `rescale-run-${jobId}`);
   // A workstation this command stopped after training ends "Completed" with a stop reason: the runner decides.
   const stoppedByUs = result.stopRequested && result.runnerExit !== undefined;
   const jobSucceeded = stoppedByUs ? result.runnerExit === 0 : result.outcome.succeeded;
   const expected = jobSucceeded ? [PROCESS_OUTPUT_LOG, ...RUNNER_OUTPUTS] : [PROCESS_OUTPUT_LOG];
-  const files = await downloadFinalOutputs(client, jobId, outDir, ctx, { expected, pollMs: poll });
+  const files = await downloadFinalOutputs(client, jobId, outDir, out, {
+    signal: factory.signal,
+    expected,
+    pollMs: poll,
+  });
   // ...and the runner itself must say it finished (run.json), not just the job's command exit 0.
   const completion = jobSucceeded ? await runnerCompletion(outDir, RUNNER_OUT) : undefined;
   const succeeded = jobSucceeded && completion?.finished === true;
@@ -622,7 +619,7 @@ async function followAfterLaunch(
       out: outDir,
       files,
       metrics: summary,
-      elapsedSeconds: Math.round((Date.now() - started) / 1000),
+      elapsedSeconds: Math.round((factory.now() - started) / 1000),
       synthetic: dataset.synthetic,
     },
     () => {
@@ -642,41 +639,14 @@ async function followAfterLaunch(
   return succeeded ? ExitCode.Success : ExitCode.JobFailed;
 }
 
-/**
- * Downloads the job's outputs once their list is final (cluster Stopped, or stable over successive reads; right
- * after Completed Rescale's list can be incomplete). Names what is still missing when it gives up.
- */
-export async function downloadFinalOutputs(
-  client: RescaleClient,
-  jobId: string,
-  outDir: string,
-  ctx: CommandContext,
-  options: { expected?: string[]; pollMs?: number } = {},
-) {
-  ctx.out.status(`job ${jobId}: waiting for its output list to be complete...`);
-  const every = Math.min(2000, options.pollMs ?? 2000);
-  const final = await waitForFinalOutputs(client.jobs, jobId, {
-    expected: options.expected ?? [PROCESS_OUTPUT_LOG],
-    minDelayMs: every,
-    maxDelayMs: Math.max(every, 10_000),
-    signal: ctx.signal,
-  });
-  ctx.out.clearStatus();
-  if (final.final === "gave up")
-    ctx.out.warn(
-      `job ${jobId}'s output list did not settle in time${final.missing.length ? `; still missing: ${final.missing.join(", ")}` : ""}. Downloading what is there; \`rescale-run download ${jobId}\` later fetches the rest.`,
-    );
-  return downloadJobOutputs(client, jobId, outDir, ctx.out, { signal: ctx.signal, files: final.files });
-}
-
 async function interrupted(
-  ctx: CommandContext,
+  factory: Factory,
   target: Target,
   jobId: string,
-  a: SubmitArgs,
+  options: SubmitOptions,
 ): Promise<number> {
-  const { out } = ctx;
-  if (a.stopOnInterrupt) {
+  const { out } = factory;
+  if (options.stopOnInterrupt) {
     await target.client.jobs.stop(jobId);
     out.note(`interrupted: stop requested for job ${jobId}.`);
     return ExitCode.Interrupted;
@@ -688,6 +658,8 @@ async function interrupted(
     );
     return ExitCode.Interrupted;
   }
-  out.note(`detached: job ${jobId} keeps running. Re-attach with:\n${reattachHint(jobId, profileFlag(ctx))}`);
+  out.note(
+    `detached: job ${jobId} keeps running. Re-attach with:\n${reattachHint(jobId, profileFlag(factory))}`,
+  );
   return ExitCode.Interrupted;
 }

@@ -23,7 +23,7 @@ import { hardwareOf, latestStatusOf, mapBounded } from "../commands/jobs.js";
 /** A job's row state for the pages: "running" until the SDK's classification says it ended, then how. */
 export type Outcome = "running" | "succeeded" | "failed" | "stopped";
 
-export function outcomeOf(statuses: readonly JobStatusEntry[]): Outcome {
+function outcomeOf(statuses: readonly JobStatusEntry[]): Outcome {
   const outcome = classifyJobOutcome(statuses);
   if (!outcome.terminal) return "running";
   return outcome.phase === "succeeded" ? "succeeded" : outcome.phase === "stopped" ? "stopped" : "failed";
@@ -61,7 +61,7 @@ const TIER_OF_BILLING: Record<string, PriorityTier> = Object.fromEntries(
 );
 
 /** When the job started executing and, if it has ended, when (statuses newest first, as the SDK returns them). */
-export function runWindow(statuses: readonly JobStatusEntry[]): { start: Date | null; end: Date | null } {
+function runWindow(statuses: readonly JobStatusEntry[]): { start: Date | null; end: Date | null } {
   const executing = [...statuses].reverse().find((s) => s.status === "Executing");
   const start = executing?.statusDate ?? null;
   const latest = statuses[0];

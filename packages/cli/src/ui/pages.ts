@@ -228,7 +228,8 @@ export function newPage(ctx: PageContext, d: NewPageData): string {
     html`<label for="${name}">${label}</label><input id="${name}" name="${name}" value="${f[name]}" ${attrs}>`;
   const select = (name: keyof NewForm, label: string, options: { value: string; text: string }[]) =>
     html`<label for="${name}">${label}</label><select id="${name}" name="${name}">${options.map(
-      (o) => html`<option value="${o.value}"${o.value === f[name] ? html` selected` : ""}>${o.text}</option>`,
+      (choice) =>
+        html`<option value="${choice.value}"${choice.value === f[name] ? html` selected` : ""}>${choice.text}</option>`,
     )}</select>`;
   const plan = d.plan
     ? html`<div class="panel" id="plan"><h2>Plan</h2><dl class="kv">${planRows(d.plan).map(

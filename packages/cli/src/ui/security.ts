@@ -4,10 +4,10 @@
  * check on every state-changing request. Pure functions; server.ts wires them into fastify hooks.
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { isLoopbackHost } from "../exposure.js";
 
 export const SESSION_COOKIE = "rescale_run_ui";
 export const CSRF_FIELD = "_csrf";
-const LOOPBACK_NAMES = new Set(["127.0.0.1", "localhost", "::1"]);
 
 export function newSessionToken(): string {
   return randomBytes(32).toString("base64url");
@@ -23,18 +23,6 @@ export function sameSecret(a: string | undefined, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
-}
-
-/** The host name of a Host header ("127.0.0.1:8080", "[::1]:80", "localhost"), lower-cased, without the port. */
-export function hostNameOf(host: string | undefined): string {
-  if (!host) return "";
-  const bracketed = /^\[([^\]]+)\]/.exec(host);
-  return (bracketed ? bracketed[1]! : host.replace(/:\d+$/, "")).toLowerCase();
-}
-
-/** A page on another name that resolves to 127.0.0.1 (DNS rebinding) sends its own name as Host: refused. */
-export function isLoopbackHost(host: string | undefined): boolean {
-  return LOOPBACK_NAMES.has(hostNameOf(host));
 }
 
 /** An Origin (or Referer) header, when the browser sends one, must be this server's own loopback origin. */

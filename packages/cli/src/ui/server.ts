@@ -18,10 +18,11 @@ import {
 import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import { comparisonContext } from "../commands/coretypes.js";
 import { connectionDetails } from "../commands/jobs.js";
-import { launchJob, makePlan, type SubmitArgs, submitInputs } from "../commands/submit.js";
-import type { CommandContext } from "../context.js";
+import { launchJob, makePlan, type SubmitOptions, submitInputs } from "../commands/submit.js";
 import { describeError, UsageError } from "../errors.js";
 import { ExitCode } from "../exit-codes.js";
+import { isLoopbackHost } from "../exposure.js";
+import type { Factory } from "../factory.js";
 import { money } from "../format.js";
 import { PRIORITIES, type PriorityFlag } from "../plan.js";
 import type { Target } from "../target.js";
@@ -41,7 +42,6 @@ import {
   CSRF_FIELD,
   cookieValue,
   csrfTokenFor,
-  isLoopbackHost,
   isSameOrigin,
   newSessionToken,
   pageHeaders,
@@ -56,8 +56,8 @@ const SORT_KEYS = new Set(["price", "priceEconomy", "memoryPerNode", "coresPerNo
 
 export interface UiServerOptions {
   target: Target;
-  /** The `ui` command's context: its io (cwd, env) and output for the submit flow, its abort signal. */
-  ctx: CommandContext;
+  /** The `ui` command's factory: its io (cwd, env) and output for the submit flow, its abort signal. */
+  factory: Factory;
   port?: number;
   /** Fixed session token (tests); default a fresh random one. */
   token?: string;
@@ -92,7 +92,7 @@ const optionalNumber = (v: unknown, label: string): number | undefined => {
 };
 
 /** The form's fields as the `submit` command's arguments (detached, confirmed: the browser already asked). */
-export function formToSubmitArgs(form: NewForm): SubmitArgs {
+export function formToSubmitOptions(form: NewForm): SubmitOptions {
   const epochs = optionalNumber(form.epochs, "Epochs");
   if (epochs !== undefined && !Number.isInteger(epochs))
     throw new UsageError("Epochs must be a whole number.");
@@ -129,7 +129,7 @@ function formFrom(body: unknown): NewForm {
 }
 
 export async function startUiServer(options: UiServerOptions): Promise<UiServer> {
-  const { target, ctx } = options;
+  const { target, factory } = options;
   const { client } = target;
   const token = options.token ?? newSessionToken();
   const csrf = csrfTokenFor(token);
@@ -218,7 +218,7 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
             ? 404
             : 500;
     const d = err instanceof HttpError ? { message: err.message, hint: err.hint } : describeError(err);
-    if (status >= 500) ctx.out.warn(`dashboard: ${d.message}`);
+    if (status >= 500) factory.out.warn(`dashboard: ${d.message}`);
     return sendPage(
       reply,
       (pc) => errorPage(pc, status === 404 ? "Not found" : "Error", d.message, d.hint),
@@ -247,7 +247,7 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
   const streamFile = (file: RescaleFile) => {
     const body = new PassThrough();
     client.files
-      .download(String(file.id), { to: body, signal: ctx.signal })
+      .download(String(file.id), { to: body, signal: factory.signal })
       .catch((err) => body.destroy(err));
     return body;
   };
@@ -300,8 +300,8 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
 
   app.post("/workstations/:id/stop", async (req, reply) => {
     const id = (req.params as { id: string }).id;
-    await client.jobs.stop(id, { signal: ctx.signal });
-    ctx.out.note(`dashboard: stop requested for job ${id}`);
+    await client.jobs.stop(id, { signal: factory.signal });
+    factory.out.note(`dashboard: stop requested for job ${id}`);
     return reply.redirect(`/workstations/${encodeURIComponent(id)}`, 303);
   });
 
@@ -360,13 +360,20 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
     const action = str((req.body as Record<string, unknown>).action);
     const data = await newPageData(form);
     try {
-      const args = formToSubmitArgs(form);
-      const inputs = await submitInputs(ctx, args);
-      const plan = await makePlan(ctx, target, args, inputs.walltime, inputs.dataset, inputs.runtime);
+      const submitOptions = formToSubmitOptions(form);
+      const inputs = await submitInputs(factory, submitOptions);
+      const plan = await makePlan(
+        factory,
+        target,
+        submitOptions,
+        inputs.walltime,
+        inputs.dataset,
+        inputs.runtime,
+      );
       if (action !== "submit") return sendPage(reply, (pc) => newPage(pc, { ...data, plan }));
-      ctx.out.note(`dashboard: submitting "${plan.name}"...`);
-      const { jobId } = await launchJob(ctx, target, plan, args, inputs.dataset, inputs.runtime);
-      ctx.out.note(`dashboard: submitted job ${jobId}`);
+      factory.out.note(`dashboard: submitting "${plan.name}"...`);
+      const { jobId } = await launchJob(factory, target, plan, submitOptions, inputs.dataset, inputs.runtime);
+      factory.out.note(`dashboard: submitted job ${jobId}`);
       return reply.redirect(`/workstations/${encodeURIComponent(jobId)}`, 303);
     } catch (err) {
       const d = describeError(err);

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { metricsLine, perClassLines } from "../src/format.js";
-import { metricsCandidates, readRunMetrics } from "../src/outputs.js";
+import { metricsCandidates, readRunMetrics } from "../src/job-outputs.js";
 
 /** The parts of a runner metrics.json (schema rescale-run/metrics@1) that submit reads. */
 const metricsJson = {

@@ -5,7 +5,12 @@
 import { existsSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import { dirname, isAbsolute, join, normalize, resolve, sep } from "node:path";
-import type { RescaleClient, RescaleFile } from "@rescale-run/sdk";
+import {
+  PROCESS_OUTPUT_LOG,
+  type RescaleClient,
+  type RescaleFile,
+  waitForFinalOutputs,
+} from "@rescale-run/sdk";
 import { CliError } from "./errors.js";
 import { ExitCode } from "./exit-codes.js";
 import type { Output } from "./output.js";
@@ -62,6 +67,33 @@ export async function downloadJobOutputs(
     done.push({ id: String(file.id), name: file.name, path, bytes: result.bytes });
   }
   return done;
+}
+
+/**
+ * Downloads the job's outputs once their list is final (cluster Stopped, or stable over successive reads; right
+ * after Completed Rescale's list can be incomplete). Names what is still missing when it gives up.
+ */
+export async function downloadFinalOutputs(
+  client: RescaleClient,
+  jobId: string,
+  outDir: string,
+  out: Output,
+  options: { signal?: AbortSignal; expected?: string[]; pollMs?: number } = {},
+): Promise<DownloadedFile[]> {
+  out.status(`job ${jobId}: waiting for its output list to be complete...`);
+  const every = Math.min(2000, options.pollMs ?? 2000);
+  const final = await waitForFinalOutputs(client.jobs, jobId, {
+    expected: options.expected ?? [PROCESS_OUTPUT_LOG],
+    minDelayMs: every,
+    maxDelayMs: Math.max(every, 10_000),
+    signal: options.signal,
+  });
+  out.clearStatus();
+  if (final.final === "gave up")
+    out.warn(
+      `job ${jobId}'s output list did not settle in time${final.missing.length ? `; still missing: ${final.missing.join(", ")}` : ""}. Downloading what is there; \`rescale-run download ${jobId}\` later fetches the rest.`,
+    );
+  return downloadJobOutputs(client, jobId, outDir, out, { signal: options.signal, files: final.files });
 }
 
 /**
