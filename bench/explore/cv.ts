@@ -140,17 +140,28 @@ for (let r = 0; r < repeats; r++) {
 const lines = [
   `${file}, ${repeats} repeat(s) x 5 folds, ${labels.length} held-out predictions per row, ` +
     `load average ${os.loadavg()[0]!.toFixed(1)} at the end, ${new Date().toISOString()}`,
-  "| variant | L2 | accuracy | macro AUC | log loss |",
-  "| --- | --- | --- | --- | --- |",
+  "| variant | L2 | accuracy | macro AUC | log loss | against the first row: right only here / only there |",
+  "| --- | --- | --- | --- | --- | --- |",
 ];
+/** Per held-out prediction: whether the row's most probable class is the label (for the paired comparison). */
+const correct = (p: readonly number[]) =>
+  labels.map((label, i) => {
+    const row = p.slice(i * C, (i + 1) * C);
+    return row.indexOf(Math.max(...row)) === label;
+  });
+const reference = correct(probs[0]!);
 for (const [s, name] of chosen.entries()) {
   for (const [j, l2] of l2s.entries()) {
     const p = probs[s * l2s.length + j]!;
     const rows = labels.map((_, i) => p.slice(i * C, (i + 1) * C));
     const m = computeMetrics({ yTrue: labels, probs: rows, classNames: meta.classNames });
     const logLoss = meanLogLoss(p, labels, C);
+    // The two discordant counts of McNemar's test: same folds, so the rows differ only where these images do.
+    const mine = correct(p);
+    const onlyHere = mine.filter((ok, i) => ok && !reference[i]).length;
+    const onlyThere = mine.filter((ok, i) => !ok && reference[i]).length;
     lines.push(
-      `| ${name} | ${l2} | ${m.accuracy.toFixed(3)} | ${m.macroAuc?.toFixed(3)} | ${logLoss.toFixed(3)} |`,
+      `| ${name} | ${l2} | ${m.accuracy.toFixed(3)} | ${m.macroAuc?.toFixed(3)} | ${logLoss.toFixed(3)} | ${onlyHere} / ${onlyThere} |`,
     );
   }
 }
