@@ -78,9 +78,10 @@ const BY_KIND: Record<ErrorKind, { exitCode: ExitCodeValue; hint?: string }> = {
   server: UNAVAILABLE,
   "rate-limit": UNAVAILABLE,
   "response-shape": UNAVAILABLE,
-  // An undocumented 4xx, a job a waiter saw fail, a client-side check: none is expected to reach the CLI.
+  // A job an SDK waiter watched ended unsuccessfully: the job's failure, as the CLI's own waits report it.
+  "job-failed": { exitCode: ExitCode.JobFailed },
+  // An undocumented 4xx, a client-side check: neither is expected to reach the CLI.
   conflict: INTERNAL,
-  "job-failed": INTERNAL,
   other: INTERNAL,
 };
 

@@ -49,6 +49,7 @@ describe("errors and exit codes", () => {
       [new sdk.ConfigurationError("no key"), ExitCode.Auth, "RESCALE_API_KEY"],
       [new sdk.ProfileNotFoundError("nope"), ExitCode.NotFound, "config list"],
       [new sdk.InvalidBaseUrlError("ftp:"), ExitCode.Usage, "RESCALE_API_URL"],
+      [new sdk.JobFailedError("failed", { jobId: "abc123" }), ExitCode.JobFailed, undefined],
       [new sdk.ConflictError("409"), ExitCode.Internal, "--debug"],
       [new sdk.RescaleError("checksum"), ExitCode.Internal, "--debug"],
       [new UserInputError("--epochs"), ExitCode.Usage, undefined],
