@@ -26,8 +26,8 @@ import {
   DEFAULT_HEAD_EPOCHS,
   DEFAULT_LEARNING_RATES,
   EXACT_CANDIDATES,
+  exactFoldTask,
   extractFeatures,
-  FEATURE_LAYER_NAMES,
   FeatureCache,
   firstViews,
   fitExactHead,
@@ -172,20 +172,17 @@ for (const [r, folds] of foldings.entries()) {
     procedure.add(r, predictOverViews(model, heldOut, viewIds, features), heldOut);
 
     // fixed settings on the same split: one exact fold task solves them all
-    const outcome = runExactFold({
-      kind: "exact",
-      numClasses,
-      train: buildMatrix(rowsOf(training), FEATURE_LAYER_NAMES, features),
-      evalViews: viewIds.map((viewId) =>
-        buildMatrix(
-          heldOut.map((img) => ({ ...img, viewId })),
-          FEATURE_LAYER_NAMES,
-          features,
-        ),
-      ),
-      layerSets: FIXED_SETS,
-      l2s: FIXED_L2S,
-    });
+    const outcome = runExactFold(
+      exactFoldTask({
+        training,
+        heldOut,
+        evalViewIds: viewIds,
+        features,
+        numClasses,
+        layerSets: FIXED_SETS,
+        l2s: FIXED_L2S,
+      }),
+    );
     // outcome.probs is layer-set-major over FIXED_L2S, the order of FIXED
     for (const [i, probs] of outcome.probs.entries()) fixed[i]!.add(r, probs, heldOut);
 

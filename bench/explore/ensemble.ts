@@ -9,12 +9,11 @@
 import os from "node:os";
 import path from "node:path";
 import {
-  buildMatrix,
   type CvImage,
   computeMetrics,
   createProgress,
+  exactFoldTask,
   extractFeatures,
-  FEATURE_LAYER_NAMES,
   FeatureCache,
   firstViews,
   meanLogLoss,
@@ -75,24 +74,17 @@ for (let r = 0; r < repeats; r++) {
   for (let k = 0; k < K; k++) {
     const heldOut = images.filter((_, i) => folds[i] === k);
     const training = images.filter((_, i) => folds[i] !== k);
-    const outcome = runExactFold({
-      kind: "exact",
-      numClasses,
-      train: buildMatrix(
-        training.flatMap((img) => viewIds.map((viewId) => ({ ...img, viewId }))),
-        FEATURE_LAYER_NAMES,
+    const outcome = runExactFold(
+      exactFoldTask({
+        training,
+        heldOut,
+        evalViewIds: viewIds,
         features,
-      ),
-      evalViews: viewIds.map((viewId) =>
-        buildMatrix(
-          heldOut.map((img) => ({ ...img, viewId })),
-          FEATURE_LAYER_NAMES,
-          features,
-        ),
-      ),
-      layerSets: STAGE_SETS,
-      l2s: L2S,
-    });
+        numClasses,
+        layerSets: STAGE_SETS,
+        l2s: L2S,
+      }),
+    );
     for (const [g, group] of groups.entries()) {
       const avg = new Float64Array(heldOut.length * numClasses);
       for (const m of group.members) {

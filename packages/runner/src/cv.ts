@@ -4,6 +4,7 @@ import { featureKey } from "./features/extract.js";
 import { averagePredictions, type FoldTask } from "./fold.js";
 import { FoldPoolStoppedError, runFoldTasks } from "./fold-pool.js";
 import { featureDim, type HeadConfig, type HeadModel, type HeadSolver, type LabelledMatrix } from "./head.js";
+import type { ExactFoldTask } from "./logreg.js";
 import { computeMetrics, meanLogLoss } from "./metrics.js";
 import { Rng } from "./rng.js";
 
@@ -152,6 +153,51 @@ export interface CvImage extends EvalImage {
   viewIds: string[];
 }
 
+/** Every training view of each image, in image order: the rows a head is fitted on. */
+function trainingSamples(images: readonly CvImage[]): Sample[] {
+  return images.flatMap((img) => img.viewIds.map((viewId) => ({ ...img, viewId })));
+}
+
+/** The held-out images as one matrix per evaluation view (same rows, the chosen layers). */
+function evalViewMatrices(
+  heldOut: readonly CvImage[],
+  evalViewIds: readonly string[],
+  layers: readonly FeatureLayer[],
+  features: ReadonlyMap<string, LayerFeatures>,
+) {
+  return evalViewIds.map((viewId) =>
+    buildMatrix(
+      heldOut.map((img) => ({ ...img, viewId })),
+      layers,
+      features,
+    ),
+  );
+}
+
+/**
+ * The exact solver's task for one split: every layer set at every L2 fitted on `training` (each image's views)
+ * and scored on `heldOut`, predictions averaged over `evalViewIds`. Cross-validation and the benchmarks' folds
+ * are built by it; `runExactFold` (or a fold worker) solves it.
+ */
+export function exactFoldTask(options: {
+  training: readonly CvImage[];
+  heldOut: readonly CvImage[];
+  evalViewIds: readonly string[];
+  features: ReadonlyMap<string, LayerFeatures>;
+  numClasses: number;
+  layerSets: FeatureLayer[][];
+  l2s: number[];
+}): ExactFoldTask {
+  return {
+    kind: "exact",
+    numClasses: options.numClasses,
+    train: buildMatrix(trainingSamples(options.training), FEATURE_LAYER_NAMES, options.features),
+    evalViews: evalViewMatrices(options.heldOut, options.evalViewIds, FEATURE_LAYER_NAMES, options.features),
+    layerSets: options.layerSets,
+    l2s: options.l2s,
+  };
+}
+
 /**
  * Seeded stratified k folds over images; images with identical content share a fold. Returns a fold per image.
  * k is lowered to the smallest class's count when a class is smaller than k.
@@ -249,38 +295,23 @@ export async function crossValidate(options: CrossValidateOptions): Promise<CvRe
   const splits = repeats * k;
   const numClasses = options.classNames.length;
   const evalViewIds = options.evalViewIds ?? options.images[0]?.viewIds.slice(0, 1) ?? [];
-  const heldOutOf = (split: number) => {
+  const inFold = (split: number, held: boolean) => {
     const folds = foldings[Math.floor(split / k)]!;
-    return options.images.filter((_, i) => folds[i] === split % k);
+    return options.images.filter((_, i) => (folds[i] === split % k) === held);
   };
-  const heldOut = Array.from({ length: splits }, (_, split) => heldOutOf(split));
-  const trainSamplesOf = (split: number): Sample[] => {
-    const folds = foldings[Math.floor(split / k)]!;
-    const samples: Sample[] = [];
-    for (const [i, img] of options.images.entries()) {
-      if (folds[i] !== split % k) for (const viewId of img.viewIds) samples.push({ ...img, viewId });
-    }
-    return samples;
-  };
-  const viewsOf = (held: readonly CvImage[], layers: readonly FeatureLayer[]) =>
-    evalViewIds.map((viewId) =>
-      buildMatrix(
-        held.map((img) => ({ ...img, viewId })),
-        layers,
-        options.features,
-      ),
-    );
+  const heldOut = Array.from({ length: splits }, (_, split) => inFold(split, true));
   // Exact: task s solves every candidate on split s. Adam: task i trains candidate floor(i / splits) on split i mod splits.
   const makeTask = (index: number): FoldTask => {
     if (exact) {
-      return {
-        kind: "exact",
+      return exactFoldTask({
+        training: inFold(index, false),
+        heldOut: heldOut[index]!,
+        evalViewIds,
+        features: options.features,
         numClasses,
-        train: buildMatrix(trainSamplesOf(index), FEATURE_LAYER_NAMES, options.features),
-        evalViews: viewsOf(heldOut[index]!, FEATURE_LAYER_NAMES),
         layerSets: grid.layerSets,
         l2s: grid.l2s,
-      };
+      });
     }
     const candidate = candidates[Math.floor(index / splits)]!;
     const split = index % splits;
@@ -290,13 +321,13 @@ export async function crossValidate(options: CrossValidateOptions): Promise<CvRe
       numClasses,
       // The first repeat keeps the seeds of unrepeated CV (seed + fold).
       seed: options.seed + split,
-      train: buildMatrix(trainSamplesOf(split), candidate.layers, options.features),
+      train: buildMatrix(trainingSamples(inFold(split, false)), candidate.layers, options.features),
       val: buildMatrix(
         held.map((img) => ({ ...img, viewId: img.viewIds[0]! })),
         candidate.layers,
         options.features,
       ),
-      evalViews: viewsOf(held, candidate.layers),
+      evalViews: evalViewMatrices(held, evalViewIds, candidate.layers, options.features),
     };
   };
 

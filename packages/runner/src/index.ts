@@ -24,6 +24,7 @@ export {
   DEFAULT_CANDIDATES,
   EXACT_CANDIDATES,
   EXACT_DEFAULT,
+  exactFoldTask,
   predictOverViews,
   type Sample,
   STAGE_SETS,
