@@ -8,6 +8,7 @@ import {
   type JobOutcome,
   type JobStatusEntry,
   LogFollower,
+  PROCESS_OUTPUT_LOG,
   poll,
   type RescaleClient,
   readFinalLog,
@@ -79,7 +80,7 @@ export async function followJob(
       if (options.onLine) {
         const final = await readFinalLog(client.jobs, client.files, jobId, { signal: options.signal });
         if (final) emit(log.take(final));
-        else options.onLogUnavailable?.("the job has no process_output.log");
+        else options.onLogUnavailable?.(`the job has no ${PROCESS_OUTPUT_LOG}`);
       }
       return { done: true, value: result(false) };
     }

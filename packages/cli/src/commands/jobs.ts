@@ -4,6 +4,7 @@ import {
   type Job,
   type JobOutcome,
   type JobStatusEntry,
+  PROCESS_OUTPUT_LOG,
   type RescaleClient,
   readFinalLog,
   readLiveLog,
@@ -303,7 +304,7 @@ export const logsCommand = defineCommand({
       if (outcome.terminal) {
         const final = await readFinalLog(client.jobs, client.files, id);
         if (final) lines = final;
-        else unavailable = "the job has no process_output.log";
+        else unavailable = `the job has no ${PROCESS_OUTPUT_LOG}`;
       } else {
         const live = await readLiveLog(client.jobs, id);
         if (live.available) lines = live.lines;
