@@ -6,7 +6,8 @@
  * ResNet50 feature graph with many more outputs than the runner's: for each block end of stages 2-5
  * (activation_9 ... activation_48), mean, generalised-mean (GeM, p = 2 and 3) and max pooling over space.
  * EXPLORE_SIZE (default 224) and EXPLORE_FIT (fill = stretch, the runner's rule; contain = keep the aspect
- * ratio, pad with black) set the input. Writes .bench-out/explore/pools-<size>[-contain].{bin,json}.
+ * ratio, pad with black) set the input; EXPLORE_PRE (none, clahe or normalise) adds an image preprocessing after the
+ * resize. Writes .bench-out/explore/pools-<size>[-contain][-<pre>].{bin,json}.
  *
  *   BENCH_DATA=.../Dataset_BUSI_with_GT npx tsx --conditions=source bench/explore/extract.ts
  */
@@ -30,7 +31,11 @@ const sharp = createRequire(path.resolve("packages/runner/package.json"))(
 const data = path.resolve(process.env.BENCH_DATA ?? "../shared/data/busi-dev/Dataset_BUSI_with_GT");
 const size = Number(process.env.EXPLORE_SIZE ?? 224);
 const fit = process.env.EXPLORE_FIT === "contain" ? "contain" : "fill";
-const tag = fit === "fill" ? `${size}` : `${size}-${fit}`;
+/** EXPLORE_PRE: none (the runner's), clahe (sharp's contrast-limited adaptive histogram equalisation) or normalise. */
+const pre = process.env.EXPLORE_PRE ?? "none";
+if (!["none", "clahe", "normalise"].includes(pre))
+  throw new Error(`EXPLORE_PRE: none, clahe or normalise, not ${pre}`);
+const tag = `${size}${fit === "fill" ? "" : `-${fit}`}${pre === "none" ? "" : `-${pre}`}`;
 /** Keras layer names of ResNet50's block ends (the activation after each residual Add): stages 2-5. */
 const BLOCK_ENDS = [9, 12, 15, 18, 21, 24, 27, 30, 33, 36, 39, 42, 45, 48].map((n) => `activation_${n}`);
 const GEM_POWERS = [2, 3];
@@ -98,10 +103,11 @@ for (let b = 0; b < dataset.images.length; b += IMAGES_PER_BATCH) {
         // As the runner's renderView: flip, then resize (bilinear); then its caffe preprocessing.
         let pipeline = sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } });
         if (view.flip) pipeline = pipeline.flop();
-        const rgb = await pipeline
-          .resize(size, size, { fit, kernel: "linear", background: { r: 0, g: 0, b: 0 } })
-          .raw({ depth: "uchar" })
-          .toBuffer();
+        pipeline = pipeline.resize(size, size, { fit, kernel: "linear", background: { r: 0, g: 0, b: 0 } });
+        // CLAHE on a 28-pixel grid: 8 x 8 tiles of the 224 px input.
+        if (pre === "clahe") pipeline = pipeline.clahe({ width: 28, height: 28, maxSlope: 3 });
+        if (pre === "normalise") pipeline = pipeline.normalise();
+        const rgb = await pipeline.raw({ depth: "uchar" }).toBuffer();
         const o = (i * views.length + v) * floats;
         for (let q = 0; q < size * size; q++) {
           input[o + q * 3] = rgb[q * 3 + 2]! - CAFFE_MEAN_BGR[0];
