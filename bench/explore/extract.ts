@@ -32,9 +32,9 @@ const data = path.resolve(process.env.BENCH_DATA ?? "../shared/data/busi-dev/Dat
 const size = Number(process.env.EXPLORE_SIZE ?? 224);
 const fit = process.env.EXPLORE_FIT === "contain" ? "contain" : "fill";
 /** EXPLORE_PRE: none (the runner's), clahe (sharp's contrast-limited adaptive histogram equalisation) or normalise. */
+const PRE_CHOICES = ["none", "clahe", "normalise"];
 const pre = process.env.EXPLORE_PRE ?? "none";
-if (!["none", "clahe", "normalise"].includes(pre))
-  throw new Error(`EXPLORE_PRE: none, clahe or normalise, not ${pre}`);
+if (!PRE_CHOICES.includes(pre)) throw new Error(`EXPLORE_PRE: one of ${PRE_CHOICES.join(", ")}, not ${pre}`);
 const tag = `${size}${fit === "fill" ? "" : `-${fit}`}${pre === "none" ? "" : `-${pre}`}`;
 /** Keras layer names of ResNet50's block ends (the activation after each residual Add): stages 2-5. */
 const BLOCK_ENDS = [9, 12, 15, 18, 21, 24, 27, 30, 33, 36, 39, 42, 45, 48].map((n) => `activation_${n}`);
@@ -104,8 +104,9 @@ for (let b = 0; b < dataset.images.length; b += IMAGES_PER_BATCH) {
         let pipeline = sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } });
         if (view.flip) pipeline = pipeline.flop();
         pipeline = pipeline.resize(size, size, { fit, kernel: "linear", background: { r: 0, g: 0, b: 0 } });
-        // CLAHE on a 28-pixel grid: 8 x 8 tiles of the 224 px input.
-        if (pre === "clahe") pipeline = pipeline.clahe({ width: 28, height: 28, maxSlope: 3 });
+        // CLAHE over 8 x 8 tiles of the input (28 px each at 224 px).
+        const tile = Math.round(size / 8);
+        if (pre === "clahe") pipeline = pipeline.clahe({ width: tile, height: tile, maxSlope: 3 });
         if (pre === "normalise") pipeline = pipeline.normalise();
         const rgb = await pipeline.raw({ depth: "uchar" }).toBuffer();
         const o = (i * views.length + v) * floats;

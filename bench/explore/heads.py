@@ -17,7 +17,6 @@ of the d features, the runner's own trick (logreg.ts).
 
 import json
 import os
-import sys
 import warnings
 
 import numpy as np
@@ -78,41 +77,31 @@ def sklearn_head(make):
     return fit_predict
 
 
-def stage_weighted(weights, inner):
-    """Scales each block's standardised columns (a heavier block is penalised less)."""
-
-    def fit_predict(z, y, held, dims):
-        w = np.concatenate([np.full(d, wt) for d, wt in zip(dims, weights)])
-        return inner(z * w, y, [view * w for view in held])
-
-    fit_predict.wants_dims = True
-    return fit_predict
+def block_weights(parts, weights):
+    """A transform scaling each block's standardised columns by its weight (a heavier block is penalised less)."""
+    w = np.concatenate([np.full(p.shape[2], wt) for p, wt in zip(parts, weights)])
+    return lambda m: m * w
 
 
-def row_normalised(inner):
-    """Each standardised row scaled to the same length (cosine geometry)."""
-
-    def norm(m):
-        return m / np.linalg.norm(m, axis=-1, keepdims=True) * np.sqrt(m.shape[-1])
-
-    return lambda z, y, held: inner(norm(z), y, [norm(view) for view in held])
+def to_one_length(m):
+    """A transform scaling each standardised row to the same length (cosine geometry)."""
+    return m / np.linalg.norm(m, axis=-1, keepdims=True) * np.sqrt(m.shape[-1])
 
 
-def score(name, parts, fit_predict):
+def score(name, parts, fit_predict, transform=lambda m: m):
+    """`transform` applies to the standardised training and held-out rows alike."""
     x = np.concatenate(parts, axis=2).astype(np.float64)
-    dims = [p.shape[2] for p in parts]
     d = x.shape[2]
-    probs = np.zeros((REPEATS, images, 3))
+    probs = np.zeros((REPEATS, images, len(meta["classNames"])))
     for r in range(REPEATS):
         folds = StratifiedKFold(5, shuffle=True, random_state=100 + r)
         for train, test in folds.split(np.zeros(images), labels):
             rows = x[train].reshape(-1, d)
             mean, sd = rows.mean(0), rows.std(0) + 1e-6
-            z = (rows - mean) / sd
-            held = [(x[test, v] - mean) / sd for v in range(views)]
+            z = transform((rows - mean) / sd)
+            held = [transform((x[test, v] - mean) / sd) for v in range(views)]
             y = np.repeat(labels[train], views)
-            args = (z, y, held, dims) if getattr(fit_predict, "wants_dims", False) else (z, y, held)
-            probs[r, test] = np.mean(fit_predict(*args), axis=0)
+            probs[r, test] = np.mean(fit_predict(z, y, held), axis=0)
     accuracy = [(p.argmax(1) == labels).mean() for p in probs]
     auc = np.mean([roc_auc_score(labels, p, multi_class="ovr", average="macro") for p in probs])
     loss = np.mean([log_loss(labels, p) for p in probs])
@@ -129,8 +118,9 @@ for l2 in (0.1, 0.03):
 for l2 in (0.1, 0.03):
     score(f"exact logistic, L2 {l2}, no class weights", stage_ends, exact_logistic(l2, None))
 for weights in ((2, 1, 1), (1, 2, 1), (1, 1, 0.5), (2, 1.41, 1)):
-    score(f"exact logistic, L2 0.1, stage weights {weights}", stage_ends, stage_weighted(weights, exact_logistic(0.1)))
-score("exact logistic, L2 0.1, rows scaled to one length", stage_ends, row_normalised(exact_logistic(0.1)))
+    weighted = block_weights(stage_ends, weights)
+    score(f"exact logistic, L2 0.1, stage weights {weights}", stage_ends, exact_logistic(0.1), weighted)
+score("exact logistic, L2 0.1, rows scaled to one length", stage_ends, exact_logistic(0.1), to_one_length)
 for c in (1, 3, 10):
     svc = sklearn_head(
         lambda c=c: SVC(C=c, kernel="rbf", gamma="scale", class_weight="balanced", probability=True, random_state=0)
@@ -140,4 +130,3 @@ lda = sklearn_head(lambda: LinearDiscriminantAnalysis(solver="lsqr", shrinkage="
 score("shrinkage LDA (Ledoit-Wolf)", stage_ends, lda)
 for l2 in (0.3, 0.1):
     score(f"exact logistic, L2 {l2}, GeM 2 of blocks 3-5", blocks("gem2", BLOCKS_3_5), exact_logistic(l2))
-sys.exit(0)
